@@ -1,0 +1,201 @@
+//! The command line: clap definitions and what each subcommand does, at the top level
+//! (settings first, then the database, then the work), with exit codes: 0 success, 1 a run
+//! or check failed, 2 bad configuration or usage.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db::runs::RunStatus;
+use crate::simulate::{self, SimOptions};
+use crate::sync::{SourceReport, SyncOptions};
+use crate::telemetry::LogFormat;
+use crate::{bench, db, demo, report, sources};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "Keeps PostgreSQL in sync with PlanningNow, Aimsio and aircalc NEXT"
+)]
+pub struct Cli {
+    /// Configuration file layered over the built-in defaults.
+    #[arg(long, global = true, env = "TRIBUTARY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr (filter with RUST_LOG, default info).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "TRIBUTARY_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database if needed and apply the migrations.
+    Migrate,
+    /// One pass over the enabled sources (or the named ones), then a summary.
+    Sync {
+        /// Sources to sync (planningnow); default: every enabled one.
+        sources: Vec<String>,
+        /// Apply listings even when they would soft-delete more than sync.max_delete_fraction.
+        #[arg(long)]
+        allow_mass_delete: bool,
+    },
+    /// The latest run of every source and stream.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve fake vendor APIs over HTTP (PlanningNow under /planningnow) until Ctrl-C.
+    Simulate {
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        bind: SocketAddr,
+        /// Seed of the generated data (same seed, same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of PlanningNow orders (offers, documents and schedules scale with it).
+        #[arg(long, default_value_t = 200)]
+        orders: usize,
+        /// The X-AUTH-TOKEN the fake PlanningNow accepts.
+        #[arg(long, default_value = "sim-token")]
+        token: String,
+    },
+    /// Start the simulator in-process, sync it into the `tributary_demo` database on the
+    /// configured server, and show what landed.
+    Demo {
+        #[arg(long, default_value_t = 500)]
+        orders: usize,
+    },
+    /// Measure sync throughput and peak memory against a simulator in a child process.
+    Bench {
+        /// Order counts to measure, comma separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
+        orders: Vec<usize>,
+    },
+}
+
+/// Runs the parsed command line and tells the process how it went.
+pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match &cli.command {
+        Command::Simulate { .. } => None,
+        _ => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            match Settings::load(cli.config.as_deref(), &env) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    match execute(cli.command, settings).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", crate::http::error_chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result<ExitCode> {
+    let settings = || {
+        settings
+            .clone()
+            .expect("settings are loaded for this command")
+    };
+    match command {
+        Command::Migrate => {
+            let pool = db::connect(&settings().database).await?;
+            db::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync {
+            sources: names,
+            allow_mass_delete,
+        } => {
+            let settings = settings();
+            let sources = match sources::build(&settings, &names) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let pool = db::connect(&settings.database).await?;
+            db::migrate(&pool).await?;
+            let options = SyncOptions {
+                trigger: "cli",
+                allow_mass_delete,
+            };
+            let mut reports = Vec::new();
+            for source in &sources {
+                reports.push(
+                    crate::sync::sync_source(&pool, &settings.sync, source.as_ref(), &options)
+                        .await
+                        .context("recording the run failed")?,
+                );
+            }
+            print!("{}", report::summary(&reports));
+            Ok(exit_code(&reports))
+        }
+        Command::Status { json } => {
+            let pool = db::connect(&settings().database).await?;
+            db::migrate(&pool).await?;
+            let runs = db::runs::last_runs(&pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&runs)?);
+            } else {
+                print!("{}", report::status(&runs));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate {
+            bind,
+            seed,
+            orders,
+            token,
+        } => {
+            let options = SimOptions {
+                seed,
+                orders,
+                planningnow_token: token.clone(),
+            };
+            let sim = simulate::start(bind, options)
+                .await
+                .with_context(|| format!("cannot serve on {bind}"))?;
+            println!("listening on {}", sim.url());
+            println!(
+                "PlanningNow: base_url {} token {token}",
+                sim.planningnow_url()
+            );
+            tokio::signal::ctrl_c().await?;
+            sim.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { orders } => demo::run(settings(), orders).await,
+        Command::Bench { orders } => bench::run(settings(), &orders).await,
+    }
+}
+
+/// 1 when any pass did not succeed.
+pub fn exit_code(reports: &[SourceReport]) -> ExitCode {
+    if reports.iter().all(|r| r.status == RunStatus::Succeeded) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,499 @@
+//! Settings: `config/default.toml` (compiled in) < `--config FILE` / `TRIBUTARY_CONFIG` <
+//! `DATABASE_URL` < `TRIBUTARY__SECTION__KEY` environment variables.
+//!
+//! Owns loading, the unknown-key check (every valid key is present in the defaults), secret
+//! handling (`SecretString`, `<key>_file`) and validation, so that a bad configuration stops
+//! the program before any network or database work with an error naming the key. It does not
+//! know what the settings are used for.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat, Value, ValueKind};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The built-in defaults; also the list of every valid key.
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Names of the sources tributary knows, in the order a pass runs them.
+pub const SOURCE_NAMES: &[&str] = &["planningnow"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown configuration key `{key}` (set by {origin})")]
+    UnknownKey { key: String, origin: String },
+    #[error("invalid configuration value for `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("missing configuration value `{key}`: {reason}")]
+    Missing { key: String, reason: String },
+    #[error("cannot read configuration: {0}")]
+    Load(#[from] config::ConfigError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub sync: SyncSettings,
+    pub sources: SourcesSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyncSettings {
+    pub max_delete_fraction: f64,
+    pub batch_rows: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourcesSettings {
+    pub planningnow: PlanningNowSettings,
+}
+
+/// Keys every source has: `enabled`, limits, timeouts and retries.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommonSourceSettings {
+    pub enabled: bool,
+    pub requests_per_second: f64,
+    pub timeout_secs: u64,
+    pub retry: RetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetrySettings {
+    pub max_attempts: u32,
+    pub max_elapsed_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanningNowSettings {
+    pub common: CommonSourceSettings,
+    pub base_url: String,
+    pub token: Option<SecretString>,
+    pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Deserialize)]
+struct PlanningNowRaw {
+    base_url: String,
+    token: SecretString,
+    token_file: String,
+    timezone: String,
+}
+
+impl CommonSourceSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+impl Settings {
+    /// Loads the layers. `file` is `--config` (or `TRIBUTARY_CONFIG`); `env` is the process
+    /// environment (passed in so tests need not touch the real one).
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Invalid {
+                    key: "--config".into(),
+                    reason: format!("{} is not a readable file", path.display()),
+                });
+            }
+            builder = builder.add_source(File::from(path.to_path_buf()).format(FileFormat::Toml));
+        }
+        if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
+            let map = HashMap::from([("database__url".to_string(), url.clone())]);
+            builder = builder.add_source(Environment::default().separator("__").source(Some(map)));
+        }
+        let tributary_env: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("TRIBUTARY__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix("TRIBUTARY")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(tributary_env)),
+        );
+        let config = builder.build()?;
+        check_known_keys(&config)?;
+        Self::from_config(&config)
+    }
+
+    fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let database: DatabaseSettings = config.get("database")?;
+        let sync: SyncSettings = config.get("sync")?;
+        let settings = Settings {
+            database,
+            sync,
+            sources: SourcesSettings {
+                planningnow: PlanningNowSettings::from_config(config)?,
+            },
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "database.url",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if self.database.max_connections < 2 {
+            return Err(invalid("database.max_connections", "must be at least 2"));
+        }
+        if !(0.0..=1.0).contains(&self.sync.max_delete_fraction) {
+            return Err(invalid(
+                "sync.max_delete_fraction",
+                "must be between 0.0 and 1.0",
+            ));
+        }
+        if self.sync.batch_rows == 0 {
+            return Err(invalid("sync.batch_rows", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Whether the named source is enabled; `None` for an unknown name.
+    pub fn source_enabled(&self, name: &str) -> Option<bool> {
+        match name {
+            "planningnow" => Some(self.sources.planningnow.common.enabled),
+            _ => None,
+        }
+    }
+}
+
+impl CommonSourceSettings {
+    fn from_config(config: &Config, source: &str) -> Result<Self, ConfigError> {
+        let common: CommonSourceSettings = config.get(&format!("sources.{source}"))?;
+        let key = |k: &str| format!("sources.{source}.{k}");
+        if !(common.requests_per_second > 0.0 && common.requests_per_second.is_finite()) {
+            return Err(invalid(
+                &key("requests_per_second"),
+                "must be a number above 0",
+            ));
+        }
+        if common.timeout_secs == 0 {
+            return Err(invalid(&key("timeout_secs"), "must be at least 1"));
+        }
+        if common.retry.max_attempts == 0 {
+            return Err(invalid(&key("retry.max_attempts"), "must be at least 1"));
+        }
+        Ok(common)
+    }
+}
+
+impl PlanningNowSettings {
+    fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let common = CommonSourceSettings::from_config(config, "planningnow")?;
+        let raw: PlanningNowRaw = config.get("sources.planningnow")?;
+        let timezone = raw.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            invalid(
+                "sources.planningnow.timezone",
+                &format!("`{}` is not an IANA time zone name", raw.timezone),
+            )
+        })?;
+        let token = secret("sources.planningnow.token", raw.token, &raw.token_file)?;
+        if common.enabled {
+            require_url("sources.planningnow.base_url", &raw.base_url)?;
+            if token.is_none() {
+                return Err(ConfigError::Missing {
+                    key: "sources.planningnow.token".into(),
+                    reason: "the source is enabled; set it or sources.planningnow.token_file"
+                        .into(),
+                });
+            }
+        }
+        Ok(Self {
+            common,
+            base_url: raw.base_url.trim_end_matches('/').to_string(),
+            token,
+            timezone,
+        })
+    }
+}
+
+fn invalid(key: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+fn require_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Err(ConfigError::Missing {
+            key: key.into(),
+            reason: "the source is enabled".into(),
+        });
+    }
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
+        _ => Err(invalid(key, &format!("`{value}` is not an http(s) URL"))),
+    }
+}
+
+/// A secret given inline or as `<key>_file`; empty means unset. Both at once is an error.
+fn secret(
+    key: &str,
+    inline: SecretString,
+    file: &str,
+) -> Result<Option<SecretString>, ConfigError> {
+    let inline = (!inline.expose_secret().is_empty()).then_some(inline);
+    if file.is_empty() {
+        return Ok(inline);
+    }
+    if inline.is_some() {
+        return Err(invalid(
+            key,
+            &format!("set either `{key}` or `{key}_file`, not both"),
+        ));
+    }
+    let text = std::fs::read_to_string(PathBuf::from(file))
+        .map_err(|e| invalid(&format!("{key}_file"), &format!("cannot read {file}: {e}")))?;
+    let text = text.trim_end_matches(['\r', '\n']).to_string();
+    if text.is_empty() {
+        return Err(invalid(&format!("{key}_file"), &format!("{file} is empty")));
+    }
+    Ok(Some(SecretString::from(text)))
+}
+
+/// Every key of the merged configuration must exist in the defaults and hold a value of the
+/// default's type (checked per key so that the error names the key, not its section).
+fn check_known_keys(config: &Config) -> Result<(), ConfigError> {
+    let defaults = Config::builder()
+        .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+        .build()?;
+    let mut known = Vec::new();
+    leaf_keys(&defaults.cache, "", &mut known);
+    let known: HashMap<String, &Value> = known.into_iter().map(|(k, _, v)| (k, v)).collect();
+    let mut actual = Vec::new();
+    leaf_keys(&config.cache, "", &mut actual);
+    for (key, origin, value) in actual {
+        let Some(default) = known.get(&key) else {
+            return Err(ConfigError::UnknownKey { key, origin });
+        };
+        let (ok, expected) = match default.kind {
+            ValueKind::I64(_) | ValueKind::U64(_) | ValueKind::I128(_) | ValueKind::U128(_) => (
+                value.clone().into_int().is_ok_and(|i| i >= 0),
+                "a whole number of at least 0",
+            ),
+            ValueKind::Float(_) => (value.clone().into_float().is_ok(), "a number"),
+            ValueKind::Boolean(_) => (value.clone().into_bool().is_ok(), "true or false"),
+            _ => (true, ""),
+        };
+        if !ok {
+            return Err(invalid(
+                &key,
+                &format!("expected {expected}, got `{value}` (set by {origin})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn leaf_keys<'v>(value: &'v Value, prefix: &str, out: &mut Vec<(String, String, &'v Value)>) {
+    match &value.kind {
+        ValueKind::Table(table) => {
+            for (k, v) in table {
+                let key = if prefix.is_empty() {
+                    k.to_lowercase()
+                } else {
+                    format!("{prefix}.{}", k.to_lowercase())
+                };
+                leaf_keys(v, &key, out);
+            }
+        }
+        _ => {
+            let origin = match value.origin() {
+                Some(file) if file != "the environment" => file.to_string(),
+                _ => format!(
+                    "environment variable TRIBUTARY__{}",
+                    prefix.to_uppercase().replace('.', "__")
+                ),
+            };
+            out.push((prefix.to_string(), origin, value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load_and_every_source_is_disabled() {
+        let s = Settings::load(None, &env(&[])).unwrap();
+        assert!(!s.sources.planningnow.common.enabled);
+        assert_eq!(s.sync.max_delete_fraction, 0.5);
+        assert_eq!(s.sources.planningnow.timezone, chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn env_beats_file_beats_defaults_and_database_url_is_honoured() {
+        let mut file =
+            tempfile("[sources.planningnow]\ntimeout_secs = 7\nrequests_per_second = 3\n");
+        file.flush().unwrap();
+        let s = Settings::load(
+            Some(file.path()),
+            &env(&[
+                ("TRIBUTARY__SOURCES__PLANNINGNOW__TIMEOUT_SECS", "9"),
+                ("DATABASE_URL", "postgres://a@h/db1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.sources.planningnow.common.timeout_secs, 9);
+        assert_eq!(s.sources.planningnow.common.requests_per_second, 3.0);
+        assert_eq!(s.database.url.expose_secret(), "postgres://a@h/db1");
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("DATABASE_URL", "postgres://a@h/db1"),
+                ("TRIBUTARY__DATABASE__URL", "postgres://b@h/db2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.database.url.expose_secret(), "postgres://b@h/db2");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_origin() {
+        let err = Settings::load(
+            None,
+            &env(&[("TRIBUTARY__SOURCES__PLANNINGNOW__TOKN", "x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`sources.planningnow.tokn`"), "{err}");
+        assert!(
+            err.contains("TRIBUTARY__SOURCES__PLANNINGNOW__TOKN"),
+            "{err}"
+        );
+        let file = tempfile("[sync]\nmax_delete_fractoin = 0.2\n");
+        let err = Settings::load(Some(file.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`sync.max_delete_fractoin`"), "{err}");
+    }
+
+    #[test]
+    fn enabled_source_needs_its_secret_and_url() {
+        let base = [
+            ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true"),
+            ("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", "http://x"),
+        ];
+        let err = Settings::load(None, &env(&base)).unwrap_err().to_string();
+        assert!(err.contains("`sources.planningnow.token`"), "{err}");
+        let err = Settings::load(None, &env(&base[..1]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`sources.planningnow.base_url`"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        for (key, value, named) in [
+            (
+                "TRIBUTARY__SOURCES__PLANNINGNOW__TIMEZONE",
+                "Mars/Olympus",
+                "sources.planningnow.timezone",
+            ),
+            (
+                "TRIBUTARY__SOURCES__PLANNINGNOW__TIMEOUT_SECS",
+                "soon",
+                "sources.planningnow.timeout_secs",
+            ),
+            (
+                "TRIBUTARY__SYNC__MAX_DELETE_FRACTION",
+                "1.5",
+                "sync.max_delete_fraction",
+            ),
+            ("TRIBUTARY__DATABASE__URL", "mysql://x", "database.url"),
+        ] {
+            let err = Settings::load(None, &env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(named), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_show_in_debug() {
+        let file = tempfile("s3cr3t-token\n");
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true"),
+                ("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", "http://x/"),
+                (
+                    "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN_FILE",
+                    file.path().to_str().unwrap(),
+                ),
+                ("DATABASE_URL", "postgres://u:dbpass@h/db"),
+            ]),
+        )
+        .unwrap();
+        let token = s.sources.planningnow.token.as_ref().unwrap();
+        assert_eq!(token.expose_secret(), "s3cr3t-token");
+        assert_eq!(s.sources.planningnow.base_url, "http://x");
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("s3cr3t") && !debug.contains("dbpass"),
+            "{debug}"
+        );
+        let err = Settings::load(
+            None,
+            &env(&[(
+                "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN_FILE",
+                "/nonexistent/x",
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sources.planningnow.token_file"), "{err}");
+    }
+
+    /// A named temporary file that removes itself.
+    struct TempFile(PathBuf, std::fs::File);
+    impl TempFile {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.1.flush()
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    fn tempfile(content: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!(
+            "tributary-cfg-{}-{}.toml",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(content.as_bytes()).unwrap();
+        TempFile(path, f)
+    }
+}

@@ -1,0 +1,61 @@
+//! Rejected records (`tributary.rejects`): one row per source, stream and record key, kept
+//! up to date by every complete listing; records no longer rejected are marked resolved.
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// A source record that could not be normalized.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    /// The record's key as served, when it had a readable one.
+    pub key: Option<String>,
+    pub payload: Value,
+    pub error: String,
+}
+
+/// Records the rejects of a complete listing and resolves the stream's earlier ones that
+/// this listing no longer rejected.
+pub async fn record(
+    pool: &PgPool,
+    source: &str,
+    stream: &str,
+    run_id: i64,
+    rejects: &[Reject],
+) -> Result<(), sqlx::Error> {
+    let keys: Vec<Option<String>> = rejects.iter().map(|r| r.key.clone()).collect();
+    // PostgreSQL's jsonb cannot hold NUL; show it as the symbol for NUL instead.
+    let payloads: Vec<String> = rejects
+        .iter()
+        .map(|r| r.payload.to_string().replace("\\u0000", "\\u2400"))
+        .collect();
+    let errors: Vec<String> = rejects.iter().map(|r| r.error.clone()).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO tributary.rejects (source, stream, record_key, payload, error, run_id) \
+         SELECT DISTINCT ON (key) $1, $2, key, p::jsonb, e, $3 \
+         FROM (SELECT coalesce(k, 'md5:' || md5(p)) AS key, p, e, n \
+               FROM unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS r(k, p, e, n)) r \
+         ORDER BY key, n DESC \
+         ON CONFLICT (source, stream, record_key) DO UPDATE SET payload = EXCLUDED.payload, \
+         error = EXCLUDED.error, run_id = EXCLUDED.run_id, last_seen = clock_timestamp(), \
+         resolved_at = NULL",
+    )
+    .bind(source)
+    .bind(stream)
+    .bind(run_id)
+    .bind(&keys)
+    .bind(&payloads)
+    .bind(&errors)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE tributary.rejects SET resolved_at = clock_timestamp() \
+         WHERE source = $1 AND stream = $2 AND resolved_at IS NULL AND run_id IS DISTINCT FROM $3",
+    )
+    .bind(source)
+    .bind(stream)
+    .bind(run_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}

@@ -1,0 +1,158 @@
+//! Run records (`tributary.sync_runs`): opening a run, closing it with its counts and
+//! outcome, and reading the latest run per source and stream for `status`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+/// How a run ended (or that it has not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    BudgetExhausted,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::BudgetExhausted => "budget_exhausted",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Row counts of one table in one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunCounts {
+    pub fetched: u64,
+    pub requests: u64,
+    pub rejected: u64,
+    pub tables: BTreeMap<String, TableCounts>,
+}
+
+impl RunCounts {
+    pub fn total(&self) -> TableCounts {
+        let mut t = TableCounts::default();
+        for c in self.tables.values() {
+            t.inserted += c.inserted;
+            t.updated += c.updated;
+            t.unchanged += c.unchanged;
+            t.deleted += c.deleted;
+        }
+        t
+    }
+
+    pub fn add(&mut self, other: &RunCounts) {
+        self.fetched += other.fetched;
+        self.requests += other.requests;
+        self.rejected += other.rejected;
+        for (table, c) in &other.tables {
+            let t = self.tables.entry(table.clone()).or_default();
+            t.inserted += c.inserted;
+            t.updated += c.updated;
+            t.unchanged += c.unchanged;
+            t.deleted += c.deleted;
+        }
+    }
+}
+
+/// Opens a run record and returns its id.
+pub async fn start(
+    pool: &PgPool,
+    source: &str,
+    stream: Option<&str>,
+    trigger: &str,
+    parent: Option<i64>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO tributary.sync_runs (source, stream, trigger, parent_id) \
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(source)
+    .bind(stream)
+    .bind(trigger)
+    .bind(parent)
+    .fetch_one(pool)
+    .await
+}
+
+/// Closes a run record with its outcome and counts.
+pub async fn finish(
+    pool: &PgPool,
+    id: i64,
+    status: RunStatus,
+    counts: &RunCounts,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let total = counts.total();
+    sqlx::query(
+        "UPDATE tributary.sync_runs SET finished_at = clock_timestamp(), status = $2, \
+         records_fetched = $3, requests = $4, rows_inserted = $5, rows_updated = $6, \
+         rows_unchanged = $7, rows_deleted = $8, rows_rejected = $9, table_counts = $10, \
+         error = $11 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(counts.fetched as i64)
+    .bind(counts.requests as i64)
+    .bind(total.inserted as i64)
+    .bind(total.updated as i64)
+    .bind(total.unchanged as i64)
+    .bind(total.deleted as i64)
+    .bind(counts.rejected as i64)
+    .bind(sqlx::types::Json(&counts.tables))
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The latest run of a source (stream `None`) or of one of its streams.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct LastRun {
+    pub id: i64,
+    pub source: String,
+    pub stream: Option<String>,
+    pub trigger: String,
+    pub status: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub records_fetched: i64,
+    pub requests: i64,
+    pub rows_inserted: i64,
+    pub rows_updated: i64,
+    pub rows_unchanged: i64,
+    pub rows_deleted: i64,
+    pub rows_rejected: i64,
+    pub error: Option<String>,
+}
+
+/// Latest run per source and stream, sources first, then their streams.
+pub async fn last_runs(pool: &PgPool) -> Result<Vec<LastRun>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT * FROM (SELECT DISTINCT ON (source, stream) id, source, stream, trigger, status, \
+         started_at, finished_at, records_fetched, requests, rows_inserted, rows_updated, \
+         rows_unchanged, rows_deleted, rows_rejected, error \
+         FROM tributary.sync_runs ORDER BY source, stream NULLS FIRST, started_at DESC, id DESC) r \
+         ORDER BY source, stream IS NOT NULL, id",
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,14 @@
+//! tributary keeps PostgreSQL in sync with PlanningNow, Aimsio and aircalc NEXT.
+//! README.md has the user's view; each module's header says what it owns.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod report;
+pub mod simulate;
+pub mod sources;
+pub mod sync;
+pub mod telemetry;

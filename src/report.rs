@@ -1,0 +1,136 @@
+//! Human output of commands: the per-stream sync summary, `status`, and plain text tables.
+
+use std::fmt::Write;
+
+use crate::db::runs::LastRun;
+use crate::sync::SourceReport;
+
+/// Renders rows under headers, columns padded; numbers (by header) right-aligned.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let numeric: Vec<bool> = (0..headers.len())
+        .map(|i| !rows.is_empty() && rows.iter().all(|r| is_number(&r[i])))
+        .collect();
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if numeric[i] {
+                text.push_str(&" ".repeat(pad));
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                text.push_str(&" ".repeat(pad));
+            }
+            text.push_str("  ");
+        }
+        let _ = writeln!(out, "{}", text.trim_end());
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// "12", "0.5" and durations like "1.25s" count as numbers.
+fn is_number(cell: &str) -> bool {
+    cell.trim_end_matches('s').parse::<f64>().is_ok()
+}
+
+/// The per-stream summary of sync passes, then the errors of failed streams.
+pub fn summary(reports: &[SourceReport]) -> String {
+    let mut rows = Vec::new();
+    let mut errors = String::new();
+    for report in reports {
+        for s in &report.streams {
+            let t = s.counts.total();
+            rows.push(vec![
+                report.source.to_string(),
+                s.stream.to_string(),
+                s.status.as_str().to_string(),
+                s.counts.fetched.to_string(),
+                t.inserted.to_string(),
+                t.updated.to_string(),
+                t.unchanged.to_string(),
+                t.deleted.to_string(),
+                s.counts.rejected.to_string(),
+                s.counts.requests.to_string(),
+                format!("{:.2}s", s.duration.as_secs_f64()),
+            ]);
+            if let Some(e) = &s.error {
+                let _ = writeln!(
+                    errors,
+                    "{} {} (run {}): {e}",
+                    report.source, s.stream, s.run_id
+                );
+            }
+        }
+    }
+    let mut out = table(
+        &[
+            "source",
+            "stream",
+            "status",
+            "fetched",
+            "inserted",
+            "updated",
+            "unchanged",
+            "deleted",
+            "rejected",
+            "requests",
+            "duration",
+        ],
+        &rows,
+    );
+    if !errors.is_empty() {
+        out.push('\n');
+        out.push_str(&errors);
+    }
+    out
+}
+
+/// `tributary status`: the latest run per source and stream.
+pub fn status(runs: &[LastRun]) -> String {
+    if runs.is_empty() {
+        return "no runs recorded yet; run `tributary sync`\n".to_string();
+    }
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.source.clone(),
+                r.stream.clone().unwrap_or_else(|| "(pass)".into()),
+                r.id.to_string(),
+                r.status.clone(),
+                r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                r.finished_at
+                    .map(|f| {
+                        format!(
+                            "{:.1}s",
+                            (f - r.started_at).num_milliseconds() as f64 / 1000.0
+                        )
+                    })
+                    .unwrap_or_else(|| "-".into()),
+                r.records_fetched.to_string(),
+                (r.rows_inserted + r.rows_updated + r.rows_deleted).to_string(),
+                r.rows_rejected.to_string(),
+                r.requests.to_string(),
+                r.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "source", "stream", "run", "status", "started", "took", "fetched", "written",
+            "rejected", "requests", "error",
+        ],
+        &rows,
+    )
+}

@@ -1,0 +1,64 @@
+//! Sources: the hooks a source implements for the engine, and building the enabled ones from
+//! the settings. A source owns its endpoints, record shapes and table specs; the engine owns
+//! everything else.
+
+pub mod planningnow;
+
+use futures_util::future::BoxFuture;
+
+use crate::config::Settings;
+use crate::http::HttpError;
+use crate::sync::{StreamContext, StreamResult};
+
+pub trait Source: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Stream names in the order a pass runs them.
+    fn streams(&self) -> Vec<&'static str>;
+    /// Requests sent so far (the engine takes differences per stream).
+    fn requests(&self) -> u64;
+    fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("unknown source `{0}`; known sources: {known}", known = crate::config::SOURCE_NAMES.join(", "))]
+    Unknown(String),
+    #[error("source `{0}` is disabled; set sources.{0}.enabled = true (TRIBUTARY__SOURCES__{upper}__ENABLED=true)", upper = .0.to_uppercase())]
+    Disabled(String),
+    #[error(
+        "no source is enabled; set sources.<name>.enabled = true for one of: {known}",
+        known = crate::config::SOURCE_NAMES.join(", ")
+    )]
+    NoneEnabled,
+    #[error(transparent)]
+    Client(#[from] HttpError),
+}
+
+/// The named sources (all enabled ones when `names` is empty), ready to sync.
+pub fn build(settings: &Settings, names: &[String]) -> Result<Vec<Box<dyn Source>>, SelectError> {
+    let names: Vec<&str> = if names.is_empty() {
+        crate::config::SOURCE_NAMES
+            .iter()
+            .copied()
+            .filter(|n| settings.source_enabled(n) == Some(true))
+            .collect()
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    if names.is_empty() {
+        return Err(SelectError::NoneEnabled);
+    }
+    names
+        .into_iter()
+        .map(|name| match settings.source_enabled(name) {
+            None => Err(SelectError::Unknown(name.to_string())),
+            Some(false) => Err(SelectError::Disabled(name.to_string())),
+            Some(true) => match name {
+                "planningnow" => Ok(Box::new(planningnow::PlanningNow::new(
+                    &settings.sources.planningnow,
+                )?) as Box<dyn Source>),
+                other => Err(SelectError::Unknown(other.to_string())),
+            },
+        })
+        .collect()
+}

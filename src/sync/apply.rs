@@ -1,0 +1,275 @@
+//! Applying a complete listing to its tables in one transaction: rows are COPYed into
+//! temporary staging tables batch by batch, then merged (insert new, update changed, leave
+//! unchanged rows untouched, soft-delete what vanished) behind the deletion guard, and the
+//! stream's checkpoint is written in the same transaction.
+
+use std::collections::BTreeMap;
+
+use sqlx::AssertSqlSafe;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::table::Table;
+use crate::db::runs::TableCounts;
+
+/// Rows of one batch in COPY text format, per table index, plus root keys to keep.
+#[derive(Default)]
+pub struct Batch {
+    pub rows: Vec<String>,
+    pub counts: Vec<u64>,
+    /// Root keys of rejected records: their stored rows (and children) must not be deleted.
+    pub keep: String,
+}
+
+impl Batch {
+    pub fn new(tables: usize) -> Self {
+        Self {
+            rows: vec![String::new(); tables],
+            counts: vec![0; tables],
+            keep: String::new(),
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// A refused mass delete.
+#[derive(Debug, Clone)]
+pub struct GuardTrip {
+    pub table: String,
+    pub vanished: i64,
+    pub live: i64,
+}
+
+impl std::fmt::Display for GuardTrip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "deletion guard: the listing would soft-delete {} of {} live rows of {}; nothing of it was applied (run `tributary sync --allow-mass-delete` if this is real)",
+            self.vanished, self.live, self.table
+        )
+    }
+}
+
+pub enum Applied {
+    Done(BTreeMap<String, TableCounts>),
+    Refused(GuardTrip),
+}
+
+/// One stream's staging transaction.
+pub struct Stager<'t> {
+    tx: Transaction<'static, Postgres>,
+    tables: Vec<&'t Table>,
+    staged: Vec<u64>,
+}
+
+fn stage_name(i: usize) -> String {
+    format!("_stage_{i}")
+}
+
+impl<'t> Stager<'t> {
+    /// Opens the transaction, serializes writers of the same stream and creates the
+    /// staging tables.
+    pub async fn begin(pool: &PgPool, root: &'t Table, lock: &str) -> Result<Self, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(lock)
+            .execute(&mut *tx)
+            .await?;
+        let tables = root.flatten();
+        for (i, table) in tables.iter().enumerate() {
+            let columns: Vec<String> = table
+                .staged_columns()
+                .iter()
+                .map(|(name, ty)| format!("{name} {ty}"))
+                .collect();
+            let sql = format!(
+                "CREATE TEMP TABLE {} ({}) ON COMMIT DROP",
+                stage_name(i),
+                columns.join(", ")
+            );
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+        }
+        let keep: Vec<String> = root
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("k{i} {}", c.ty.sql()))
+            .collect();
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE TEMP TABLE _keep ({}) ON COMMIT DROP",
+            keep.join(", ")
+        )))
+        .execute(&mut *tx)
+        .await?;
+        let staged = vec![0; tables.len()];
+        Ok(Self { tx, tables, staged })
+    }
+
+    /// COPYs one batch into the staging tables.
+    pub async fn stage(&mut self, batch: Batch) -> Result<(), sqlx::Error> {
+        for (i, rows) in batch.rows.into_iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let columns: Vec<&str> = self.tables[i]
+                .staged_columns()
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            let sql = format!("COPY {} ({}) FROM STDIN", stage_name(i), columns.join(", "));
+            let mut copy = self.tx.copy_in_raw(&sql).await?;
+            copy.send(rows.into_bytes()).await?;
+            copy.finish().await?;
+            self.staged[i] += batch.counts[i];
+        }
+        if !batch.keep.is_empty() {
+            let mut copy = self.tx.copy_in_raw("COPY _keep FROM STDIN").await?;
+            copy.send(batch.keep.into_bytes()).await?;
+            copy.finish().await?;
+        }
+        Ok(())
+    }
+
+    /// Merges the staged listing into the tables and writes the checkpoint, all or nothing.
+    pub async fn finish(
+        mut self,
+        run_id: i64,
+        max_delete_fraction: f64,
+        allow_mass_delete: bool,
+        checkpoint: (&str, &str, serde_json::Value),
+    ) -> Result<Applied, sqlx::Error> {
+        let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
+        for (i, table) in self.tables.iter().enumerate() {
+            sqlx::query(AssertSqlSafe(format!("ANALYZE {}", stage_name(i))))
+                .execute(&mut *self.tx)
+                .await?;
+            let sql = format!(
+                "SELECT count(*) FILTER (WHERE {}), count(*) FROM {} t WHERE t._deleted_at IS NULL",
+                vanished_condition(table, i, &root_key),
+                table.name
+            );
+            let (gone, live): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
+                .fetch_one(&mut *self.tx)
+                .await?;
+            let empty_listing = i == 0 && self.staged[0] == 0 && live > 0;
+            let too_many = gone > 0 && gone as f64 > max_delete_fraction * live as f64;
+            if (empty_listing || too_many) && !allow_mass_delete {
+                self.tx.rollback().await?;
+                return Ok(Applied::Refused(GuardTrip {
+                    table: table.name.to_string(),
+                    vanished: gone,
+                    live,
+                }));
+            }
+        }
+
+        let mut counts = BTreeMap::new();
+        for (i, table) in self.tables.iter().enumerate() {
+            let updated = sqlx::query(AssertSqlSafe(update_sql(table, i)))
+                .bind(run_id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+            let inserted = sqlx::query(AssertSqlSafe(insert_sql(table, i)))
+                .bind(run_id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+            let deleted = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL AND {}",
+                table.name,
+                vanished_condition(table, i, &root_key)
+            )))
+            .bind(run_id)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+            counts.insert(
+                table.name.to_string(),
+                TableCounts {
+                    inserted,
+                    updated,
+                    unchanged: self.staged[i].saturating_sub(inserted + updated),
+                    deleted,
+                },
+            );
+        }
+        let (source, stream, cursor) = checkpoint;
+        sqlx::query(
+            "INSERT INTO tributary.checkpoints (source, stream, cursor, run_id, updated_at) \
+             VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (source, stream) DO UPDATE \
+             SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(source)
+        .bind(stream)
+        .bind(cursor)
+        .bind(run_id)
+        .execute(&mut *self.tx)
+        .await?;
+        self.tx.commit().await?;
+        Ok(Applied::Done(counts))
+    }
+}
+
+fn key_match(table: &Table, left: &str, right: &str) -> String {
+    table
+        .key
+        .iter()
+        .map(|c| format!("{left}.{0} = {right}.{0}", c.name))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// A live row of `t` is gone when it is not staged and its root record was not rejected.
+fn vanished_condition(table: &Table, i: usize, root_key: &[&str]) -> String {
+    let kept: Vec<String> = table.key[..root_key.len()]
+        .iter()
+        .enumerate()
+        .map(|(k, c)| format!("kp.k{k} = t.{}", c.name))
+        .collect();
+    format!(
+        "NOT EXISTS (SELECT 1 FROM {} s WHERE {}) AND NOT EXISTS (SELECT 1 FROM _keep kp WHERE {})",
+        stage_name(i),
+        key_match(table, "s", "t"),
+        kept.join(" AND ")
+    )
+}
+
+fn update_sql(table: &Table, i: usize) -> String {
+    let data: Vec<&str> = table
+        .columns
+        .iter()
+        .map(|c| c.name)
+        .chain(["raw"])
+        .collect();
+    let set: Vec<String> = data.iter().map(|c| format!("{c} = s.{c}")).collect();
+    let old: Vec<String> = data.iter().map(|c| format!("t.{c}")).collect();
+    let new: Vec<String> = data.iter().map(|c| format!("s.{c}")).collect();
+    format!(
+        "UPDATE {} t SET {}, _changed_at = now(), _deleted_at = NULL, _run_id = $1 \
+         FROM {} s WHERE {} AND (({}) IS DISTINCT FROM ({}) OR t._deleted_at IS NOT NULL)",
+        table.name,
+        set.join(", "),
+        stage_name(i),
+        key_match(table, "t", "s"),
+        old.join(", "),
+        new.join(", ")
+    )
+}
+
+fn insert_sql(table: &Table, i: usize) -> String {
+    let columns: Vec<&str> = table.staged_columns().iter().map(|(n, _)| *n).collect();
+    let select: Vec<String> = columns.iter().map(|c| format!("s.{c}")).collect();
+    format!(
+        "INSERT INTO {0} ({1}, _inserted_at, _changed_at, _run_id) \
+         SELECT {2}, now(), now(), $1 FROM {3} s \
+         WHERE NOT EXISTS (SELECT 1 FROM {0} t WHERE {4}) ON CONFLICT DO NOTHING",
+        table.name,
+        columns.join(", "),
+        select.join(", "),
+        stage_name(i),
+        key_match(table, "t", "s")
+    )
+}

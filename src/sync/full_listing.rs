@@ -1,0 +1,190 @@
+//! Full-listing streams: one GET returns every record of a kind. The body streams through
+//! the parser and normalizer into staging tables while it downloads; when it is complete the
+//! listing is merged in one transaction with its checkpoint (see `apply`). Rejected records
+//! are written to `tributary.rejects`.
+
+use bytes::Bytes;
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::apply::{Applied, Batch, Stager};
+use super::listing::{self, ChannelReader};
+use super::table::{Normalizer, Table, copy_line};
+use super::{StreamContext, StreamResult, SyncError};
+use crate::db::rejects::{self, Reject};
+use crate::db::runs::RunCounts;
+use crate::http::{ApiClient, error_chain};
+
+/// A stream served as one complete listing.
+#[derive(Debug, Clone)]
+pub struct ListingStream {
+    pub name: &'static str,
+    /// Path below the source's base URL.
+    pub path: &'static str,
+    /// Key of the array when the listing is wrapped in an object.
+    pub envelope: Option<&'static str>,
+    pub table: Table,
+}
+
+/// Collects normalized rows into batches on the parser thread.
+struct Sink {
+    normalizer: Normalizer,
+    batch: Batch,
+    tables: usize,
+    batch_rows: u64,
+    tx: mpsc::Sender<Batch>,
+    rejects: Vec<Reject>,
+}
+
+impl Sink {
+    fn item(&mut self, record: Value) -> Result<(), String> {
+        match self.normalizer.record(&record) {
+            Ok(rows) => {
+                for (i, line) in rows {
+                    self.batch.rows[i].push_str(&line);
+                    self.batch.counts[i] += 1;
+                }
+            }
+            Err(rejected) => {
+                if let Some(key) = &rejected.key {
+                    self.batch.keep.push_str(&copy_line(key));
+                }
+                self.rejects.push(Reject {
+                    key: rejected.key.map(|k| k.join("/")),
+                    payload: record,
+                    error: rejected.error,
+                });
+            }
+        }
+        if self.batch.rows() >= self.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        let batch = std::mem::replace(&mut self.batch, Batch::new(self.tables));
+        if batch.rows() == 0 && batch.keep.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .blocking_send(batch)
+            .map_err(|_| "the database writer stopped".to_string())
+    }
+}
+
+/// Fetches the listing and applies it.
+pub async fn sync(
+    ctx: &StreamContext<'_>,
+    client: &ApiClient,
+    stream: &ListingStream,
+    tz: Tz,
+) -> StreamResult {
+    let mut counts = RunCounts::default();
+    match run(ctx, client, stream, tz, &mut counts).await {
+        Ok(()) => StreamResult {
+            counts,
+            error: None,
+        },
+        Err(e) => StreamResult {
+            counts,
+            error: Some(e),
+        },
+    }
+}
+
+async fn run(
+    ctx: &StreamContext<'_>,
+    client: &ApiClient,
+    stream: &ListingStream,
+    tz: Tz,
+    counts: &mut RunCounts,
+) -> Result<(), SyncError> {
+    let endpoint = format!("GET {}", stream.path);
+    let listing_error = |message: String| SyncError::Listing {
+        source_name: client.source(),
+        endpoint: endpoint.clone(),
+        message,
+    };
+    let mut response = client.get(stream.path).await?;
+    let lock = format!("tributary:{}:{}", ctx.source, stream.name);
+    let mut stager = Stager::begin(ctx.pool, &stream.table, &lock).await?;
+
+    let tables = stream.table.flatten().len();
+    let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, String>>(8);
+    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(2);
+    let mut sink = Sink {
+        normalizer: Normalizer::new(stream.table.clone(), tz),
+        batch: Batch::new(tables),
+        tables,
+        batch_rows: ctx.settings.batch_rows as u64,
+        tx: batch_tx,
+        rejects: Vec::new(),
+    };
+    let envelope = stream.envelope;
+    let parser = tokio::task::spawn_blocking(move || {
+        let parsed = listing::parse(ChannelReader::new(chunk_rx), envelope, |v| sink.item(v))
+            .and_then(|parsed| sink.flush().map(|()| parsed));
+        (parsed, sink.rejects)
+    });
+    let feed = async move {
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if chunk_tx.send(Ok(chunk)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = chunk_tx
+                        .send(Err(format!("the body broke off: {}", error_chain(&e))))
+                        .await;
+                    break;
+                }
+            }
+        }
+    };
+    let write = async {
+        // Owned here so that a failed writer drops the receiver and unblocks the parser.
+        let mut batches = batch_rx;
+        while let Some(batch) = batches.recv().await {
+            stager.stage(batch).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    };
+    let ((), written) = tokio::join!(feed, write);
+    let (parsed, rejected) = parser
+        .await
+        .map_err(|e| listing_error(format!("parser stopped: {e}")))?;
+    counts.rejected = rejected.len() as u64;
+    written?;
+    let (fetched, envelope) = parsed.map_err(&listing_error)?;
+    counts.fetched = fetched;
+    if envelope.get("success") == Some(&Value::Bool(false)) {
+        return Err(listing_error(format!(
+            "the answer says success=false: {envelope:?}"
+        )));
+    }
+    let complete = stager
+        .finish(
+            ctx.run_id,
+            ctx.settings.max_delete_fraction,
+            ctx.options.allow_mass_delete,
+            (
+                ctx.source,
+                stream.name,
+                json!({"complete_listing_at": chrono::Utc::now(), "records": fetched}),
+            ),
+        )
+        .await?;
+    rejects::record(ctx.pool, ctx.source, stream.name, ctx.run_id, &rejected).await?;
+    match complete {
+        Applied::Done(tables) => {
+            counts.tables = tables;
+            Ok(())
+        }
+        Applied::Refused(trip) => Err(SyncError::Guard(trip)),
+    }
+}

@@ -1,0 +1,186 @@
+//! The binary as a user runs it: exit codes, output, and errors that name what is wrong.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+async fn tributary(args: &[&str], env: &[(String, String)]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
+    cmd.args(args).env("RUST_LOG", "warn");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TRIBUTARY") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().cloned());
+    cmd.output().await.expect("run tributary")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn sync_prints_a_summary_and_status_reports_the_runs() {
+    let db = fresh_db().await;
+    let sim = simulator(20).await;
+    let env: Vec<(String, String)> = env_for(&db, &sim).into_iter().collect();
+    let out = tributary(&["sync"], &env).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "stream",
+        "inserted",
+        "orders",
+        "document_folders",
+        "succeeded",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing in:\n{stdout}"
+        );
+    }
+    let out = tributary(&["status", "--json"], &env).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let runs: Value = serde_json::from_slice(&out.stdout).expect("status --json is JSON");
+    let orders = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["stream"] == "orders")
+        .expect("orders run");
+    assert_eq!(orders["status"], "succeeded");
+    assert_eq!(orders["records_fetched"], 20);
+    let out = tributary(&["status"], &env).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(pass)"));
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_token_fails_at_once_naming_the_source_but_never_the_token() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let mut env = env_for(&db, &sim);
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN".into(),
+        "wrong-secret-4711".into(),
+    );
+    let out = tributary(&["sync"], &env.into_iter().collect::<Vec<_>>()).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("planningnow") && all.contains("401"), "{all}");
+    assert!(
+        !all.contains("wrong-secret-4711"),
+        "the token leaked: {all}"
+    );
+    let (status, streams, error): (String, i64, String) = sqlx::query_as(
+        "SELECT status, (SELECT count(*) FROM tributary.sync_runs WHERE stream IS NOT NULL), error \
+         FROM tributary.sync_runs WHERE stream IS NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(status, "failed");
+    assert_eq!(
+        streams, 1,
+        "bad credentials stop the pass after the first stream"
+    );
+    assert!(!error.contains("wrong-secret-4711"));
+    let stats = control(&sim, "GET", "/_sim/stats", Value::Null).await;
+    assert_eq!(stats["total"], 1, "401 is not retried: {stats}");
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_before_any_network_or_database_work() {
+    // Nothing listens on port 9: touching the database would fail differently.
+    let unreachable = (
+        "DATABASE_URL".to_string(),
+        "postgres://nobody@127.0.0.1:9/none".to_string(),
+    );
+    let cases = [
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__TOKN",
+            "x",
+            "`sources.planningnow.tokn`",
+        ),
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__TIMEZONE",
+            "Europe/Bonn",
+            "`sources.planningnow.timezone`",
+        ),
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED",
+            "true",
+            "`sources.planningnow.base_url`",
+        ),
+    ];
+    for (key, value, named) in cases {
+        let env = vec![unreachable.clone(), (key.to_string(), value.to_string())];
+        let out = tributary(&["sync"], &env).await;
+        assert_eq!(out.status.code(), Some(2), "{key}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{key}: {stderr}");
+        assert!(!stderr.contains("connect"), "{key}: {stderr}");
+    }
+    let dir = std::env::temp_dir().join(format!("tributary-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "[sources.planningnow]\nretry = { max_attempts = 3, max_atempts = 2 }\n",
+    )
+    .unwrap();
+    let out = tributary(
+        &["--config", file.to_str().unwrap(), "migrate"],
+        std::slice::from_ref(&unreachable),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`sources.planningnow.retry.max_atempts`")
+    );
+    let out = tributary(&["sync", "aimsiox"], &[unreachable]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown source `aimsiox`"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_when_it_is_missing() {
+    let db = fresh_db().await;
+    let missing = tributary::demo::with_database(
+        &db.url,
+        &format!("{}_new", db.url.rsplit('/').next().unwrap()),
+    )
+    .unwrap();
+    let out = tributary(&["migrate"], &[("DATABASE_URL".into(), missing.clone())]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let pool = sqlx::PgPool::connect(&missing)
+        .await
+        .expect("the database exists now");
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('planningnow', 'tributary')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, 14);
+    pool.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {} WITH (FORCE)",
+        missing.rsplit('/').next().unwrap()
+    )))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    db.drop().await;
+}

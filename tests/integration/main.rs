@@ -1,0 +1,7 @@
+//! Integration tests: a real PostgreSQL (a fresh database per test) and the simulator over
+//! HTTP, driven through the library as `tributary sync` drives it and through the binary.
+
+mod cli;
+mod common;
+mod planningnow;
+mod resilience;

@@ -1,0 +1,132 @@
+//! The HTTP layer against a misbehaving server: retries of 5xx, 429 with Retry-After in both
+//! forms, and no retry of other 4xx.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+
+use crate::common::*;
+use tributary::db::runs::RunStatus;
+
+#[tokio::test]
+async fn server_errors_are_retried_and_retry_after_is_honoured() {
+    let db = fresh_db().await;
+    let sim = simulator(10).await;
+    let settings = settings(&env_for(&db, &sim));
+    // Orders run first, so the HTTP date is still about three seconds ahead when it is read.
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/order", "status": 429, "times": 1, "retry_after": date}),
+    )
+    .await;
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/offer", "status": 503, "times": 2}),
+    )
+    .await;
+    control(&sim, "POST", "/_sim/faults",
+        json!({"path": "/planningnow/api/work-schedule", "status": 429, "times": 1, "retry_after": "2"})).await;
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/cost-centre", "status": 404, "times": 1}),
+    )
+    .await;
+
+    let report = sync(&db, &settings, false).await;
+    let orders = stream(&report, "orders");
+    assert_eq!(
+        (orders.status, orders.counts.requests),
+        (RunStatus::Succeeded, 2)
+    );
+    // An HTTP date has a one-second resolution.
+    assert!(
+        orders.duration >= Duration::from_secs(1),
+        "waited {:?} for an HTTP-date Retry-After",
+        orders.duration
+    );
+    let offers = stream(&report, "offers");
+    assert_eq!(
+        (offers.status, offers.counts.requests),
+        (RunStatus::Succeeded, 3)
+    );
+    let schedules = stream(&report, "work_schedules");
+    assert_eq!(
+        (schedules.status, schedules.counts.requests),
+        (RunStatus::Succeeded, 2)
+    );
+    assert!(
+        schedules.duration >= Duration::from_secs(2),
+        "waited {:?} for Retry-After: 2",
+        schedules.duration
+    );
+    let cost_centres = stream(&report, "cost_centres");
+    assert_eq!(
+        (cost_centres.status, cost_centres.counts.requests),
+        (RunStatus::Failed, 1),
+        "404 is not retried"
+    );
+    let error = cost_centres.error.as_deref().unwrap();
+    assert!(
+        error.contains("/api/cost-centre") && error.contains("404"),
+        "{error}"
+    );
+    assert_eq!(stream(&report, "documents").status, RunStatus::Succeeded);
+
+    let stats = control(&sim, "GET", "/_sim/stats", serde_json::Value::Null).await;
+    let order_stats = &stats["requests"]["GET /planningnow/api/offer"];
+    assert_eq!(
+        (order_stats["503"].as_u64(), order_stats["200"].as_u64()),
+        (Some(2), Some(1)),
+        "{stats}"
+    );
+    let recorded: i64 = db
+        .count("SELECT requests FROM tributary.sync_runs WHERE stream IS NULL")
+        .await;
+    assert_eq!(recorded, 2 + 3 + 2 + 1 + 1 + 1);
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn retries_stop_at_max_attempts() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let mut env = env_for(&db, &sim);
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__RETRY__MAX_ATTEMPTS".into(),
+        "3".into(),
+    );
+    let settings = settings(&env);
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/order", "status": 500, "times": 10}),
+    )
+    .await;
+    let report = sync(&db, &settings, false).await;
+    let orders = stream(&report, "orders");
+    assert_eq!(
+        (orders.status, orders.counts.requests),
+        (RunStatus::Failed, 3)
+    );
+    assert!(
+        orders.error.as_deref().unwrap().contains("after 3 attempt"),
+        "{:?}",
+        orders.error
+    );
+    assert_eq!(
+        stream(&report, "offers").status,
+        RunStatus::Succeeded,
+        "a failing stream does not stop the others"
+    );
+    sim.stop().await;
+    db.drop().await;
+}

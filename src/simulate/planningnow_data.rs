@@ -149,12 +149,11 @@ pub(super) fn fixed(value: Decimal, dp: u32) -> String {
     value.to_string()
 }
 
-/// Gross amount of `netto` at `mwst_percent` VAT, rounded to cents.
-pub(super) fn brutto(netto: Decimal, mwst_percent: Decimal) -> String {
-    fixed(
-        netto * (Decimal::ONE + mwst_percent / Decimal::ONE_HUNDRED),
-        2,
-    )
+/// Gross amount of `netto` at `mwst_percent` VAT, rounded to cents; `None` on overflow
+/// (only possible with stored objects put through the control API).
+pub(super) fn brutto(netto: Decimal, mwst_percent: Decimal) -> Option<String> {
+    let factor = Decimal::ONE.checked_add(mwst_percent.checked_div(Decimal::ONE_HUNDRED)?)?;
+    Some(fixed(netto.checked_mul(factor)?, 2))
 }
 
 fn to_bytes<T: Serialize>(value: &T) -> Bytes {

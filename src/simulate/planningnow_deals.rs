@@ -163,7 +163,7 @@ fn deal(rng: &mut Rng, id: i64, first_id: i64, projects: i64) -> Deal {
                 netto: fixed(netto, 2),
                 deliv_date: (!rng.one_in(6)).then(|| delivery.to_string()),
                 mwst_percent: fixed(mwst, 2),
-                brutto: brutto(netto, mwst),
+                brutto: brutto(netto, mwst).expect("generated amounts are small"),
                 remarks: rng.one_in(4).then(|| rng.pick(&REMARKS)),
                 tasks,
             }

@@ -171,15 +171,17 @@ fn change(kind: Kind, object: &mut Map<String, Value>, rng: &mut Rng) -> Option<
             append_text(object, "name", &tag);
             let delta = Decimal::new(rng.range(100, 10_000), 2);
             for key in ["sum_cost_fremdfert", "sum_cost"] {
-                if let Some(old) = decimal(object.get(key)) {
-                    object.insert(key.to_owned(), Value::String(fixed(old + delta, 2)));
+                if let Some(new) = decimal(object.get(key)).and_then(|old| old.checked_add(delta)) {
+                    object.insert(key.to_owned(), Value::String(fixed(new, 2)));
                 }
             }
             let sum_cost = decimal(object.get("sum_cost"));
             let los = object.get("los_stueck").and_then(Value::as_i64);
-            if let (Some(sum_cost), Some(los @ 1..)) = (sum_cost, los) {
-                let per_one = fixed(sum_cost / Decimal::from(los), 2);
-                object.insert("costperone".to_owned(), Value::String(per_one));
+            if let Some(per_one) = sum_cost
+                .zip(los)
+                .and_then(|(sum, los)| sum.checked_div(los.into()))
+            {
+                object.insert("costperone".to_owned(), Value::String(fixed(per_one, 2)));
             }
             None
         }
@@ -229,10 +231,15 @@ fn change_positions(object: &mut Map<String, Value>, rng: &mut Rng) -> Option<i6
         let index = rng.below(tasks.len() as u64) as usize;
         let task = &mut tasks[index];
         let old = decimal(task.get("min_wage")).unwrap_or_default();
-        let new = fixed(old + Decimal::new(rng.range(10, 500), 2), 2);
-        task.insert("min_wage".to_owned(), Value::String(new));
+        let raised = old.checked_add(Decimal::new(rng.range(10, 500), 2));
+        task.insert(
+            "min_wage".to_owned(),
+            Value::String(fixed(raised.unwrap_or(old), 2)),
+        );
     }
-    let total: Option<Decimal> = positions.iter().map(|p| decimal(p.get("netto"))).sum();
+    let total = positions.iter().try_fold(Decimal::ZERO, |total, position| {
+        total.checked_add(decimal(position.get("netto"))?)
+    });
     if let Some(total) = total {
         for key in ["netto", "ges_netto"] {
             object.insert(key.to_owned(), Value::String(fixed(total, 2)));
@@ -248,11 +255,16 @@ fn raise_amount(position: &mut Map<String, Value>) {
     ) else {
         return;
     };
-    let amount = amount + Decimal::ONE;
-    let netto = amount * unit_price;
+    let Some((amount, netto)) = amount
+        .checked_add(Decimal::ONE)
+        .and_then(|amount| Some((amount, amount.checked_mul(unit_price)?)))
+    else {
+        return;
+    };
     position.insert("amount".to_owned(), Value::String(fixed(amount, 2)));
     position.insert("netto".to_owned(), Value::String(fixed(netto, 2)));
-    if let Some(mwst) = decimal(position.get("mwst_percent")) {
-        position.insert("brutto".to_owned(), Value::String(brutto(netto, mwst)));
+    if let Some(gross) = decimal(position.get("mwst_percent")).and_then(|mwst| brutto(netto, mwst))
+    {
+        position.insert("brutto".to_owned(), Value::String(gross));
     }
 }

@@ -298,3 +298,25 @@ fn mutate_rejects_bad_input() {
     }
     assert!(Plan::parse(b"").is_ok());
 }
+
+#[test]
+fn mutate_survives_odd_stored_objects() {
+    let huge = "79228162514264337593543950335";
+    let mut store = Store::generate(1, 3);
+    let order = format!(
+        r#"{{"id":1001,"netto":"abc","positions":[{{"id":1,"amount":"{huge}","unit_price":"2","netto":"{huge}","mwst_percent":"x","tasks":[{{"min_wage":"{huge}"}},7]}},{{"id":2,"netto":"{huge}"}}]}}"#
+    );
+    let schedule =
+        format!(r#"{{"id":101,"sum_cost":"{huge}","sum_cost_fremdfert":"1","los_stueck":0}}"#);
+    store.objects_mut(Kind::Order).insert(1001, order.into());
+    store.objects_mut(Kind::Order).insert(1002, "[1]".into());
+    store
+        .objects_mut(Kind::WorkSchedule)
+        .insert(101, schedule.into());
+    let plan = Plan::parse(br#"{"change":1}"#).expect("valid plan");
+    let report = apply(&mut store, &plan);
+    assert_eq!(report["order"].changed, [1001, 1003]);
+    assert!(report["order"].positions_removed.contains(&(1001, 2)));
+    assert!(report["work-schedule"].changed.contains(&101));
+    assert_eq!(store.objects(Kind::Order)[&1002], "[1]");
+}

@@ -4,13 +4,23 @@
 //! `/planningnow` (module `planningnow`); Aimsio and aircalc fakes are meant to join as
 //! sibling modules mounted under `/aimsio` and `/aircalc`. This module owns the server's
 //! lifecycle, the merge of the per-API routers, the layers every API shares (request
-//! statistics and fault injection) and the control endpoints under `/_sim`, which are
-//! neither counted nor faulted:
+//! statistics, then fault injection (module `faults`), then the vendors' rate limits
+//! (module `limits`), in that order) and the control endpoints under `/_sim`, which are
+//! neither counted, faulted nor limited:
 //!
 //! - `POST /_sim/faults` `{"path","status","times","retry_after"}`, `DELETE /_sim/faults`:
 //!   answer the next `times` requests to `path` with `status` before they reach the API;
+//!   for tests of slow vendors, `{"path","delay_ms","times"}` instead holds the next
+//!   `times` requests to `path` that the rate limits admit for `delay_ms` before they reach
+//!   the API;
+//! - `PUT /_sim/limits/{api}` with a [`Limit`] body, `DELETE /_sim/limits/{api}`: set
+//!   (starting afresh) or remove the rate limit of an API, named by its prefix without the
+//!   slash (`planningnow`); an API without routes keeps its limit until it gets some;
 //! - `GET /_sim/stats`, `POST /_sim/stats/reset`: request counts by method, route and
-//!   status (ids normalised to `{id}`);
+//!   status (ids normalised to `{id}`), and under `"limits"` each API's limit and its
+//!   measurements (`arrivals`, `admitted`, `violations`, `max_in_window`,
+//!   `max_parallel_seen`) for every API with a limit or arrivals; the reset zeroes the
+//!   counts and the measurements, not the limits;
 //! - `/_sim/planningnow/…`: PlanningNow data control (mutate, put, delete, folder tree).
 
 use std::collections::BTreeMap;
@@ -18,19 +28,20 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::header::RETRY_AFTER;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
+mod faults;
+mod limits;
 mod planningnow;
 mod planningnow_data;
 mod planningnow_deals;
@@ -41,6 +52,8 @@ mod rng;
 mod tests_data;
 #[cfg(test)]
 mod tests_http;
+#[cfg(test)]
+mod tests_limits;
 
 /// What to simulate.
 #[derive(Clone, Debug)]
@@ -51,6 +64,27 @@ pub struct SimOptions {
     pub orders: usize,
     /// The `X-AUTH-TOKEN` the PlanningNow fake accepts.
     pub planningnow_token: String,
+    /// Rate limit by API name (prefix without the slash: `planningnow`, `aimsio`,
+    /// `aircalc`); see [`Limit`]. [`start`] refuses invalid ones.
+    pub limits: BTreeMap<String, Limit>,
+}
+
+/// A vendor's rate limit, enforced by the fake APIs: a request beyond it gets 429
+/// `{"error":"rate limit exceeded","status_code":429}`. Also the body of
+/// `PUT /_sim/limits/{api}` (missing fields are `null`/`false`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limit {
+    /// At most `requests` (admitted) arrivals in any sliding window of `window_ms`
+    /// milliseconds (both Some or both None; each at least 1).
+    pub requests: Option<u32>,
+    /// The length of the sliding window; see `requests`.
+    pub window_ms: Option<u64>,
+    /// At most this many (admitted) requests in flight at once (at least 1).
+    pub max_parallel: Option<u32>,
+    /// Send `Retry-After: <seconds until the oldest arrival of the window leaves it,
+    /// rounded up>` with window 429s.
+    pub retry_after: bool,
 }
 
 impl Default for SimOptions {
@@ -59,6 +93,28 @@ impl Default for SimOptions {
             seed: 42,
             orders: 200,
             planningnow_token: "sim-token".to_owned(),
+            limits: BTreeMap::from([
+                // "200 requests per 10 minutes", sliding.
+                (
+                    "aircalc".to_owned(),
+                    Limit {
+                        requests: Some(200),
+                        window_ms: Some(600_000),
+                        max_parallel: None,
+                        retry_after: true,
+                    },
+                ),
+                // "More than 10 calls per second or more than 10 parallel calls" are refused.
+                (
+                    "aimsio".to_owned(),
+                    Limit {
+                        requests: Some(10),
+                        window_ms: Some(1_000),
+                        max_parallel: Some(10),
+                        retry_after: false,
+                    },
+                ),
+            ]),
         }
     }
 }
@@ -102,21 +158,36 @@ impl RunningSimulator {
     }
 }
 
-/// Binds (port 0 allowed), generates the data, spawns the server on the current tokio
-/// runtime and returns at once.
+/// Checks the limits (an invalid one is `InvalidInput`), binds (port 0 allowed),
+/// generates the data, spawns the server on the current tokio runtime and returns at once.
 pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimulator> {
-    let listener = TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
     let SimOptions {
         seed,
         orders,
         planningnow_token,
+        limits,
     } = opts;
+    for (api, limit) in &limits {
+        let problem = if api.is_empty() || api.contains('/') {
+            Some("API names are prefixes without slashes, e.g. \"planningnow\"")
+        } else {
+            limit.invalid()
+        };
+        if let Some(problem) = problem {
+            let message = format!("invalid limit for {api:?}: {problem}");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+    }
+    let listener = TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
     let store =
         tokio::task::spawn_blocking(move || planningnow_data::Store::generate(seed, orders))
             .await
             .map_err(io::Error::other)?;
-    let app = router(planningnow::PlanningNow::new(planningnow_token, store));
+    let app = router(
+        planningnow::PlanningNow::new(planningnow_token, store),
+        limits,
+    );
     let (shutdown, signal) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -154,45 +225,55 @@ fn route<S: Clone + Send + Sync + 'static>(
 }
 
 /// Every API under its prefix behind the shared layers, plus the control endpoints.
-fn router(planningnow: Arc<planningnow::PlanningNow>) -> Router {
-    let (apis, routes) = mount([planningnow::api(planningnow.clone())]);
+fn router(planningnow: Arc<planningnow::PlanningNow>, limits: BTreeMap<String, Limit>) -> Router {
+    let apis = [planningnow::api(planningnow.clone())];
+    let routes = apis
+        .iter()
+        .flat_map(|api| {
+            let prefix = api.prefix;
+            api.routes
+                .iter()
+                .map(move |route| format!("{prefix}{route}"))
+        })
+        .collect();
     let control = Control {
         routes: Arc::new(routes),
-        ..Control::default()
+        stats: Arc::default(),
+        faults: faults::Faults::default(),
+        meters: limits::meters(limits),
     };
     let apis = apis
-        .layer(middleware::from_fn_with_state(
-            control.clone(),
-            inject_faults,
-        ))
+        .into_iter()
+        .fold(Router::new(), |all, api| all.merge(mount(api, &control)))
         .layer(middleware::from_fn_with_state(
             control.clone(),
             count_requests,
         ));
     let sim = Router::new()
-        .route("/faults", post(add_fault).delete(clear_faults))
+        .route(
+            "/faults",
+            post(faults::add_fault).delete(faults::clear_faults),
+        )
+        .route(
+            "/limits/{api}",
+            put(limits::put_limit).delete(limits::delete_limit),
+        )
         .route("/stats", get(stats))
         .route("/stats/reset", post(reset_stats))
         .with_state(control)
         .nest("/planningnow", planningnow::control_router(planningnow));
-    // Set after the layers, so that paths outside every API are neither counted nor faulted.
+    // Set after the layers, so that paths outside every API are neither counted, faulted
+    // nor limited.
     apis.nest("/_sim", sim)
         .fallback(|| async { json_error(StatusCode::NOT_FOUND, "Not found") })
 }
 
-/// Nests each API under its prefix; also returns all route templates, prefixed.
-fn mount(apis: impl IntoIterator<Item = Api>) -> (Router, Vec<String>) {
-    let mut router = Router::new();
-    let mut routes = Vec::new();
-    for api in apis {
-        routes.extend(
-            api.routes
-                .iter()
-                .map(|route| format!("{}{route}", api.prefix)),
-        );
-        router = router.nest(api.prefix, api.router);
-    }
-    (router, routes)
+/// The API nested under its prefix, behind the fault and limit layer, which knows the
+/// API by its name (the prefix without the slash) and sees whole paths.
+fn mount(api: Api, control: &Control) -> Router {
+    let name = api.prefix.trim_start_matches('/');
+    let layer = middleware::from_fn_with_state((control.clone(), name), guard);
+    Router::new().nest(api.prefix, api.router).layer(layer)
 }
 
 /// The template of `routes` that `path` matches, preferring literal segments. (axum's
@@ -241,12 +322,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// State of the shared layers and of their control endpoints.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Control {
     /// Route templates of every API, with their prefixes.
     routes: Arc<Vec<String>>,
     stats: Arc<Mutex<Stats>>,
-    faults: Arc<Mutex<Vec<Fault>>>,
+    faults: faults::Faults,
+    meters: limits::Meters,
 }
 
 /// Request counts: total, and per "METHOD /route" per status code.
@@ -254,14 +336,6 @@ struct Control {
 struct Stats {
     total: u64,
     requests: BTreeMap<String, BTreeMap<u16, u64>>,
-}
-
-/// A pending fault: the next `remaining` requests to `path` get `status`.
-struct Fault {
-    path: String,
-    status: StatusCode,
-    remaining: u32,
-    retry_after: Option<HeaderValue>,
 }
 
 async fn count_requests(State(control): State<Control>, request: Request, next: Next) -> Response {
@@ -276,96 +350,46 @@ async fn count_requests(State(control): State<Control>, request: Request, next: 
     response
 }
 
-async fn inject_faults(State(control): State<Control>, request: Request, next: Next) -> Response {
-    let hit = {
-        let mut faults = lock(&control.faults);
-        let path = request.uri().path();
-        faults
-            .iter()
-            .position(|fault| fault.path == path)
-            .map(|index| {
-                let fault = &mut faults[index];
-                fault.remaining -= 1;
-                let hit = (fault.status, fault.retry_after.clone());
-                if fault.remaining == 0 {
-                    faults.remove(index);
-                }
-                hit
-            })
-    };
-    let Some((status, retry_after)) = hit else {
-        return next.run(request).await;
-    };
-    let mut response = json_error(status, "simulated fault");
-    if let Some(value) = retry_after {
-        response.headers_mut().insert(RETRY_AFTER, value);
-    }
-    response
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FaultRequest {
-    path: String,
-    status: u16,
-    #[serde(default = "one")]
-    times: u32,
-    retry_after: Option<String>,
-}
-
-fn one() -> u32 {
-    1
-}
-
-fn parse_fault(body: &[u8]) -> Result<Fault, String> {
-    let request: FaultRequest =
-        serde_json::from_slice(body).map_err(|err| format!("invalid fault body: {err}"))?;
-    if !request.path.starts_with('/') {
-        return Err("path must start with '/'".to_owned());
-    }
-    let status = StatusCode::from_u16(request.status)
-        .ok()
-        .filter(|status| (200..=599).contains(&status.as_u16()))
-        .ok_or("status must be between 200 and 599")?;
-    if request.times == 0 {
-        return Err("times must be at least 1".to_owned());
-    }
-    let retry_after = match request.retry_after {
-        Some(value) => Some(
-            HeaderValue::from_str(&value)
-                .map_err(|_| "retry_after is not a valid header value".to_owned())?,
-        ),
-        None => None,
-    };
-    Ok(Fault {
-        path: request.path,
-        status,
-        remaining: request.times,
-        retry_after,
-    })
-}
-
-async fn add_fault(State(control): State<Control>, body: Bytes) -> Response {
-    match parse_fault(&body) {
-        Ok(fault) => {
-            lock(&control.faults).push(fault);
-            ok()
+/// Failure faults first, then the rate limits, then delay faults; the request is an
+/// arrival in flight until its response body has been sent.
+async fn guard(
+    State((control, api)): State<(Control, &'static str)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let now = Instant::now();
+    let path = request.uri().path();
+    let failure = faults::take_failure(&control.faults, path);
+    let (ticket, rejection) = limits::arrive(&control.meters, api, now, failure.is_some());
+    let response = match failure.or(rejection) {
+        Some(response) => response,
+        None => {
+            if let Some(delay) = faults::take_delay(&control.faults, path) {
+                tokio::time::sleep(delay).await;
+            }
+            next.run(request).await
         }
-        Err(message) => json_error(StatusCode::BAD_REQUEST, &message),
-    }
+    };
+    ticket.hold(response)
 }
 
-async fn clear_faults(State(control): State<Control>) -> Response {
-    lock(&control.faults).clear();
-    ok()
+#[derive(Serialize)]
+struct StatsReport {
+    #[serde(flatten)]
+    stats: Stats,
+    limits: BTreeMap<String, limits::Report>,
 }
 
 async fn stats(State(control): State<Control>) -> Response {
-    let snapshot = lock(&control.stats).clone();
-    Json(snapshot).into_response()
+    let report = StatsReport {
+        stats: lock(&control.stats).clone(),
+        limits: limits::report(&control.meters),
+    };
+    Json(report).into_response()
 }
 
 async fn reset_stats(State(control): State<Control>) -> Response {
     *lock(&control.stats) = Stats::default();
+    limits::reset(&control.meters);
     ok()
 }

@@ -156,6 +156,9 @@ async fn faults_and_stats() {
         json!({"path": "x", "status": 503}),
         json!({"path": "/a", "status": 42}),
         json!({"status": 503}),
+        json!({"path": "/a"}),
+        json!({"path": "/a", "status": 503, "delay_ms": 5}),
+        json!({"path": "/a", "delay_ms": 5, "retry_after": "1"}),
     ] {
         assert_eq!(
             send(client.post(sim_url("/faults")).json(&bad)).await.0,
@@ -183,12 +186,20 @@ async fn faults_and_stats() {
         .await
         .expect("request");
     assert_eq!(outside.status(), 404);
-    let expected = json!({"total": 6, "requests": {
+    let expected = json!({
         "GET /planningnow/api/order": {"200": 1, "503": 2},
         "GET /planningnow/api/order/{id}": {"200": 1, "404": 1},
         "GET /planningnow/api/test": {"401": 1},
-    }});
-    assert_eq!(send(client.get(sim_url("/stats"))).await, (200, expected));
+    });
+    let (status, stats) = send(client.get(sim_url("/stats"))).await;
+    assert_eq!(
+        (status, &stats["total"], &stats["requests"]),
+        (200, &json!(6), &expected)
+    );
+    let measured = json!({"requests": null, "window_ms": null, "max_parallel": null,
+        "retry_after": false, "arrivals": 6, "admitted": 6, "violations": 0,
+        "max_in_window": null, "max_parallel_seen": 1});
+    assert_eq!(stats["limits"]["planningnow"], measured);
     let again = json!({"path": "/planningnow/api/offer", "status": 429, "times": 5});
     assert_eq!(
         send(client.post(sim_url("/faults")).json(&again)).await.0,
@@ -198,7 +209,16 @@ async fn faults_and_stats() {
     assert_eq!(get(&sim, "/api/offer").await.status(), 200);
     assert_eq!(send(client.post(sim_url("/stats/reset"))).await.0, 200);
     let (_, stats) = send(client.get(sim_url("/stats"))).await;
-    assert_eq!(stats, json!({"total": 0, "requests": {}}));
+    assert_eq!(
+        (&stats["total"], &stats["requests"]),
+        (&json!(0), &json!({}))
+    );
+    let apis: Vec<&String> = stats["limits"]
+        .as_object()
+        .expect("limits")
+        .keys()
+        .collect();
+    assert_eq!(apis, ["aimsio", "aircalc"]);
     sim.stop().await;
 }
 

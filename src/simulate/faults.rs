@@ -1,0 +1,147 @@
+//! Fault injection for the layer every API shares: the pending faults, their control
+//! endpoints (`POST /_sim/faults`, `DELETE /_sim/faults`) and the look-ups the layer makes.
+//!
+//! A fault is either a failure (`status`, optional `retry_after`), which answers the next
+//! `times` requests to `path` before the rate limits are checked, or a delay (`delay_ms`),
+//! which holds the next `times` requests to `path` that the rate limits admit for that long
+//! before they reach the API (a slow vendor; the requests stay in flight meanwhile).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{Control, json_error, lock, ok};
+
+/// The pending faults, in the order they were added.
+pub(super) type Faults = Arc<Mutex<Vec<Fault>>>;
+
+/// A pending fault: the next `remaining` requests to `path` get `effect`.
+pub(super) struct Fault {
+    path: String,
+    effect: Effect,
+    remaining: u32,
+}
+
+enum Effect {
+    Fail {
+        status: StatusCode,
+        retry_after: Option<HeaderValue>,
+    },
+    Delay(Duration),
+}
+
+/// Consumes one use of the first fault on `path` that `pick` selects, and returns what
+/// `pick` made of it.
+fn take<T>(faults: &Faults, path: &str, pick: impl Fn(&Effect) -> Option<T>) -> Option<T> {
+    let mut faults = lock(faults);
+    let (index, picked) = faults
+        .iter()
+        .enumerate()
+        .filter(|(_, fault)| fault.path == path)
+        .find_map(|(index, fault)| pick(&fault.effect).map(|picked| (index, picked)))?;
+    faults[index].remaining -= 1;
+    if faults[index].remaining == 0 {
+        faults.remove(index);
+    }
+    Some(picked)
+}
+
+/// The answer of the next failure pending on `path`, if any (consumed).
+pub(super) fn take_failure(faults: &Faults, path: &str) -> Option<Response> {
+    let (status, retry_after) = take(faults, path, |effect| match effect {
+        Effect::Fail {
+            status,
+            retry_after,
+        } => Some((*status, retry_after.clone())),
+        Effect::Delay(_) => None,
+    })?;
+    let mut response = json_error(status, "simulated fault");
+    if let Some(value) = retry_after {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    Some(response)
+}
+
+/// The next delay pending on `path`, if any (consumed).
+pub(super) fn take_delay(faults: &Faults, path: &str) -> Option<Duration> {
+    take(faults, path, |effect| match effect {
+        Effect::Delay(delay) => Some(*delay),
+        Effect::Fail { .. } => None,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    path: String,
+    status: Option<u16>,
+    delay_ms: Option<u64>,
+    #[serde(default = "one")]
+    times: u32,
+    retry_after: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn parse_fault(body: &[u8]) -> Result<Fault, String> {
+    let request: FaultRequest =
+        serde_json::from_slice(body).map_err(|err| format!("invalid fault body: {err}"))?;
+    if !request.path.starts_with('/') {
+        return Err("path must start with '/'".to_owned());
+    }
+    if request.times == 0 {
+        return Err("times must be at least 1".to_owned());
+    }
+    let effect = match (request.status, request.delay_ms, request.retry_after) {
+        (Some(status), None, retry_after) => failure(status, retry_after)?,
+        (None, Some(delay_ms), None) => Effect::Delay(Duration::from_millis(delay_ms)),
+        (None, Some(_), Some(_)) => return Err("retry_after goes with status only".to_owned()),
+        _ => return Err("give either status or delay_ms".to_owned()),
+    };
+    Ok(Fault {
+        path: request.path,
+        effect,
+        remaining: request.times,
+    })
+}
+
+fn failure(status: u16, retry_after: Option<String>) -> Result<Effect, String> {
+    let status = StatusCode::from_u16(status)
+        .ok()
+        .filter(|status| (200..=599).contains(&status.as_u16()))
+        .ok_or("status must be between 200 and 599")?;
+    let retry_after = match retry_after {
+        Some(value) => Some(
+            HeaderValue::from_str(&value)
+                .map_err(|_| "retry_after is not a valid header value".to_owned())?,
+        ),
+        None => None,
+    };
+    Ok(Effect::Fail {
+        status,
+        retry_after,
+    })
+}
+
+pub(super) async fn add_fault(State(control): State<Control>, body: Bytes) -> Response {
+    match parse_fault(&body) {
+        Ok(fault) => {
+            lock(&control.faults).push(fault);
+            ok()
+        }
+        Err(message) => json_error(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+pub(super) async fn clear_faults(State(control): State<Control>) -> Response {
+    lock(&control.faults).clear();
+    ok()
+}

@@ -173,6 +173,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 seed,
                 orders,
                 planningnow_token: token.clone(),
+                ..SimOptions::default()
             };
             let sim = simulate::start(bind, options)
                 .await

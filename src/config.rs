@@ -39,10 +39,17 @@ pub struct Settings {
     pub sources: SourcesSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
+}
+
+#[derive(Deserialize)]
+struct DatabaseRaw {
+    url: SecretString,
+    url_file: String,
+    max_connections: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,13 +129,24 @@ impl Settings {
                 .separator("__")
                 .source(Some(tributary_env)),
         );
-        let config = builder.build()?;
+        let config = builder.build().map_err(without_values)?;
         check_known_keys(&config)?;
         Self::from_config(&config)
     }
 
     fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let database: DatabaseSettings = config.get("database")?;
+        let raw: DatabaseRaw = config.get("database")?;
+        // `url` always has a value (the default), so a file given in `url_file` replaces it.
+        let inline = if raw.url_file.is_empty() {
+            raw.url
+        } else {
+            SecretString::from(String::new())
+        };
+        let database = DatabaseSettings {
+            url: secret("database.url", inline, &raw.url_file)?
+                .ok_or_else(|| invalid("database.url", "must not be empty"))?,
+            max_connections: raw.max_connections,
+        };
         let sync: SyncSettings = config.get("sync")?;
         let settings = Settings {
             database,
@@ -177,10 +195,10 @@ impl CommonSourceSettings {
     fn from_config(config: &Config, source: &str) -> Result<Self, ConfigError> {
         let common: CommonSourceSettings = config.get(&format!("sources.{source}"))?;
         let key = |k: &str| format!("sources.{source}.{k}");
-        if !(common.requests_per_second > 0.0 && common.requests_per_second.is_finite()) {
+        if !(0.001..=1000.0).contains(&common.requests_per_second) {
             return Err(invalid(
                 &key("requests_per_second"),
-                "must be a number above 0",
+                "must be between 0.001 and 1000",
             ));
         }
         if common.timeout_secs == 0 {
@@ -220,6 +238,24 @@ impl PlanningNowSettings {
             token,
             timezone,
         })
+    }
+}
+
+/// A parse error of a file quotes the offending line, which may hold a secret: keep only
+/// the position and the parser's explanation.
+fn without_values(e: config::ConfigError) -> ConfigError {
+    match e {
+        config::ConfigError::FileParse { uri, cause } => {
+            let text = cause.to_string();
+            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let position = lines.next().unwrap_or("parse error");
+            let explanation = lines.next_back().unwrap_or("");
+            ConfigError::Invalid {
+                key: uri.unwrap_or_else(|| "configuration file".into()),
+                reason: format!("{position}: {explanation}"),
+            }
+        }
+        other => ConfigError::Load(other),
     }
 }
 
@@ -433,6 +469,28 @@ mod tests {
                 .to_string();
             assert!(err.contains(named), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn a_broken_file_is_reported_without_its_content() {
+        let file = tempfile("[sources.planningnow]\ntoken = s3cr3t-unquoted\n");
+        let err = Settings::load(Some(file.path()), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let url = tempfile("postgres://u:pw@h/db\n");
+        let s = Settings::load(
+            None,
+            &env(&[(
+                "TRIBUTARY__DATABASE__URL_FILE",
+                url.path().to_str().unwrap(),
+            )]),
+        );
+        assert_eq!(
+            s.unwrap().database.url.expose_secret(),
+            "postgres://u:pw@h/db"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub async fn record(
     // PostgreSQL's jsonb cannot hold NUL; show it as the symbol for NUL instead.
     let payloads: Vec<String> = rejects
         .iter()
-        .map(|r| r.payload.to_string().replace("\\u0000", "\\u2400"))
+        .map(|r| without_nul(r.payload.clone()).to_string())
         .collect();
     let errors: Vec<String> = rejects.iter().map(|r| r.error.clone()).collect();
     let mut tx = pool.begin().await?;
@@ -58,4 +58,17 @@ pub async fn record(
     .execute(&mut *tx)
     .await?;
     tx.commit().await
+}
+
+fn without_nul(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace('\0', "\u{2400}")),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k.replace('\0', "\u{2400}"), without_nul(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }

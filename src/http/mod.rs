@@ -94,6 +94,7 @@ impl ApiClient {
             .connect_timeout(common.timeout())
             .read_timeout(common.timeout())
             .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
+            .redirect(same_host_redirects())
             .build()
             .map_err(|e| build_error(e.to_string()))?;
         let auth_header = match auth {
@@ -181,7 +182,9 @@ impl ApiClient {
                 }
             };
             let elapsed = started.elapsed();
-            if attempt >= self.retry.max_attempts || elapsed + wait > self.retry.max_elapsed {
+            if attempt >= self.retry.max_attempts
+                || elapsed.saturating_add(wait) > self.retry.max_elapsed
+            {
                 return Err(HttpError::GaveUp {
                     source_name: self.source,
                     endpoint: path.to_string(),
@@ -219,6 +222,24 @@ impl ApiClient {
         let (name, value) = &self.auth_header;
         self.client.get(url).header(name, value).send().await
     }
+}
+
+/// Redirects are followed only within the same scheme, host and port (at most 5): the
+/// credentials travel in headers that must never reach another host.
+fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let origin = &attempt.previous()[0];
+        let same = attempt.url().scheme() == origin.scheme()
+            && attempt.url().host_str() == origin.host_str()
+            && attempt.url().port_or_known_default() == origin.port_or_known_default();
+        if attempt.previous().len() > 5 {
+            attempt.error("more than 5 redirects")
+        } else if same {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// The first 300 characters of an error body, on one line.

@@ -153,9 +153,9 @@ impl<'t> Stager<'t> {
             let (gone, live): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
                 .fetch_one(&mut *self.tx)
                 .await?;
-            let empty_listing = i == 0 && self.staged[0] == 0 && live > 0;
-            let too_many = gone > 0 && gone as f64 > max_delete_fraction * live as f64;
-            if (empty_listing || too_many) && !allow_mass_delete {
+            let empty_listing = i == 0 && self.staged[0] == 0;
+            let too_many = gone as f64 > max_delete_fraction * live as f64;
+            if gone > 0 && (empty_listing || too_many) && !allow_mass_delete {
                 self.tx.rollback().await?;
                 return Ok(Applied::Refused(GuardTrip {
                     table: table.name.to_string(),

@@ -47,7 +47,7 @@ impl Sink {
                 }
             }
             Err(rejected) => {
-                if let Some(key) = &rejected.key {
+                for key in &rejected.keep {
                     self.batch.keep.push_str(&copy_line(key));
                 }
                 self.rejects.push(Reject {
@@ -107,9 +107,10 @@ async fn run(
         endpoint: endpoint.clone(),
         message,
     };
-    let mut response = client.get(stream.path).await?;
+    // Lock first, so that concurrent writers apply listings in the order they fetched them.
     let lock = format!("tributary:{}:{}", ctx.source, stream.name);
     let mut stager = Stager::begin(ctx.pool, &stream.table, &lock).await?;
+    let mut response = client.get(stream.path).await?;
 
     let tables = stream.table.flatten().len();
     let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, String>>(8);

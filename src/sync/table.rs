@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
@@ -122,6 +122,9 @@ pub struct Normalizer {
 pub struct Rejected {
     /// The record's root key values, when they could be read.
     pub key: Option<Vec<String>>,
+    /// Every root-table key readable in the record (for a tree, all its nodes'): rows stored
+    /// under them must be kept as they are.
+    pub keep: Vec<Vec<String>>,
     pub error: String,
 }
 
@@ -137,14 +140,23 @@ impl Normalizer {
     /// Normalizes one top-level record into rows of the root table and its children.
     /// Returns the rows and the record's key.
     pub fn record(&mut self, record: &Value) -> Result<RecordRows, Rejected> {
-        let key = record.as_object().and_then(|o| self.root_key(o).ok());
-        let reject = |error: String| Rejected {
-            key: key.clone(),
-            error,
+        let reject = |error: String| {
+            let mut keep = Vec::new();
+            self.readable_keys(record, 0, &mut keep);
+            Rejected {
+                key: keep.first().cloned(),
+                keep,
+                error,
+            }
         };
+        if has_nul(record) {
+            return Err(reject(
+                "contains a NUL character, which PostgreSQL cannot store".into(),
+            ));
+        }
         let mut rows = Vec::new();
         let mut root_keys = Vec::new();
-        self.rows(
+        if let Err(e) = self.rows(
             &self.root,
             0,
             record,
@@ -153,15 +165,32 @@ impl Normalizer {
             true,
             &mut rows,
             &mut root_keys,
-        )
-        .map_err(&reject)?;
+        ) {
+            return Err(reject(e));
+        }
+        let mut in_record = HashSet::new();
         for k in &root_keys {
-            if self.seen_root_keys.contains(k) {
+            if self.seen_root_keys.contains(k) || !in_record.insert(k) {
                 return Err(reject(format!("duplicate key {k} in the listing")));
             }
         }
         self.seen_root_keys.extend(root_keys);
         Ok(rows)
+    }
+
+    /// Root keys that can be read from `value` and, for a tree, from its descendants.
+    fn readable_keys(&self, value: &Value, depth: usize, out: &mut Vec<Vec<String>>) {
+        let Some(obj) = value.as_object() else { return };
+        if let Ok(key) = self.root_key(obj) {
+            out.push(key);
+        }
+        if let (Some(field), true) = (self.root.recursive, depth < 64) {
+            if let Some(Value::Array(children)) = obj.get(field) {
+                for child in children {
+                    self.readable_keys(child, depth + 1, out);
+                }
+            }
+        }
     }
 
     fn root_key(&self, obj: &Map<String, Value>) -> Result<Vec<String>, String> {
@@ -204,7 +233,7 @@ impl Normalizer {
             };
             push_field(&mut line, text.as_deref());
         }
-        let raw = if whole_raw {
+        let raw = if whole_raw && table.recursive.is_none() {
             serde_json::to_string(value)
         } else {
             let mut own = obj.clone();
@@ -217,9 +246,6 @@ impl Normalizer {
             serde_json::to_string(&own)
         }
         .map_err(|e| e.to_string())?;
-        if raw.contains("\\u0000") {
-            return Err("contains a NUL character, which PostgreSQL cannot store".into());
-        }
         push_field(&mut line, Some(&raw));
         line.pop();
         line.push('\n');
@@ -266,6 +292,16 @@ impl Normalizer {
     }
 }
 
+/// Whether a NUL character hides in any string or key (PostgreSQL text cannot hold one).
+pub fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 fn array<'v>(obj: &'v Map<String, Value>, field: &str) -> Result<&'v [Value], String> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(&[]),
@@ -305,12 +341,7 @@ pub fn convert(ty: ColType, value: &Value, tz: Tz) -> Result<Option<String>, Str
     let bad = |what: &str| Err(format!("{value} is not {what}"));
     match ty {
         ColType::Text => Ok(Some(match value {
-            Value::String(s) => {
-                if s.contains('\0') {
-                    return Err("contains a NUL character".into());
-                }
-                s.clone()
-            }
+            Value::String(s) => s.clone(),
             other => other.to_string(),
         })),
         ColType::Int => match value {
@@ -326,7 +357,7 @@ pub fn convert(ty: ColType, value: &Value, tz: Tz) -> Result<Option<String>, Str
             _ => bad("an integer"),
         },
         ColType::Numeric => match value {
-            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Number(n) if is_decimal(&n.to_string()) => Ok(Some(n.to_string())),
             Value::String(s) if s.trim().is_empty() => Ok(None),
             Value::String(s) if is_decimal(s.trim()) => Ok(Some(s.trim().to_string())),
             _ => bad("a decimal number"),
@@ -345,33 +376,38 @@ pub fn convert(ty: ColType, value: &Value, tz: Tz) -> Result<Option<String>, Str
         },
         ColType::Date => match value.as_str().map(str::trim) {
             Some("" | "0000-00-00") => Ok(None),
-            Some(s) => {
-                let day = s.get(..10).unwrap_or(s);
-                match NaiveDate::parse_from_str(day, "%Y-%m-%d") {
-                    Ok(d)
-                        if s.len() == 10
-                            || s.as_bytes()[10] == b' '
-                            || s.as_bytes()[10] == b'T' =>
-                    {
-                        Ok(Some(d.to_string()))
-                    }
-                    _ => bad("a date (YYYY-MM-DD)"),
-                }
-            }
+            Some(s) => match parse_date(s) {
+                Some(d) => Ok(Some(d.to_string())),
+                None => bad("a date (YYYY-MM-DD, years 1 to 9999)"),
+            },
             None => bad("a date (YYYY-MM-DD)"),
         },
         ColType::LocalTimestamp => match value.as_str().map(str::trim) {
             Some("" | "0000-00-00 00:00:00" | "0000-00-00") => Ok(None),
-            Some(s) => match parse_timestamp(s, tz) {
+            Some(s) => match parse_timestamp(s, tz).filter(|t| (1..=9999).contains(&t.year())) {
                 Some(t) => Ok(Some(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))),
-                None => bad("a timestamp (YYYY-MM-DD HH:MM:SS)"),
+                None => bad("a timestamp (YYYY-MM-DD HH:MM:SS, years 1 to 9999)"),
             },
             None => bad("a timestamp (YYYY-MM-DD HH:MM:SS)"),
         },
     }
 }
 
-/// `[+-]digits[.digits][e[+-]digits]`, as PostgreSQL's numeric reads it exactly.
+/// A date, or the date of a date-time; years 1 to 9999 (what PostgreSQL and chrono agree on).
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let date = if s.len() == 10 {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?
+    } else {
+        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())?
+            .date()
+    };
+    (1..=9999).contains(&date.year()).then_some(date)
+}
+
+/// `[+-]digits[.digits][e[+-]digits]`, as PostgreSQL's numeric reads it exactly, with at most
+/// 1000 digits and an exponent of at most 1000 either way (far inside numeric's range).
 fn is_decimal(s: &str) -> bool {
     let s = s.strip_prefix(['+', '-']).unwrap_or(s);
     let (mantissa, exponent) = match s.find(['e', 'E']) {
@@ -380,10 +416,13 @@ fn is_decimal(s: &str) -> bool {
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = !(int.is_empty() && frac.is_empty()) && digits(int) && digits(frac);
+    let mantissa_ok = !(int.is_empty() && frac.is_empty())
+        && digits(int)
+        && digits(frac)
+        && int.len() + frac.len() <= 1000;
     let exponent_ok = exponent.is_none_or(|e| {
         let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-        !e.is_empty() && e.len() <= 4 && digits(e)
+        !e.is_empty() && e.len() <= 4 && digits(e) && e.parse::<u32>().is_ok_and(|n| n <= 1000)
     });
     mantissa_ok && exponent_ok
 }
@@ -501,6 +540,37 @@ mod tests {
             Ok(None)
         );
         assert!(convert(ColType::Date, &json!("15.08.2025"), Berlin).is_err());
+        for bad in ["2025-8-1", "0000-01-01", "2025-08-15x", "2025-08-1"] {
+            assert!(
+                convert(ColType::Date, &json!(bad), Berlin).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            convert(ColType::Date, &json!("2025-08-15 10:00:00"), Berlin),
+            Ok(Some("2025-08-15".into()))
+        );
+        assert!(
+            convert(
+                ColType::LocalTimestamp,
+                &json!("0001-01-01 00:00:00"),
+                Berlin
+            )
+            .is_err()
+        );
+        let long = format!("0.{}", "1".repeat(1001));
+        assert!(convert(ColType::Numeric, &json!(long), Berlin).is_err());
+        assert!(convert(ColType::Numeric, &json!("1e-9999"), Berlin).is_err());
+        let exact: Value =
+            serde_json::from_str("[8500.10, 123456789012345678901234567890]").unwrap();
+        assert_eq!(
+            convert(ColType::Numeric, &exact[0], Berlin),
+            Ok(Some("8500.10".into()))
+        );
+        assert_eq!(
+            convert(ColType::Numeric, &exact[1], Berlin),
+            Ok(Some("123456789012345678901234567890".into()))
+        );
         assert_eq!(
             convert(ColType::Int, &json!("42"), Berlin),
             Ok(Some("42".into()))
@@ -584,6 +654,47 @@ mod tests {
             err.error.contains("positions[1]: duplicate key 9/1"),
             "{}",
             err.error
+        );
+        let err = n
+            .record(&json!({"id": 10, "subject": "a\u{0}b"}))
+            .unwrap_err();
+        assert!(err.error.contains("NUL"), "{}", err.error);
+        assert!(
+            n.record(&json!({"id": 11, "zuHaenden": "C:\\u0000dir"}))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn trees_flatten_and_a_bad_node_keeps_every_readable_key() {
+        let table = Table {
+            name: "t.folders",
+            key: vec![Column::new("id", ColType::Int)],
+            inherited: 0,
+            columns: vec![Column::new("parent_id", ColType::Int)],
+            children: vec![],
+            recursive: Some("children"),
+        };
+        let mut n = Normalizer::new(table, Berlin);
+        let tree = json!({"id": 1, "children": [{"id": 2, "parent_id": 1, "children": [{"id": 3, "parent_id": 2}]}]});
+        let rows = n.record(&tree).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(
+            rows.iter()
+                .all(|(i, line)| *i == 0 && !line.contains("children"))
+        );
+        let bad = json!({"id": 4, "children": [{"id": 5, "parent_id": "abc"}, {"id": 6, "parent_id": 4}]});
+        let err = n.record(&bad).unwrap_err();
+        assert_eq!(
+            err.keep,
+            vec![vec!["4".to_string()], vec!["5".into()], vec!["6".into()]]
+        );
+        let twice = json!({"id": 7, "children": [{"id": 8}, {"id": 8}]});
+        assert!(
+            n.record(&twice)
+                .unwrap_err()
+                .error
+                .contains("duplicate key 8")
         );
     }
 }

@@ -130,3 +130,65 @@ async fn retries_stop_at_max_attempts() {
     sim.stop().await;
     db.drop().await;
 }
+
+/// Answers every connection with `response` and counts the connections.
+async fn raw_server(response: String) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test]
+async fn the_token_never_follows_a_redirect_to_another_host() {
+    let db = fresh_db().await;
+    let (elsewhere, elsewhere_hits) =
+        raw_server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]".into()).await;
+    let (port, _) = raw_server(format!(
+        "HTTP/1.1 302 Found\r\nLocation: http://localhost:{elsewhere}/api/order\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ))
+    .await;
+    let mut env = std::collections::HashMap::from([
+        ("DATABASE_URL".to_string(), db.url.clone()),
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED".into(),
+            "true".into(),
+        ),
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN".into(),
+            "t0ken".into(),
+        ),
+    ]);
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND".into(),
+        "100".into(),
+    );
+    let report = sync(&db, &settings(&env), false).await;
+    let orders = stream(&report, "orders");
+    assert_eq!(orders.status, RunStatus::Failed);
+    assert!(
+        orders.error.as_deref().unwrap().contains("302"),
+        "{:?}",
+        orders.error
+    );
+    assert_eq!(
+        elsewhere_hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the other host was contacted"
+    );
+    db.drop().await;
+}

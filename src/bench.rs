@@ -56,6 +56,8 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
         };
         let pn = &mut settings.sources.planningnow;
         pn.common.enabled = true;
+        // Measure the sync, not the politeness limit.
+        pn.common.requests_per_second = 1000.0;
         pn.base_url = base;
         pn.token = Some(SecretString::from("sim-token"));
 

@@ -145,10 +145,13 @@ impl<'t> Stager<'t> {
             sqlx::query(AssertSqlSafe(format!("ANALYZE {}", stage_name(i))))
                 .execute(&mut *self.tx)
                 .await?;
+            // NOT EXISTS in WHERE plans as an anti-join; inside FILTER it would be a
+            // per-row subplan, quadratic in the table's size.
             let sql = format!(
-                "SELECT count(*) FILTER (WHERE {}), count(*) FROM {} t WHERE t._deleted_at IS NULL",
-                vanished_condition(table, i, &root_key),
-                table.name
+                "SELECT (SELECT count(*) FROM {0} t WHERE t._deleted_at IS NULL AND {1}), \
+                 (SELECT count(*) FROM {0} t WHERE t._deleted_at IS NULL)",
+                table.name,
+                vanished_condition(table, i, &root_key)
             );
             let (gone, live): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
                 .fetch_one(&mut *self.tx)

@@ -63,7 +63,7 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
 
         let pool = db::connect(&settings.database).await?;
         db::migrate(&pool).await?;
-        let source = sources::build(&settings, &["planningnow".to_string()])?;
+        let source = sources::build(&settings, &[sources::planningnow::NAME], &pool)?;
         let options = SyncOptions {
             trigger: "bench",
             allow_mass_delete: false,

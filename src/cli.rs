@@ -1,6 +1,7 @@
 //! The command line: clap definitions and what each subcommand does, at the top level
 //! (settings first, then the database, then the work), with exit codes: 0 success, 1 a run
-//! or check failed, 2 bad configuration or usage.
+//! or check failed, 2 bad configuration or usage, 3 a request budget ran out (the next run
+//! resumes).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -128,7 +129,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             allow_mass_delete,
         } => {
             let settings = settings();
-            let sources = match sources::build(&settings, &names) {
+            let selected = match sources::select(&settings, &names) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -137,6 +138,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             };
             let pool = db::connect(&settings.database).await?;
             db::migrate(&pool).await?;
+            let sources = sources::build(&settings, &selected, &pool)?;
             let options = SyncOptions {
                 trigger: "cli",
                 allow_mass_delete,
@@ -153,13 +155,27 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             Ok(exit_code(&reports))
         }
         Command::Status { json } => {
-            let pool = db::connect(&settings().database).await?;
+            let settings = settings();
+            let pool = db::connect(&settings.database).await?;
             db::migrate(&pool).await?;
             let runs = db::runs::last_runs(&pool).await?;
+            let mut budgets = Vec::new();
+            for name in crate::config::SOURCE_NAMES {
+                let Some(common) = settings.source_common(name) else {
+                    continue;
+                };
+                let b = &common.budget;
+                if b.requests > 0 {
+                    let window = std::time::Duration::from_secs(b.window_secs);
+                    let limit = i64::from(b.requests - b.reserve);
+                    budgets.push(crate::http::budget::usage(&pool, name, limit, window).await?);
+                }
+            }
             if json {
-                println!("{}", serde_json::to_string_pretty(&runs)?);
+                let status = serde_json::json!({ "runs": runs, "budgets": budgets });
+                println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                print!("{}", report::status(&runs));
+                print!("{}", report::status(&runs, &budgets));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -192,11 +208,16 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
     }
 }
 
-/// 1 when any pass did not succeed.
+/// 1 when any pass failed, else 3 when one ran out of request budget, else 0.
 pub fn exit_code(reports: &[SourceReport]) -> ExitCode {
-    if reports.iter().all(|r| r.status == RunStatus::Succeeded) {
-        ExitCode::SUCCESS
-    } else {
+    if reports.iter().any(|r| r.status == RunStatus::Failed) {
         ExitCode::FAILURE
+    } else if reports
+        .iter()
+        .any(|r| r.status == RunStatus::BudgetExhausted)
+    {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     }
 }

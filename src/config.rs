@@ -68,8 +68,20 @@ pub struct SourcesSettings {
 pub struct CommonSourceSettings {
     pub enabled: bool,
     pub requests_per_second: f64,
+    pub max_parallel: u32,
     pub timeout_secs: u64,
     pub retry: RetrySettings,
+    pub budget: BudgetSettings,
+}
+
+/// A long-window request budget: at most `requests - reserve` requests in any sliding window
+/// of `window_secs`, shared by every process on the database. `requests = 0` turns it off.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BudgetSettings {
+    pub requests: u32,
+    pub window_secs: u64,
+    pub reserve: u32,
+    pub max_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,8 +196,13 @@ impl Settings {
 
     /// Whether the named source is enabled; `None` for an unknown name.
     pub fn source_enabled(&self, name: &str) -> Option<bool> {
+        self.source_common(name).map(|c| c.enabled)
+    }
+
+    /// The keys every source has; `None` for an unknown name.
+    pub fn source_common(&self, name: &str) -> Option<&CommonSourceSettings> {
         match name {
-            "planningnow" => Some(self.sources.planningnow.common.enabled),
+            "planningnow" => Some(&self.sources.planningnow.common),
             _ => None,
         }
     }
@@ -200,6 +217,19 @@ impl CommonSourceSettings {
                 &key("requests_per_second"),
                 "must be between 0.001 and 1000",
             ));
+        }
+        if common.max_parallel == 0 {
+            return Err(invalid(&key("max_parallel"), "must be at least 1"));
+        }
+        let budget = &common.budget;
+        if budget.requests > 0 && budget.reserve >= budget.requests {
+            return Err(invalid(
+                &key("budget.reserve"),
+                "must be below budget.requests (it is the share left to other integrations)",
+            ));
+        }
+        if budget.requests > 0 && budget.window_secs == 0 {
+            return Err(invalid(&key("budget.window_secs"), "must be at least 1"));
         }
         if common.timeout_secs == 0 {
             return Err(invalid(&key("timeout_secs"), "must be at least 1"));

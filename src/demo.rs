@@ -58,7 +58,7 @@ pub async fn run(mut settings: Settings, orders: usize) -> anyhow::Result<ExitCo
     let pool = db::connect(&settings.database).await?;
     db::migrate(&pool).await?;
     println!("syncing into database `{DEMO_DATABASE}`\n");
-    let source = sources::build(&settings, &["planningnow".to_string()])?;
+    let source = sources::build(&settings, &[sources::planningnow::NAME], &pool)?;
     let options = SyncOptions {
         trigger: "demo",
         allow_mass_delete: false,

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::db::runs::LastRun;
+use crate::http::budget::Usage;
 use crate::sync::SourceReport;
 
 /// Renders rows under headers, columns padded; numbers (by header) right-aligned.
@@ -96,8 +97,40 @@ pub fn summary(reports: &[SourceReport]) -> String {
     out
 }
 
-/// `tributary status`: the latest run per source and stream.
-pub fn status(runs: &[LastRun]) -> String {
+/// `tributary status`: the latest run per source and stream, then the request budgets.
+pub fn status(runs: &[LastRun], budgets: &[Usage]) -> String {
+    let mut out = runs_table(runs);
+    if !budgets.is_empty() {
+        let rows: Vec<Vec<String>> = budgets
+            .iter()
+            .map(|b| {
+                vec![
+                    b.source.clone(),
+                    format!("{} per {}s", b.limit, b.window_secs),
+                    b.used.to_string(),
+                    b.remaining.to_string(),
+                    b.next_slot_frees_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                        .unwrap_or_else(|| "now".into()),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table(
+            &[
+                "source",
+                "budget",
+                "used in window",
+                "remaining",
+                "next slot frees",
+            ],
+            &rows,
+        ));
+    }
+    out
+}
+
+fn runs_table(runs: &[LastRun]) -> String {
     if runs.is_empty() {
         return "no runs recorded yet; run `tributary sync`\n".to_string();
     }
@@ -122,6 +155,7 @@ pub fn status(runs: &[LastRun]) -> String {
                 (r.rows_inserted + r.rows_updated + r.rows_deleted).to_string(),
                 r.rows_rejected.to_string(),
                 r.requests.to_string(),
+                r.throttled.to_string(),
                 r.error.clone().unwrap_or_default(),
             ]
         })
@@ -129,7 +163,7 @@ pub fn status(runs: &[LastRun]) -> String {
     table(
         &[
             "source", "stream", "run", "status", "started", "took", "fetched", "written",
-            "rejected", "requests", "error",
+            "rejected", "requests", "429s", "error",
         ],
         &rows,
     )

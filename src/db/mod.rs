@@ -2,6 +2,7 @@
 //! migrations. Run records, checkpoints and rejects live in the submodules; a source's own
 //! SQL is generated from its table specs in `crate::sync::apply`.
 
+pub mod checkpoints;
 pub mod rejects;
 pub mod runs;
 

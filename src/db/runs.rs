@@ -43,6 +43,7 @@ pub struct TableCounts {
 pub struct RunCounts {
     pub fetched: u64,
     pub requests: u64,
+    pub throttled: u64,
     pub rejected: u64,
     pub tables: BTreeMap<String, TableCounts>,
 }
@@ -62,6 +63,7 @@ impl RunCounts {
     pub fn add(&mut self, other: &RunCounts) {
         self.fetched += other.fetched;
         self.requests += other.requests;
+        self.throttled += other.throttled;
         self.rejected += other.rejected;
         for (table, c) in &other.tables {
             let t = self.tables.entry(table.clone()).or_default();
@@ -106,7 +108,7 @@ pub async fn finish(
         "UPDATE tributary.sync_runs SET finished_at = clock_timestamp(), status = $2, \
          records_fetched = $3, requests = $4, rows_inserted = $5, rows_updated = $6, \
          rows_unchanged = $7, rows_deleted = $8, rows_rejected = $9, table_counts = $10, \
-         error = $11 WHERE id = $1",
+         error = $11, throttled = $12 WHERE id = $1",
     )
     .bind(id)
     .bind(status.as_str())
@@ -119,6 +121,7 @@ pub async fn finish(
     .bind(counts.rejected as i64)
     .bind(sqlx::types::Json(&counts.tables))
     .bind(error)
+    .bind(counts.throttled as i64)
     .execute(pool)
     .await?;
     Ok(())
@@ -136,6 +139,7 @@ pub struct LastRun {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub records_fetched: i64,
     pub requests: i64,
+    pub throttled: i64,
     pub rows_inserted: i64,
     pub rows_updated: i64,
     pub rows_unchanged: i64,
@@ -148,7 +152,7 @@ pub struct LastRun {
 pub async fn last_runs(pool: &PgPool) -> Result<Vec<LastRun>, sqlx::Error> {
     sqlx::query_as(
         "SELECT * FROM (SELECT DISTINCT ON (source, stream) id, source, stream, trigger, status, \
-         started_at, finished_at, records_fetched, requests, rows_inserted, rows_updated, \
+         started_at, finished_at, records_fetched, requests, throttled, rows_inserted, rows_updated, \
          rows_unchanged, rows_deleted, rows_rejected, error \
          FROM tributary.sync_runs ORDER BY source, stream NULLS FIRST, started_at DESC, id DESC) r \
          ORDER BY source, stream IS NOT NULL, id",

@@ -1,21 +1,27 @@
 //! The HTTP layer every source shares: one `ApiClient` per source with its auth, timeouts,
-//! a requests-per-second limiter (governor), and retries with exponential backoff and full
-//! jitter on connect errors, timeouts, 5xx and 429 (honouring `Retry-After`). 401/403 and
-//! other 4xx fail at once. It counts every request it sends. It knows nothing about what
-//! the endpoints return.
+//! a requests-per-second limiter (governor), a cap on requests in flight, the persisted
+//! long-window budget (`budget`), and retries with exponential backoff and full jitter on
+//! connect errors, timeouts, 5xx and 429 (honouring `Retry-After`; a 429 without it waits
+//! until the oldest request of the budget window expires). 401/403 and other 4xx fail at
+//! once. It counts every request it sends and every 429. It knows nothing about what the
+//! endpoints return.
 
+pub mod budget;
 pub mod retry;
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::CommonSourceSettings;
+pub use budget::{Budget, BudgetError};
 pub use retry::RetryPolicy;
 
 /// How a source authenticates. Values are marked sensitive so they never reach a log.
@@ -53,6 +59,21 @@ pub enum HttpError {
         elapsed: Duration,
         last: String,
     },
+    #[error("{source_name}: GET {endpoint}: {source}")]
+    Budget {
+        source_name: &'static str,
+        endpoint: String,
+        #[source]
+        source: BudgetError,
+    },
+    #[error(
+        "{source_name}: GET {endpoint} was still throttled (429) after {attempts} attempt(s); the shared budget is spent elsewhere"
+    )]
+    Throttled {
+        source_name: &'static str,
+        endpoint: String,
+        attempts: u32,
+    },
     #[error("{source_name}: GET {endpoint}: {message}")]
     Request {
         source_name: &'static str,
@@ -66,6 +87,42 @@ impl HttpError {
     pub fn is_fatal_for_source(&self) -> bool {
         matches!(self, HttpError::Unauthorized { .. })
     }
+
+    /// The request budget is spent (ours, or the shared one by someone else): not a failure,
+    /// the run ends `budget_exhausted` and the next one resumes.
+    pub fn is_budget_exhausted(&self) -> bool {
+        matches!(
+            self,
+            HttpError::Throttled { .. }
+                | HttpError::Budget {
+                    source: BudgetError::Exhausted { .. },
+                    ..
+                }
+        )
+    }
+}
+
+/// A successful response, holding its in-flight slot until the body has been read.
+pub struct Response {
+    inner: reqwest::Response,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Response {
+    pub async fn chunk(&mut self) -> reqwest::Result<Option<bytes::Bytes>> {
+        self.inner.chunk().await
+    }
+
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> reqwest::Result<T> {
+        self.inner.json().await
+    }
+}
+
+/// What a client has done so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientStats {
+    pub requests: u64,
+    pub throttled: u64,
 }
 
 pub struct ApiClient {
@@ -74,8 +131,12 @@ pub struct ApiClient {
     client: reqwest::Client,
     auth_header: (HeaderName, HeaderValue),
     limiter: DefaultDirectRateLimiter,
+    in_flight: Arc<Semaphore>,
+    budget: Option<Budget>,
     retry: RetryPolicy,
     requests: AtomicU64,
+    throttled: AtomicU64,
+    warned_throttled: AtomicBool,
 }
 
 impl ApiClient {
@@ -84,6 +145,7 @@ impl ApiClient {
         base_url: &str,
         auth: Auth,
         common: &CommonSourceSettings,
+        budget: Option<Budget>,
     ) -> Result<Self, HttpError> {
         let build_error = |message: String| HttpError::Request {
             source_name: source,
@@ -118,8 +180,12 @@ impl ApiClient {
             client,
             auth_header,
             limiter: RateLimiter::direct(quota),
+            in_flight: Arc::new(Semaphore::new(common.max_parallel as usize)),
+            budget,
             retry: RetryPolicy::from_settings(&common.retry),
             requests: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            warned_throttled: AtomicBool::new(false),
         })
     }
 
@@ -127,23 +193,43 @@ impl ApiClient {
         self.source
     }
 
-    /// Requests sent so far, retries included.
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+    /// Requests sent so far (retries included) and 429s received.
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+        }
     }
 
     /// GETs `path` (relative to the base URL) and returns the successful response with its
     /// body unread, retrying what is worth retrying.
-    pub async fn get(&self, path: &str) -> Result<reqwest::Response, HttpError> {
+    pub async fn get(&self, path: &str) -> Result<Response, HttpError> {
         let url = format!("{}{}", self.base_url, path);
+        let endpoint = format!("GET {path}");
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let slot = Arc::clone(&self.in_flight)
+                .acquire_owned()
+                .await
+                .expect("the in-flight semaphore is never closed");
             self.limiter.until_ready().await;
+            if let Some(budget) = &self.budget {
+                budget
+                    .acquire(&endpoint)
+                    .await
+                    .map_err(|source| HttpError::Budget {
+                        source_name: self.source,
+                        endpoint: path.to_string(),
+                        source,
+                    })?;
+            }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let (last, wait) = match self.send(&url).await {
-                Ok(resp) if resp.status().is_success() => return Ok(resp),
+            let (last, wait, throttled) = match self.send(&url).await {
+                Ok(inner) if inner.status().is_success() => {
+                    return Ok(Response { inner, _slot: slot });
+                }
                 Ok(resp) => {
                     let status = resp.status();
                     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
@@ -167,11 +253,22 @@ impl ApiClient {
                             body,
                         });
                     }
-                    let wait = retry_after.unwrap_or_else(|| self.retry.backoff(attempt));
-                    (format!("{status}: {body}"), wait)
+                    let wait = match retry_after {
+                        Some(wait) => wait,
+                        None if status == StatusCode::TOO_MANY_REQUESTS => self
+                            .until_window_frees()
+                            .await
+                            .unwrap_or_else(|| self.retry.backoff(attempt)),
+                        None => self.retry.backoff(attempt),
+                    };
+                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                    if throttled {
+                        self.note_throttled(path, wait);
+                    }
+                    (format!("{status}: {body}"), wait, throttled)
                 }
                 Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
-                    (error_chain(&e), self.retry.backoff(attempt))
+                    (error_chain(&e), self.retry.backoff(attempt), false)
                 }
                 Err(e) => {
                     return Err(HttpError::Request {
@@ -181,10 +278,18 @@ impl ApiClient {
                     });
                 }
             };
+            drop(slot);
             let elapsed = started.elapsed();
             if attempt >= self.retry.max_attempts
                 || elapsed.saturating_add(wait) > self.retry.max_elapsed
             {
+                if throttled {
+                    return Err(HttpError::Throttled {
+                        source_name: self.source,
+                        endpoint: path.to_string(),
+                        attempts: attempt,
+                    });
+                }
                 return Err(HttpError::GaveUp {
                     source_name: self.source,
                     endpoint: path.to_string(),
@@ -193,15 +298,51 @@ impl ApiClient {
                     last,
                 });
             }
+            if !throttled {
+                tracing::warn!(
+                    source = self.source,
+                    endpoint = path,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    error = %last,
+                    "request failed; retrying"
+                );
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// After a 429 without `Retry-After`: until the oldest request of our budget window
+    /// leaves it (None without a budget, or when the ledger cannot tell).
+    async fn until_window_frees(&self) -> Option<Duration> {
+        let budget = self.budget.as_ref()?;
+        match budget.until_oldest_expires().await {
+            Ok(wait) => wait,
+            Err(e) => {
+                tracing::warn!(source = self.source, error = %e, "cannot read the request ledger");
+                None
+            }
+        }
+    }
+
+    /// Counts a 429 and logs the first one of this client at warn level, the rest at debug.
+    fn note_throttled(&self, path: &str, wait: Duration) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+        let wait_ms = wait.as_millis() as u64;
+        if self.warned_throttled.swap(true, Ordering::Relaxed) {
+            tracing::debug!(
+                source = self.source,
+                endpoint = path,
+                wait_ms,
+                "throttled (429)"
+            );
+        } else {
             tracing::warn!(
                 source = self.source,
                 endpoint = path,
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                error = %last,
-                "request failed; retrying"
+                wait_ms,
+                "throttled (429): the source's budget is being spent elsewhere; backing off (further 429s are counted in the run, not logged)"
             );
-            tokio::time::sleep(wait).await;
         }
     }
 

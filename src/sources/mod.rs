@@ -7,15 +7,15 @@ pub mod planningnow;
 use futures_util::future::BoxFuture;
 
 use crate::config::Settings;
-use crate::http::HttpError;
+use crate::http::{ClientStats, HttpError};
 use crate::sync::{StreamContext, StreamResult};
 
 pub trait Source: Send + Sync {
     fn name(&self) -> &'static str;
     /// Stream names in the order a pass runs them.
     fn streams(&self) -> Vec<&'static str>;
-    /// Requests sent so far (the engine takes differences per stream).
-    fn requests(&self) -> u64;
+    /// Requests sent and 429s received so far (the engine takes differences per stream).
+    fn stats(&self) -> ClientStats;
     fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult>;
 }
 
@@ -30,12 +30,11 @@ pub enum SelectError {
         known = crate::config::SOURCE_NAMES.join(", ")
     )]
     NoneEnabled,
-    #[error(transparent)]
-    Client(#[from] HttpError),
 }
 
-/// The named sources (all enabled ones when `names` is empty), ready to sync.
-pub fn build(settings: &Settings, names: &[String]) -> Result<Vec<Box<dyn Source>>, SelectError> {
+/// The named sources (all enabled ones when `names` is empty), checked against the settings
+/// before anything touches the network or the database.
+pub fn select(settings: &Settings, names: &[String]) -> Result<Vec<&'static str>, SelectError> {
     let names: Vec<&str> = if names.is_empty() {
         crate::config::SOURCE_NAMES
             .iter()
@@ -50,15 +49,31 @@ pub fn build(settings: &Settings, names: &[String]) -> Result<Vec<Box<dyn Source
     }
     names
         .into_iter()
-        .map(|name| match settings.source_enabled(name) {
-            None => Err(SelectError::Unknown(name.to_string())),
-            Some(false) => Err(SelectError::Disabled(name.to_string())),
-            Some(true) => match name {
-                "planningnow" => Ok(Box::new(planningnow::PlanningNow::new(
-                    &settings.sources.planningnow,
-                )?) as Box<dyn Source>),
-                other => Err(SelectError::Unknown(other.to_string())),
-            },
+        .map(|name| {
+            let known = crate::config::SOURCE_NAMES.iter().find(|n| **n == name);
+            match (known, settings.source_enabled(name)) {
+                (Some(known), Some(true)) => Ok(*known),
+                (Some(_), _) => Err(SelectError::Disabled(name.to_string())),
+                (None, _) => Err(SelectError::Unknown(name.to_string())),
+            }
+        })
+        .collect()
+}
+
+/// Builds selected sources; they use `pool` for their request budgets.
+pub fn build(
+    settings: &Settings,
+    selected: &[&'static str],
+    pool: &sqlx::PgPool,
+) -> Result<Vec<Box<dyn Source>>, HttpError> {
+    selected
+        .iter()
+        .map(|name| match *name {
+            planningnow::NAME => Ok(Box::new(planningnow::PlanningNow::new(
+                &settings.sources.planningnow,
+                pool,
+            )?) as Box<dyn Source>),
+            other => unreachable!("select() only returns known sources, got {other}"),
         })
         .collect()
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 
 use crate::config::SyncSettings;
+use crate::db::checkpoints;
 use crate::db::runs::{self, RunCounts, RunStatus};
 use crate::http::HttpError;
 use crate::sources::Source;
@@ -46,6 +47,11 @@ impl SyncError {
     /// Whether the remaining streams of the source are pointless (bad credentials).
     pub fn stops_source(&self) -> bool {
         matches!(self, SyncError::Http(e) if e.is_fatal_for_source())
+    }
+
+    /// The request budget is spent: the run ends `budget_exhausted`, not `failed`.
+    pub fn is_budget_exhausted(&self) -> bool {
+        matches!(self, SyncError::Http(e) if e.is_budget_exhausted())
     }
 }
 
@@ -84,8 +90,9 @@ pub struct SourceReport {
     pub duration: Duration,
 }
 
-/// Runs one pass over every stream of `source`. Only database failures while recording the
-/// runs themselves are errors; everything else is in the report.
+/// Runs one pass over the streams of `source`: all of them, or, when the previous pass ran
+/// out of request budget, the ones it did not reach. Only database failures while recording
+/// the runs themselves are errors; everything else is in the report.
 #[tracing::instrument(skip_all, fields(source = source.name()))]
 pub async fn sync_source(
     pool: &PgPool,
@@ -96,14 +103,33 @@ pub async fn sync_source(
     let started = Instant::now();
     let name = source.name();
     let pass_id = runs::start(pool, name, None, options.trigger, None).await?;
-    tracing::info!(run_id = pass_id, "sync pass started");
+    let all = source.streams();
+    let pending = checkpoints::pending_streams(pool, name).await?;
+    let streams: Vec<&'static str> = match &pending {
+        Some(left) => all
+            .iter()
+            .copied()
+            .filter(|s| left.iter().any(|l| l == s))
+            .collect(),
+        None => all,
+    };
+    if pending.is_some() {
+        tracing::info!(
+            run_id = pass_id,
+            ?streams,
+            "resuming the pass the request budget interrupted"
+        );
+    } else {
+        tracing::info!(run_id = pass_id, "sync pass started");
+    }
     let mut total = RunCounts::default();
     let mut reports = Vec::new();
     let mut first_error = None;
-    for stream in source.streams() {
+    let mut exhausted_at = None;
+    for (index, &stream) in streams.iter().enumerate() {
         let run_id = runs::start(pool, name, Some(stream), options.trigger, Some(pass_id)).await?;
         let stream_started = Instant::now();
-        let requests_before = source.requests();
+        let before = source.stats();
         let ctx = StreamContext {
             pool,
             settings,
@@ -113,17 +139,19 @@ pub async fn sync_source(
             run_id,
         };
         let StreamResult { mut counts, error } = source.sync_stream(&ctx).await;
-        counts.requests = source.requests() - requests_before;
-        let status = if error.is_some() {
-            RunStatus::Failed
-        } else {
-            RunStatus::Succeeded
+        let after = source.stats();
+        counts.requests = after.requests - before.requests;
+        counts.throttled = after.throttled - before.throttled;
+        let status = match &error {
+            None => RunStatus::Succeeded,
+            Some(e) if e.is_budget_exhausted() => RunStatus::BudgetExhausted,
+            Some(_) => RunStatus::Failed,
         };
         let message = error.as_ref().map(|e| e.to_string());
         runs::finish(pool, run_id, status, &counts, message.as_deref()).await?;
         let t = counts.total();
-        match &message {
-            None => tracing::info!(
+        match (&message, status) {
+            (None, _) => tracing::info!(
                 run_id,
                 stream,
                 fetched = counts.fetched,
@@ -135,7 +163,10 @@ pub async fn sync_source(
                 requests = counts.requests,
                 "stream synced"
             ),
-            Some(e) => tracing::error!(run_id, stream, error = %e, "stream failed"),
+            (Some(e), RunStatus::BudgetExhausted) => {
+                tracing::warn!(run_id, stream, reason = %e, "request budget spent; the next run resumes here")
+            }
+            (Some(e), _) => tracing::error!(run_id, stream, error = %e, "stream failed"),
         }
         total.add(&counts);
         reports.push(StreamReport {
@@ -146,6 +177,10 @@ pub async fn sync_source(
             duration: stream_started.elapsed(),
             error: message.clone(),
         });
+        if status == RunStatus::BudgetExhausted {
+            exhausted_at = Some(index);
+            break;
+        }
         let stop = error.as_ref().is_some_and(SyncError::stops_source);
         if first_error.is_none() {
             first_error = message;
@@ -154,12 +189,26 @@ pub async fn sync_source(
             break;
         }
     }
+    let left: Vec<&str> = exhausted_at
+        .map(|i| streams[i..].to_vec())
+        .unwrap_or_default();
+    checkpoints::set_pending_streams(pool, name, &left, pass_id).await?;
     let status = if first_error.is_some() {
         RunStatus::Failed
+    } else if exhausted_at.is_some() {
+        RunStatus::BudgetExhausted
     } else {
         RunStatus::Succeeded
     };
-    runs::finish(pool, pass_id, status, &total, first_error.as_deref()).await?;
+    let error = first_error.or_else(|| {
+        exhausted_at.map(|_| {
+            format!(
+                "request budget spent; the next run resumes with {}",
+                left.join(", ")
+            )
+        })
+    });
+    runs::finish(pool, pass_id, status, &total, error.as_deref()).await?;
     Ok(SourceReport {
         source: name,
         run_id: pass_id,

@@ -48,8 +48,15 @@ async fn sync_prints_a_summary_and_status_reports_the_runs() {
     }
     let out = tributary(&["status", "--json"], &env).await;
     assert!(out.status.success(), "{}", text(&out));
-    let runs: Value = serde_json::from_slice(&out.stdout).expect("status --json is JSON");
-    let orders = runs
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status --json is JSON");
+    let budget = &status["budgets"][0];
+    assert_eq!(budget["source"], "planningnow");
+    assert_eq!(
+        (budget["used"].as_i64(), budget["limit"].as_i64()),
+        (Some(6), Some(1000)),
+        "{budget}"
+    );
+    let orders = status["runs"]
         .as_array()
         .unwrap()
         .iter()
@@ -173,7 +180,7 @@ async fn migrate_creates_the_database_when_it_is_missing() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(tables, 14);
+    assert_eq!(tables, 15);
     pool.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE {} WITH (FORCE)",

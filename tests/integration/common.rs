@@ -160,7 +160,7 @@ pub fn settings(env: &HashMap<String, String>) -> Settings {
 
 /// One PlanningNow pass through the library, as `tributary sync` runs it.
 pub async fn sync(db: &TestDb, settings: &Settings, allow_mass_delete: bool) -> SourceReport {
-    let source = sources::build(settings, &["planningnow".to_string()]).expect("source");
+    let source = sources::build(settings, &[sources::planningnow::NAME], &db.pool).expect("source");
     let options = SyncOptions {
         trigger: "cli",
         allow_mass_delete,

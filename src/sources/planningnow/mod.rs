@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
 use crate::config::PlanningNowSettings;
-use crate::http::{ApiClient, Auth, HttpError};
+use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
 use crate::sources::Source;
 use crate::sync::full_listing::{self, ListingStream};
 use crate::sync::{StreamContext, StreamResult};
@@ -23,7 +23,7 @@ pub struct PlanningNow {
 }
 
 impl PlanningNow {
-    pub fn new(settings: &PlanningNowSettings) -> Result<Self, HttpError> {
+    pub fn new(settings: &PlanningNowSettings, pool: &sqlx::PgPool) -> Result<Self, HttpError> {
         let token = settings
             .token
             .clone()
@@ -36,6 +36,7 @@ impl PlanningNow {
                 value: token,
             },
             &settings.common,
+            Budget::new(pool.clone(), NAME, &settings.common.budget),
         )?;
         Ok(Self {
             client,
@@ -54,8 +55,8 @@ impl Source for PlanningNow {
         self.streams.iter().map(|s| s.name).collect()
     }
 
-    fn requests(&self) -> u64 {
-        self.client.requests()
+    fn stats(&self) -> ClientStats {
+        self.client.stats()
     }
 
     fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult> {

@@ -1,0 +1,48 @@
+//! Pass-level checkpoints: which streams of a source a pass still owes when the request
+//! budget stopped it (`tributary.checkpoints`, stream `*`). Stream checkpoints themselves are
+//! written with their data in `crate::sync::apply`.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+/// The stream that holds a source's pass checkpoint.
+pub const PASS: &str = "*";
+
+/// Streams the last pass left undone because the budget ran out; `None` when it finished.
+pub async fn pending_streams(
+    pool: &PgPool,
+    source: &str,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    let cursor: Option<serde_json::Value> = sqlx::query_scalar(
+        "SELECT cursor FROM tributary.checkpoints WHERE source = $1 AND stream = $2",
+    )
+    .bind(source)
+    .bind(PASS)
+    .fetch_optional(pool)
+    .await?;
+    let pending: Vec<String> = cursor
+        .and_then(|c| serde_json::from_value(c["pending_streams"].clone()).ok())
+        .unwrap_or_default();
+    Ok((!pending.is_empty()).then_some(pending))
+}
+
+/// Records what a pass left undone (empty: the pass finished).
+pub async fn set_pending_streams(
+    pool: &PgPool,
+    source: &str,
+    pending: &[&str],
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tributary.checkpoints (source, stream, cursor, run_id, updated_at) \
+         VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (source, stream) DO UPDATE \
+         SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at",
+    )
+    .bind(source)
+    .bind(PASS)
+    .bind(json!({ "pending_streams": pending }))
+    .bind(run_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! The persisted request budget of a source: a sliding-window ledger in PostgreSQL
+//! (`tributary.request_ledger`, admitted by `tributary.reserve_request`), so that no window
+//! ever holds more than `requests - reserve` requests, across restarts and across processes
+//! sharing the database. Waits for a free slot up to `max_wait`, else reports exhaustion.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::PgPool;
+use sqlx::postgres::types::PgInterval;
+
+use crate::config::BudgetSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    #[error("the request budget is spent; the next slot frees in {}s", next_free_in.as_secs_f64().ceil())]
+    Exhausted { next_free_in: Duration },
+    #[error("the request ledger is unavailable: {0}")]
+    Ledger(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pool: PgPool,
+    source: &'static str,
+    limit: i32,
+    window: Duration,
+    max_wait: Duration,
+}
+
+/// Where a source's budget stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct Usage {
+    pub source: String,
+    pub limit: i64,
+    pub window_secs: u64,
+    pub used: i64,
+    pub remaining: i64,
+    /// When the oldest request of the window leaves it (None when the window is empty).
+    pub next_slot_frees_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Budget {
+    /// `None` when the settings turn the budget off.
+    pub fn new(pool: PgPool, source: &'static str, settings: &BudgetSettings) -> Option<Self> {
+        (settings.requests > 0).then(|| Self {
+            pool,
+            source,
+            limit: (settings.requests - settings.reserve) as i32,
+            window: Duration::from_secs(settings.window_secs),
+            max_wait: Duration::from_secs(settings.max_wait_secs),
+        })
+    }
+
+    /// The window used for admission: the configured one plus a margin for the time between
+    /// recording a request and its arrival at the server (1 s, or a tenth of short windows).
+    fn admission_window(&self) -> Duration {
+        self.window + (self.window / 10).min(Duration::from_secs(1))
+    }
+
+    /// Records one request about to be sent, waiting for a free slot up to `max_wait`.
+    pub async fn acquire(&self, endpoint: &str) -> Result<(), BudgetError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            let wait: Option<PgInterval> =
+                sqlx::query_scalar("SELECT tributary.reserve_request($1, $2, $3, $4)")
+                    .bind(self.source)
+                    .bind(self.limit)
+                    .bind(interval(self.admission_window()))
+                    .bind(endpoint)
+                    .fetch_one(&self.pool)
+                    .await?;
+            let Some(wait) = wait.map(duration) else {
+                return Ok(());
+            };
+            if waited + wait > self.max_wait {
+                return Err(BudgetError::Exhausted { next_free_in: wait });
+            }
+            tracing::info!(
+                source = self.source,
+                wait_ms = wait.as_millis() as u64,
+                "request budget spent; waiting for the next free slot"
+            );
+            tokio::time::sleep(wait).await;
+            waited += wait;
+        }
+    }
+
+    /// How long until the oldest request of the window leaves it (after a 429 without
+    /// `Retry-After`, someone else is spending the shared budget).
+    pub async fn until_oldest_expires(&self) -> Result<Option<Duration>, sqlx::Error> {
+        let wait: Option<PgInterval> = sqlx::query_scalar(
+            "SELECT min(sent_at) + $2 - clock_timestamp() FROM tributary.request_ledger \
+             WHERE source = $1 AND sent_at > clock_timestamp() - $2",
+        )
+        .bind(self.source)
+        .bind(interval(self.admission_window()))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(wait.map(duration))
+    }
+
+    pub async fn usage(&self) -> Result<Usage, sqlx::Error> {
+        usage(&self.pool, self.source, self.limit as i64, self.window).await
+    }
+}
+
+/// Budget usage of `source` in the window ending now.
+pub async fn usage(
+    pool: &PgPool,
+    source: &str,
+    limit: i64,
+    window: Duration,
+) -> Result<Usage, sqlx::Error> {
+    let (used, oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
+        "SELECT count(*), min(sent_at) FROM tributary.request_ledger \
+         WHERE source = $1 AND sent_at > clock_timestamp() - $2",
+    )
+    .bind(source)
+    .bind(interval(window))
+    .fetch_one(pool)
+    .await?;
+    Ok(Usage {
+        source: source.to_string(),
+        limit,
+        window_secs: window.as_secs(),
+        used,
+        remaining: (limit - used).max(0),
+        next_slot_frees_at: oldest
+            .map(|t| t + chrono::Duration::from_std(window).unwrap_or_default()),
+    })
+}
+
+fn interval(d: Duration) -> PgInterval {
+    PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: d.as_micros() as i64,
+    }
+}
+
+fn duration(i: PgInterval) -> Duration {
+    let micros = i.microseconds + i64::from(i.days) * 86_400_000_000;
+    Duration::from_micros(micros.max(0) as u64)
+}

@@ -9,8 +9,9 @@ use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::config::Settings;
+use crate::config::{BudgetSettings, Settings};
 use crate::demo::with_database;
+use crate::http::Budget;
 use crate::sync::{SyncOptions, sync_source};
 use crate::{db, report, sources};
 
@@ -122,7 +123,34 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
     println!(
         "(rows: all tables of every stream; peak RSS: this process so far, simulator excluded)"
     );
+    ledger_latency(&settings).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the persisted request budget costs per request: admissions into a roomy window.
+async fn ledger_latency(settings: &Settings) -> anyhow::Result<()> {
+    const N: u32 = 500;
+    let pool = db::connect(&settings.database).await?;
+    let budget_settings = BudgetSettings {
+        requests: N * 2,
+        window_secs: 60,
+        reserve: 0,
+        max_wait_secs: 0,
+    };
+    let budget = Budget::new(pool.clone(), "bench-ledger", &budget_settings).expect("a budget");
+    let started = Instant::now();
+    for _ in 0..N {
+        budget.acquire("GET /bench").await?;
+    }
+    let per = started.elapsed() / N;
+    sqlx::query("DELETE FROM tributary.request_ledger WHERE source = 'bench-ledger'")
+        .execute(&pool)
+        .await?;
+    println!(
+        "request ledger: {:.3} ms added per request ({N} admissions, one database round trip each)",
+        per.as_secs_f64() * 1000.0
+    );
+    Ok(())
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in MiB.

@@ -30,6 +30,10 @@ pub enum Auth {
         name: &'static str,
         value: SecretString,
     },
+    Basic {
+        username: String,
+        password: SecretString,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +89,7 @@ pub enum HttpError {
 impl HttpError {
     /// Errors that will not go away by trying the next stream (bad credentials).
     pub fn is_fatal_for_source(&self) -> bool {
-        matches!(self, HttpError::Unauthorized { .. })
+        matches!(self, HttpError::Unauthorized { status, .. } if *status == StatusCode::UNAUTHORIZED)
     }
 
     /// The request budget is spent (ours, or the shared one by someone else): not a failure,
@@ -132,6 +136,7 @@ pub struct ApiClient {
     auth_header: (HeaderName, HeaderValue),
     limiter: DefaultDirectRateLimiter,
     in_flight: Arc<Semaphore>,
+    max_parallel: usize,
     budget: Option<Budget>,
     retry: RetryPolicy,
     requests: AtomicU64,
@@ -159,17 +164,23 @@ impl ApiClient {
             .redirect(same_host_redirects())
             .build()
             .map_err(|e| build_error(e.to_string()))?;
-        let auth_header = match auth {
-            Auth::Header { name, value } => {
-                let mut header = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
-                    build_error(format!(
-                        "the credential for header {name} holds characters an HTTP header cannot carry"
-                    ))
-                })?;
-                header.set_sensitive(true);
-                (HeaderName::from_static(name), header)
-            }
+        let (name, value) = match auth {
+            Auth::Header { name, value } => (name, value.expose_secret().to_string()),
+            Auth::Basic { username, password } => (
+                "authorization",
+                format!(
+                    "Basic {}",
+                    base64(format!("{username}:{}", password.expose_secret()).as_bytes())
+                ),
+            ),
         };
+        let mut header = HeaderValue::from_str(&value).map_err(|_| {
+            build_error(format!(
+                "the credentials for header {name} hold characters an HTTP header cannot carry"
+            ))
+        })?;
+        header.set_sensitive(true);
+        let auth_header = (HeaderName::from_static(name), header);
         let period = Duration::from_secs_f64(1.0 / common.requests_per_second);
         let quota = Quota::with_period(period)
             .ok_or_else(|| build_error("requests_per_second is too high".into()))?
@@ -181,6 +192,7 @@ impl ApiClient {
             auth_header,
             limiter: RateLimiter::direct(quota),
             in_flight: Arc::new(Semaphore::new(common.max_parallel as usize)),
+            max_parallel: common.max_parallel as usize,
             budget,
             retry: RetryPolicy::from_settings(&common.retry),
             requests: AtomicU64::new(0),
@@ -191,6 +203,11 @@ impl ApiClient {
 
     pub fn source(&self) -> &'static str {
         self.source
+    }
+
+    /// Requests this client keeps in flight at most.
+    pub fn max_parallel(&self) -> usize {
+        self.max_parallel
     }
 
     /// Requests sent so far (retries included) and 429s received.
@@ -365,6 +382,28 @@ impl ApiClient {
     }
 }
 
+/// Standard base64 with padding (RFC 4648), for basic authentication.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Redirects are followed only within the same scheme, host and port (at most 5): the
 /// credentials travel in headers that must never reach another host.
 fn same_host_redirects() -> reqwest::redirect::Policy {
@@ -406,4 +445,21 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("user:pässword", "dXNlcjpww6Rzc3dvcmQ="),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), encoded);
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! the settings. A source owns its endpoints, record shapes and table specs; the engine owns
 //! everything else.
 
+pub mod aimsio;
 pub mod planningnow;
 
 use futures_util::future::BoxFuture;
@@ -73,6 +74,9 @@ pub fn build(
                 &settings.sources.planningnow,
                 pool,
             )?) as Box<dyn Source>),
+            aimsio::NAME => Ok(
+                Box::new(aimsio::Aimsio::new(&settings.sources.aimsio, pool)?) as Box<dyn Source>,
+            ),
             other => unreachable!("select() only returns known sources, got {other}"),
         })
         .collect()

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use sqlx::AssertSqlSafe;
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::table::Table;
+use super::table::{Table, copy_line};
 use crate::db::runs::TableCounts;
 
 /// Rows of one batch in COPY text format, per table index, plus root keys to keep.
@@ -49,6 +49,23 @@ impl std::fmt::Display for GuardTrip {
             "deletion guard: the listing would soft-delete {} of {} live rows of {}; nothing of it was applied (run `tributary sync --allow-mass-delete` if this is real)",
             self.vanished, self.live, self.table
         )
+    }
+}
+
+/// When a listing may soft-delete what it no longer contains.
+#[derive(Debug, Clone, Copy)]
+pub struct DeletePolicy {
+    pub max_fraction: f64,
+    pub allow_mass_delete: bool,
+}
+
+impl DeletePolicy {
+    /// Whether deleting `gone` of `live` rows is implausible: more than the allowed share, or
+    /// everything because the listing came back empty.
+    pub fn refuses(&self, gone: i64, live: i64, listing_empty: bool) -> bool {
+        gone > 0
+            && (listing_empty || gone as f64 > self.max_fraction * live as f64)
+            && !self.allow_mass_delete
     }
 }
 
@@ -133,18 +150,22 @@ impl<'t> Stager<'t> {
     }
 
     /// Merges the staged listing into the tables and writes the checkpoint, all or nothing.
+    /// `deletes`: the staged rows are a complete listing, and what it lacks is soft-deleted
+    /// under that policy; `None`: upsert only.
     pub async fn finish(
         mut self,
         run_id: i64,
-        max_delete_fraction: f64,
-        allow_mass_delete: bool,
+        deletes: Option<DeletePolicy>,
         checkpoint: (&str, &str, serde_json::Value),
     ) -> Result<Applied, sqlx::Error> {
         let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
-        for (i, table) in self.tables.iter().enumerate() {
+        for i in 0..self.tables.len() {
             sqlx::query(AssertSqlSafe(format!("ANALYZE {}", stage_name(i))))
                 .execute(&mut *self.tx)
                 .await?;
+        }
+        for (i, table) in self.tables.iter().enumerate() {
+            let Some(policy) = deletes else { break };
             // NOT EXISTS in WHERE plans as an anti-join; inside FILTER it would be a
             // per-row subplan, quadratic in the table's size.
             let sql = format!(
@@ -156,9 +177,7 @@ impl<'t> Stager<'t> {
             let (gone, live): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
                 .fetch_one(&mut *self.tx)
                 .await?;
-            let empty_listing = i == 0 && self.staged[0] == 0;
-            let too_many = gone as f64 > max_delete_fraction * live as f64;
-            if gone > 0 && (empty_listing || too_many) && !allow_mass_delete {
+            if policy.refuses(gone, live, i == 0 && self.staged[0] == 0) {
                 self.tx.rollback().await?;
                 return Ok(Applied::Refused(GuardTrip {
                     table: table.name.to_string(),
@@ -180,15 +199,18 @@ impl<'t> Stager<'t> {
                 .execute(&mut *self.tx)
                 .await?
                 .rows_affected();
-            let deleted = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL AND {}",
-                table.name,
-                vanished_condition(table, i, &root_key)
-            )))
-            .bind(run_id)
-            .execute(&mut *self.tx)
-            .await?
-            .rows_affected();
+            let deleted = match deletes {
+                None => 0,
+                Some(_) => sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL AND {}",
+                    table.name,
+                    vanished_condition(table, i, &root_key)
+                )))
+                .bind(run_id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected(),
+            };
             counts.insert(
                 table.name.to_string(),
                 TableCounts {
@@ -199,21 +221,83 @@ impl<'t> Stager<'t> {
                 },
             );
         }
-        let (source, stream, cursor) = checkpoint;
-        sqlx::query(
-            "INSERT INTO tributary.checkpoints (source, stream, cursor, run_id, updated_at) \
-             VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (source, stream) DO UPDATE \
-             SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at",
-        )
-        .bind(source)
-        .bind(stream)
-        .bind(cursor)
-        .bind(run_id)
-        .execute(&mut *self.tx)
-        .await?;
+        write_checkpoint(&mut self.tx, checkpoint, run_id).await?;
         self.tx.commit().await?;
         Ok(Applied::Done(counts))
     }
+}
+
+async fn write_checkpoint(
+    tx: &mut Transaction<'static, Postgres>,
+    (source, stream, cursor): (&str, &str, serde_json::Value),
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tributary.checkpoints (source, stream, cursor, run_id, updated_at) \
+         VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (source, stream) DO UPDATE \
+         SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at",
+    )
+    .bind(source)
+    .bind(stream)
+    .bind(cursor)
+    .bind(run_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// After a complete list of keys: soft-deletes the live rows of `table` whose leading key
+/// columns equal `scope` and whose key is not `listed` or is `gone` (vanished between list
+/// and detail), and writes the checkpoint, in one transaction. Returns the rows deleted.
+pub async fn soft_delete_missing(
+    pool: &PgPool,
+    table: &Table,
+    scope: &[String],
+    listed: &[Vec<String>],
+    gone: &[Vec<String>],
+    run_id: i64,
+    checkpoint: (&str, &str, serde_json::Value),
+) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let key_columns: Vec<String> = table
+        .key
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.ty.sql()))
+        .collect();
+    for (name, keys) in [("_listed", listed), ("_gone", gone)] {
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE TEMP TABLE {name} ({}) ON COMMIT DROP",
+            key_columns.join(", ")
+        )))
+        .execute(&mut *tx)
+        .await?;
+        if !keys.is_empty() {
+            let rows: String = keys.iter().map(|k| copy_line(k)).collect();
+            let mut copy = tx.copy_in_raw(&format!("COPY {name} FROM STDIN")).await?;
+            copy.send(rows.into_bytes()).await?;
+            copy.finish().await?;
+        }
+    }
+    let scoped: Vec<String> = table.key[..scope.len()]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!(" AND t.{}::text = ${}", c.name, i + 2))
+        .collect();
+    let sql = format!(
+        "UPDATE {0} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL{1} \
+         AND (NOT EXISTS (SELECT 1 FROM _listed s WHERE {2}) OR EXISTS (SELECT 1 FROM _gone s WHERE {2}))",
+        table.name,
+        scoped.concat(),
+        key_match(table, "s", "t")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(run_id);
+    for value in scope {
+        query = query.bind(value);
+    }
+    let deleted = query.execute(&mut *tx).await?.rows_affected();
+    write_checkpoint(&mut tx, checkpoint, run_id).await?;
+    tx.commit().await?;
+    Ok(deleted)
 }
 
 fn key_match(table: &Table, left: &str, right: &str) -> String {

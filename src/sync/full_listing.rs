@@ -171,8 +171,7 @@ async fn run(
     let complete = stager
         .finish(
             ctx.run_id,
-            ctx.settings.max_delete_fraction,
-            ctx.options.allow_mass_delete,
+            Some(ctx.delete_policy()),
             (
                 ctx.source,
                 stream.name,

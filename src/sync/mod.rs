@@ -4,6 +4,7 @@
 //! checkpoints); a source only names its streams and fetches them.
 
 pub mod apply;
+pub mod delta;
 pub mod full_listing;
 pub mod listing;
 pub mod table;
@@ -63,6 +64,16 @@ pub struct StreamContext<'a> {
     pub source: &'static str,
     pub stream: &'static str,
     pub run_id: i64,
+}
+
+impl StreamContext<'_> {
+    /// How complete listings of this run may delete.
+    pub fn delete_policy(&self) -> apply::DeletePolicy {
+        apply::DeletePolicy {
+            max_fraction: self.settings.max_delete_fraction,
+            allow_mass_delete: self.options.allow_mass_delete,
+        }
+    }
 }
 
 /// What a stream run did, and why it stopped if it failed.

@@ -21,6 +21,10 @@ pub enum ColType {
     /// offset are taken as they are.
     LocalTimestamp,
     Bool,
+    /// Epoch milliseconds (a number or digits) as `timestamptz`, exact to the millisecond.
+    EpochMillis,
+    /// Any JSON value (objects of custom fields, nested schedules) as `jsonb`.
+    Json,
 }
 
 impl ColType {
@@ -32,6 +36,8 @@ impl ColType {
             ColType::Date => "date",
             ColType::LocalTimestamp => "timestamptz",
             ColType::Bool => "boolean",
+            ColType::EpochMillis => "timestamptz",
+            ColType::Json => "jsonb",
         }
     }
 }
@@ -220,19 +226,6 @@ impl Normalizer {
         for column in &table.key[table.inherited..] {
             key.push(key_value(column, obj, self.tz)?);
         }
-        let mut line = String::with_capacity(256);
-        for k in &key {
-            push_field(&mut line, Some(k));
-        }
-        for column in &table.columns {
-            let text = match column.lookup(obj) {
-                Some((field, v)) => {
-                    convert(column.ty, v, self.tz).map_err(|e| format!("field `{field}`: {e}"))?
-                }
-                None => None,
-            };
-            push_field(&mut line, text.as_deref());
-        }
         let raw = if whole_raw && table.recursive.is_none() {
             serde_json::to_string(value)
         } else {
@@ -246,10 +239,7 @@ impl Normalizer {
             serde_json::to_string(&own)
         }
         .map_err(|e| e.to_string())?;
-        push_field(&mut line, Some(&raw));
-        line.pop();
-        line.push('\n');
-        out.push((index, line));
+        out.push((index, row_line(table, &key, obj, &raw, self.tz)?));
         if table.recursive.is_some() || depth == 0 {
             root_keys.push(key.join("/"));
         }
@@ -300,6 +290,34 @@ pub fn has_nul(value: &Value) -> bool {
         Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
         _ => false,
     }
+}
+
+/// One staged row in COPY text format: the key values, the table's columns read from `obj`,
+/// and `raw` (serialized JSON).
+pub fn row_line(
+    table: &Table,
+    key: &[String],
+    obj: &Map<String, Value>,
+    raw: &str,
+    tz: Tz,
+) -> Result<String, String> {
+    let mut line = String::with_capacity(256 + raw.len());
+    for k in key {
+        push_field(&mut line, Some(k));
+    }
+    for column in &table.columns {
+        let text = match column.lookup(obj) {
+            Some((field, v)) => {
+                convert(column.ty, v, tz).map_err(|e| format!("field `{field}`: {e}"))?
+            }
+            None => None,
+        };
+        push_field(&mut line, text.as_deref());
+    }
+    push_field(&mut line, Some(raw));
+    line.pop();
+    line.push('\n');
+    Ok(line)
 }
 
 fn array<'v>(obj: &'v Map<String, Value>, field: &str) -> Result<&'v [Value], String> {
@@ -374,6 +392,21 @@ pub fn convert(ty: ColType, value: &Value, tz: Tz) -> Result<Option<String>, Str
             },
             _ => bad("a boolean"),
         },
+        ColType::EpochMillis => {
+            let millis = match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) if s.trim().is_empty() => return Ok(None),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            match millis.and_then(DateTime::<Utc>::from_timestamp_millis) {
+                Some(t) if (1..=9999).contains(&t.year()) => {
+                    Ok(Some(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
+                }
+                _ => bad("epoch milliseconds"),
+            }
+        }
+        ColType::Json => Ok(Some(value.to_string())),
         ColType::Date => match value.as_str().map(str::trim) {
             Some("" | "0000-00-00") => Ok(None),
             Some(s) => match parse_date(s) {
@@ -579,6 +612,15 @@ mod tests {
         assert_eq!(
             convert(ColType::Bool, &json!(0), Berlin),
             Ok(Some("false".into()))
+        );
+        assert_eq!(
+            convert(ColType::EpochMillis, &json!(1_731_234_567_891_i64), Berlin),
+            Ok(Some("2024-11-10T10:29:27.891Z".into()))
+        );
+        assert!(convert(ColType::EpochMillis, &json!("soon"), Berlin).is_err());
+        assert_eq!(
+            convert(ColType::Json, &json!({"a": [1, "x"]}), Berlin),
+            Ok(Some(r#"{"a":[1,"x"]}"#.into()))
         );
     }
 

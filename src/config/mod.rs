@@ -8,17 +8,19 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat, Value, ValueKind};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+mod sources;
+pub use sources::*;
+
 /// The built-in defaults; also the list of every valid key.
-pub const DEFAULTS: &str = include_str!("../config/default.toml");
+pub const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 /// Names of the sources tributary knows, in the order a pass runs them.
-pub const SOURCE_NAMES: &[&str] = &["planningnow"];
+pub const SOURCE_NAMES: &[&str] = &["planningnow", "aimsio"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -61,55 +63,7 @@ pub struct SyncSettings {
 #[derive(Debug, Clone)]
 pub struct SourcesSettings {
     pub planningnow: PlanningNowSettings,
-}
-
-/// Keys every source has: `enabled`, limits, timeouts and retries.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CommonSourceSettings {
-    pub enabled: bool,
-    pub requests_per_second: f64,
-    pub max_parallel: u32,
-    pub timeout_secs: u64,
-    pub retry: RetrySettings,
-    pub budget: BudgetSettings,
-}
-
-/// A long-window request budget: at most `requests - reserve` requests in any sliding window
-/// of `window_secs`, shared by every process on the database. `requests = 0` turns it off.
-#[derive(Debug, Clone, Deserialize)]
-pub struct BudgetSettings {
-    pub requests: u32,
-    pub window_secs: u64,
-    pub reserve: u32,
-    pub max_wait_secs: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RetrySettings {
-    pub max_attempts: u32,
-    pub max_elapsed_secs: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct PlanningNowSettings {
-    pub common: CommonSourceSettings,
-    pub base_url: String,
-    pub token: Option<SecretString>,
-    pub timezone: chrono_tz::Tz,
-}
-
-#[derive(Deserialize)]
-struct PlanningNowRaw {
-    base_url: String,
-    token: SecretString,
-    token_file: String,
-    timezone: String,
-}
-
-impl CommonSourceSettings {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_secs(self.timeout_secs)
-    }
+    pub aimsio: AimsioSettings,
 }
 
 impl Settings {
@@ -165,6 +119,7 @@ impl Settings {
             sync,
             sources: SourcesSettings {
                 planningnow: PlanningNowSettings::from_config(config)?,
+                aimsio: AimsioSettings::from_config(config)?,
             },
         };
         settings.validate()?;
@@ -203,71 +158,9 @@ impl Settings {
     pub fn source_common(&self, name: &str) -> Option<&CommonSourceSettings> {
         match name {
             "planningnow" => Some(&self.sources.planningnow.common),
+            "aimsio" => Some(&self.sources.aimsio.common),
             _ => None,
         }
-    }
-}
-
-impl CommonSourceSettings {
-    fn from_config(config: &Config, source: &str) -> Result<Self, ConfigError> {
-        let common: CommonSourceSettings = config.get(&format!("sources.{source}"))?;
-        let key = |k: &str| format!("sources.{source}.{k}");
-        if !(0.001..=1000.0).contains(&common.requests_per_second) {
-            return Err(invalid(
-                &key("requests_per_second"),
-                "must be between 0.001 and 1000",
-            ));
-        }
-        if common.max_parallel == 0 {
-            return Err(invalid(&key("max_parallel"), "must be at least 1"));
-        }
-        let budget = &common.budget;
-        if budget.requests > 0 && budget.reserve >= budget.requests {
-            return Err(invalid(
-                &key("budget.reserve"),
-                "must be below budget.requests (it is the share left to other integrations)",
-            ));
-        }
-        if budget.requests > 0 && budget.window_secs == 0 {
-            return Err(invalid(&key("budget.window_secs"), "must be at least 1"));
-        }
-        if common.timeout_secs == 0 {
-            return Err(invalid(&key("timeout_secs"), "must be at least 1"));
-        }
-        if common.retry.max_attempts == 0 {
-            return Err(invalid(&key("retry.max_attempts"), "must be at least 1"));
-        }
-        Ok(common)
-    }
-}
-
-impl PlanningNowSettings {
-    fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let common = CommonSourceSettings::from_config(config, "planningnow")?;
-        let raw: PlanningNowRaw = config.get("sources.planningnow")?;
-        let timezone = raw.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
-            invalid(
-                "sources.planningnow.timezone",
-                &format!("`{}` is not an IANA time zone name", raw.timezone),
-            )
-        })?;
-        let token = secret("sources.planningnow.token", raw.token, &raw.token_file)?;
-        if common.enabled {
-            require_url("sources.planningnow.base_url", &raw.base_url)?;
-            if token.is_none() {
-                return Err(ConfigError::Missing {
-                    key: "sources.planningnow.token".into(),
-                    reason: "the source is enabled; set it or sources.planningnow.token_file"
-                        .into(),
-                });
-            }
-        }
-        Ok(Self {
-            common,
-            base_url: raw.base_url.trim_end_matches('/').to_string(),
-            token,
-            timezone,
-        })
     }
 }
 
@@ -289,14 +182,14 @@ fn without_values(e: config::ConfigError) -> ConfigError {
     }
 }
 
-fn invalid(key: &str, reason: &str) -> ConfigError {
+pub(crate) fn invalid(key: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         reason: reason.into(),
     }
 }
 
-fn require_url(key: &str, value: &str) -> Result<(), ConfigError> {
+pub(crate) fn require_url(key: &str, value: &str) -> Result<(), ConfigError> {
     if value.is_empty() {
         return Err(ConfigError::Missing {
             key: key.into(),
@@ -310,7 +203,7 @@ fn require_url(key: &str, value: &str) -> Result<(), ConfigError> {
 }
 
 /// A secret given inline or as `<key>_file`; empty means unset. Both at once is an error.
-fn secret(
+pub(crate) fn secret(
     key: &str,
     inline: SecretString,
     file: &str,

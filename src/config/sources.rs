@@ -1,0 +1,253 @@
+//! Source settings: the keys every source has (`enabled`, limits, timeouts, retries, the
+//! request budget) and each source's own keys, validated so that an error names the key.
+
+use std::time::Duration;
+
+use config::Config;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{ConfigError, invalid, require_url, secret};
+
+/// Keys every source has: `enabled`, limits, timeouts and retries.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommonSourceSettings {
+    pub enabled: bool,
+    pub requests_per_second: f64,
+    pub max_parallel: u32,
+    pub timeout_secs: u64,
+    pub retry: RetrySettings,
+    pub budget: BudgetSettings,
+}
+
+/// A long-window request budget: at most `requests - reserve` requests in any sliding window
+/// of `window_secs`, shared by every process on the database. `requests = 0` turns it off.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BudgetSettings {
+    pub requests: u32,
+    pub window_secs: u64,
+    pub reserve: u32,
+    pub max_wait_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetrySettings {
+    pub max_attempts: u32,
+    pub max_elapsed_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanningNowSettings {
+    pub common: CommonSourceSettings,
+    pub base_url: String,
+    pub token: Option<SecretString>,
+    pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Deserialize)]
+struct PlanningNowRaw {
+    base_url: String,
+    token: SecretString,
+    token_file: String,
+    timezone: String,
+}
+
+impl CommonSourceSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+impl CommonSourceSettings {
+    fn from_config(config: &Config, source: &str) -> Result<Self, ConfigError> {
+        let common: CommonSourceSettings = config.get(&format!("sources.{source}"))?;
+        let key = |k: &str| format!("sources.{source}.{k}");
+        if !(0.001..=1000.0).contains(&common.requests_per_second) {
+            return Err(invalid(
+                &key("requests_per_second"),
+                "must be between 0.001 and 1000",
+            ));
+        }
+        if common.max_parallel == 0 {
+            return Err(invalid(&key("max_parallel"), "must be at least 1"));
+        }
+        let budget = &common.budget;
+        if budget.requests > 0 && budget.reserve >= budget.requests {
+            return Err(invalid(
+                &key("budget.reserve"),
+                "must be below budget.requests (it is the share left to other integrations)",
+            ));
+        }
+        if budget.requests > 0 && budget.window_secs == 0 {
+            return Err(invalid(&key("budget.window_secs"), "must be at least 1"));
+        }
+        if common.timeout_secs == 0 {
+            return Err(invalid(&key("timeout_secs"), "must be at least 1"));
+        }
+        if common.retry.max_attempts == 0 {
+            return Err(invalid(&key("retry.max_attempts"), "must be at least 1"));
+        }
+        Ok(common)
+    }
+}
+
+impl PlanningNowSettings {
+    pub(super) fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let common = CommonSourceSettings::from_config(config, "planningnow")?;
+        let raw: PlanningNowRaw = config.get("sources.planningnow")?;
+        let timezone = raw.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            invalid(
+                "sources.planningnow.timezone",
+                &format!("`{}` is not an IANA time zone name", raw.timezone),
+            )
+        })?;
+        let token = secret("sources.planningnow.token", raw.token, &raw.token_file)?;
+        if common.enabled {
+            require_url("sources.planningnow.base_url", &raw.base_url)?;
+            if token.is_none() {
+                return Err(ConfigError::Missing {
+                    key: "sources.planningnow.token".into(),
+                    reason: "the source is enabled; set it or sources.planningnow.token_file"
+                        .into(),
+                });
+            }
+        }
+        Ok(Self {
+            common,
+            base_url: raw.base_url.trim_end_matches('/').to_string(),
+            token,
+            timezone,
+        })
+    }
+}
+
+/// The two documented Aimsio servers, for `environment`.
+pub const AIMSIO_SERVERS: &[(&str, &str)] = &[
+    ("sandbox", "https://sandbox.aimsio.com"),
+    ("portal", "https://portal.aimsio.com"),
+];
+
+#[derive(Debug, Clone)]
+pub struct AimsioSettings {
+    pub common: CommonSourceSettings,
+    /// `base_url`, or the server `environment` names.
+    pub base_url: String,
+    pub username: String,
+    pub password: Option<SecretString>,
+    pub entities: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct AimsioRaw {
+    base_url: String,
+    environment: String,
+    username: String,
+    password: SecretString,
+    password_file: String,
+    entities: ListOrCsv,
+}
+
+/// A list given as a TOML array or, from the environment, as comma-separated text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ListOrCsv {
+    List(Vec<String>),
+    Csv(String),
+}
+
+impl ListOrCsv {
+    fn items(self) -> Vec<String> {
+        match self {
+            ListOrCsv::List(items) => items,
+            ListOrCsv::Csv(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+}
+
+impl AimsioSettings {
+    pub(super) fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let common = CommonSourceSettings::from_config(config, "aimsio")?;
+        let raw: AimsioRaw = config.get("sources.aimsio")?;
+        let password = secret("sources.aimsio.password", raw.password, &raw.password_file)?;
+        let server = match raw.environment.as_str() {
+            "" => None,
+            name => Some(
+                AIMSIO_SERVERS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, url)| url.to_string())
+                    .ok_or_else(|| {
+                        invalid(
+                            "sources.aimsio.environment",
+                            &format!("`{name}` is neither `sandbox` nor `portal`"),
+                        )
+                    })?,
+            ),
+        };
+        let base_url = match (server, raw.base_url.is_empty()) {
+            (Some(_), false) => {
+                return Err(invalid(
+                    "sources.aimsio.environment",
+                    "set either sources.aimsio.base_url or sources.aimsio.environment, not both",
+                ));
+            }
+            (Some(url), true) => url,
+            (None, _) => raw.base_url,
+        };
+        let entities = raw.entities.items();
+        let mut seen = std::collections::HashSet::new();
+        for entity in &entities {
+            let plain = entity
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+                && entity
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !plain || !seen.insert(entity.as_str()) {
+                return Err(invalid(
+                    "sources.aimsio.entities",
+                    &format!(
+                        "`{entity}` is not an entity name (letters, digits, _) or is listed twice"
+                    ),
+                ));
+            }
+        }
+        if common.enabled {
+            if base_url.is_empty() {
+                return Err(ConfigError::Missing {
+                    key: "sources.aimsio.base_url".into(),
+                    reason: "the source is enabled; set it or sources.aimsio.environment".into(),
+                });
+            }
+            require_url("sources.aimsio.base_url", &base_url)?;
+            if raw.username.is_empty() {
+                return Err(ConfigError::Missing {
+                    key: "sources.aimsio.username".into(),
+                    reason: "the source is enabled".into(),
+                });
+            }
+            if password.is_none() {
+                return Err(ConfigError::Missing {
+                    key: "sources.aimsio.password".into(),
+                    reason: "the source is enabled; set it or sources.aimsio.password_file".into(),
+                });
+            }
+            if entities.is_empty() {
+                return Err(invalid("sources.aimsio.entities", "lists no entity"));
+            }
+        }
+        Ok(Self {
+            common,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            username: raw.username,
+            password,
+            entities,
+        })
+    }
+}

@@ -59,7 +59,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve fake vendor APIs over HTTP (PlanningNow under /planningnow) until Ctrl-C.
+    /// Serve fake vendor APIs over HTTP (PlanningNow under /planningnow, Aimsio under /aimsio)
+    /// until Ctrl-C.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:8089")]
         bind: SocketAddr,
@@ -185,11 +186,12 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             orders,
             token,
         } => {
+            let defaults = SimOptions::default();
             let options = SimOptions {
                 seed,
                 orders,
                 planningnow_token: token.clone(),
-                ..SimOptions::default()
+                ..defaults.clone()
             };
             let sim = simulate::start(bind, options)
                 .await
@@ -198,6 +200,12 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             println!(
                 "PlanningNow: base_url {} token {token}",
                 sim.planningnow_url()
+            );
+            println!(
+                "Aimsio: base_url {} username {} password {}",
+                sim.aimsio_url(),
+                defaults.aimsio_username,
+                defaults.aimsio_password
             );
             tokio::signal::ctrl_c().await?;
             sim.stop().await;

@@ -1,12 +1,12 @@
 //! Fake vendor APIs over HTTP, for the integration tests, the demo and the benchmark.
 //!
 //! One axum server hosts every simulated API under its own prefix: PlanningNow under
-//! `/planningnow` (module `planningnow`); Aimsio and aircalc fakes are meant to join as
-//! sibling modules mounted under `/aimsio` and `/aircalc`. This module owns the server's
-//! lifecycle, the merge of the per-API routers, the layers every API shares (request
-//! statistics, then fault injection (module `faults`), then the vendors' rate limits
-//! (module `limits`), in that order) and the control endpoints under `/_sim`, which are
-//! neither counted, faulted nor limited:
+//! `/planningnow` (module `planningnow`), Aimsio under `/aimsio` (module `aimsio`); an
+//! aircalc fake is meant to join as a sibling module mounted under `/aircalc`. This module
+//! owns the server's lifecycle, the merge of the per-API routers, the layers every API
+//! shares (request statistics (module `stats`), then fault injection (module `faults`),
+//! then the vendors' rate limits (module `limits`), in that order) and the control
+//! endpoints under `/_sim`, which are neither counted, faulted nor limited:
 //!
 //! - `POST /_sim/faults` `{"path","status","times","retry_after"}`, `DELETE /_sim/faults`:
 //!   answer the next `times` requests to `path` with `status` before they reach the API;
@@ -17,19 +17,23 @@
 //!   (starting afresh) or remove the rate limit of an API, named by its prefix without the
 //!   slash (`planningnow`); an API without routes keeps its limit until it gets some;
 //! - `GET /_sim/stats`, `POST /_sim/stats/reset`: request counts by method, route and
-//!   status (ids normalised to `{id}`), and under `"limits"` each API's limit and its
+//!   status (paths shown as their route templates, e.g. `{id}`), and under `"limits"` each API's limit and its
 //!   measurements (`arrivals`, `admitted`, `violations`, `max_in_window`,
 //!   `max_parallel_seen`) for every API with a limit or arrivals; the reset zeroes the
 //!   counts and the measurements, not the limits;
-//! - `/_sim/planningnow/…`: PlanningNow data control (mutate, put, delete, folder tree).
+//! - `/_sim/planningnow/…`: PlanningNow data control (mutate, put, delete, folder tree);
+//! - `/_sim/aimsio/…`: Aimsio data control (mutate, vanish, stale, forbidden; see the
+//!   module `aimsio`).
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
@@ -40,6 +44,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+mod aimsio;
+mod aimsio_crew;
+mod aimsio_data;
+mod aimsio_jobs;
+mod aimsio_mutate;
 mod faults;
 mod limits;
 mod planningnow;
@@ -48,6 +57,11 @@ mod planningnow_deals;
 mod planningnow_mutate;
 mod planningnow_records;
 mod rng;
+mod stats;
+#[cfg(test)]
+mod tests_aimsio;
+#[cfg(test)]
+mod tests_aimsio_data;
 #[cfg(test)]
 mod tests_data;
 #[cfg(test)]
@@ -64,6 +78,12 @@ pub struct SimOptions {
     pub orders: usize,
     /// The `X-AUTH-TOKEN` the PlanningNow fake accepts.
     pub planningnow_token: String,
+    /// The Basic-auth user name the Aimsio fake accepts.
+    pub aimsio_username: String,
+    /// The Basic-auth password the Aimsio fake accepts.
+    pub aimsio_password: String,
+    /// Number of Aimsio objects of every entity.
+    pub aimsio_objects: usize,
     /// Rate limit by API name (prefix without the slash: `planningnow`, `aimsio`,
     /// `aircalc`); see [`Limit`]. [`start`] refuses invalid ones.
     pub limits: BTreeMap<String, Limit>,
@@ -93,6 +113,9 @@ impl Default for SimOptions {
             seed: 42,
             orders: 200,
             planningnow_token: "sim-token".to_owned(),
+            aimsio_username: "sim-user".to_owned(),
+            aimsio_password: "sim-password".to_owned(),
+            aimsio_objects: 40,
             limits: BTreeMap::from([
                 // "200 requests per 10 minutes", sliding.
                 (
@@ -149,6 +172,11 @@ impl RunningSimulator {
         format!("{}/planningnow", self.url())
     }
 
+    /// The Aimsio client's `base_url`: `http://127.0.0.1:PORT/aimsio`.
+    pub fn aimsio_url(&self) -> String {
+        format!("{}/aimsio", self.url())
+    }
+
     /// Graceful shutdown: stops accepting, lets open requests finish, waits for the task.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
@@ -165,6 +193,9 @@ pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimu
         seed,
         orders,
         planningnow_token,
+        aimsio_username,
+        aimsio_password,
+        aimsio_objects,
         limits,
     } = opts;
     for (api, limit) in &limits {
@@ -180,12 +211,17 @@ pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimu
     }
     let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
-    let store =
-        tokio::task::spawn_blocking(move || planningnow_data::Store::generate(seed, orders))
-            .await
-            .map_err(io::Error::other)?;
+    let (store, aimsio_store) = tokio::task::spawn_blocking(move || {
+        (
+            planningnow_data::Store::generate(seed, orders),
+            aimsio_data::Store::generate(seed, aimsio_objects),
+        )
+    })
+    .await
+    .map_err(io::Error::other)?;
     let app = router(
         planningnow::PlanningNow::new(planningnow_token, store),
+        aimsio::Aimsio::new(&aimsio_username, &aimsio_password, aimsio_store),
         limits,
     );
     let (shutdown, signal) = oneshot::channel::<()>();
@@ -197,7 +233,7 @@ pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimu
             tracing::error!(%err, "simulator server failed");
         }
     });
-    tracing::info!(%addr, seed, orders, "simulator listening");
+    tracing::info!(%addr, seed, orders, aimsio_objects, "simulator listening");
     Ok(RunningSimulator {
         addr,
         shutdown,
@@ -225,8 +261,15 @@ fn route<S: Clone + Send + Sync + 'static>(
 }
 
 /// Every API under its prefix behind the shared layers, plus the control endpoints.
-fn router(planningnow: Arc<planningnow::PlanningNow>, limits: BTreeMap<String, Limit>) -> Router {
-    let apis = [planningnow::api(planningnow.clone())];
+fn router(
+    planningnow: Arc<planningnow::PlanningNow>,
+    aimsio: Arc<aimsio::Aimsio>,
+    limits: BTreeMap<String, Limit>,
+) -> Router {
+    let apis = [
+        planningnow::api(planningnow.clone()),
+        aimsio::api(aimsio.clone()),
+    ];
     let routes = apis
         .iter()
         .flat_map(|api| {
@@ -247,7 +290,7 @@ fn router(planningnow: Arc<planningnow::PlanningNow>, limits: BTreeMap<String, L
         .fold(Router::new(), |all, api| all.merge(mount(api, &control)))
         .layer(middleware::from_fn_with_state(
             control.clone(),
-            count_requests,
+            stats::count_requests,
         ));
     let sim = Router::new()
         .route(
@@ -258,10 +301,11 @@ fn router(planningnow: Arc<planningnow::PlanningNow>, limits: BTreeMap<String, L
             "/limits/{api}",
             put(limits::put_limit).delete(limits::delete_limit),
         )
-        .route("/stats", get(stats))
-        .route("/stats/reset", post(reset_stats))
+        .route("/stats", get(stats::report))
+        .route("/stats/reset", post(stats::reset))
         .with_state(control)
-        .nest("/planningnow", planningnow::control_router(planningnow));
+        .nest("/planningnow", planningnow::control_router(planningnow))
+        .nest("/aimsio", aimsio::control_router(aimsio));
     // Set after the layers, so that paths outside every API are neither counted, faulted
     // nor limited.
     apis.nest("/_sim", sim)
@@ -274,27 +318,6 @@ fn mount(api: Api, control: &Control) -> Router {
     let name = api.prefix.trim_start_matches('/');
     let layer = middleware::from_fn_with_state((control.clone(), name), guard);
     Router::new().nest(api.prefix, api.router).layer(layer)
-}
-
-/// The template of `routes` that `path` matches, preferring literal segments. (axum's
-/// `MatchedPath` would do this, but needs the `matched-path` feature, which is off.)
-fn route_of<'a>(routes: &'a [String], path: &str) -> Option<&'a str> {
-    let is_param = |segment: &str| segment.starts_with('{') && segment.ends_with('}');
-    let matches = |route: &str| {
-        let (mut want, mut have) = (route.split('/'), path.split('/'));
-        loop {
-            match (want.next(), have.next()) {
-                (None, None) => return true,
-                (Some(w), Some(h)) if w == h || (is_param(w) && !h.is_empty()) => {}
-                _ => return false,
-            }
-        }
-    };
-    routes
-        .iter()
-        .filter(|route| matches(route))
-        .max_by_key(|route| route.split('/').filter(|s| !is_param(s)).count())
-        .map(String::as_str)
 }
 
 #[derive(Serialize)]
@@ -312,6 +335,11 @@ fn json_error(status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// A 200 answer with a body that is JSON already.
+fn json_response(body: impl Into<Body>) -> Response {
+    ([(CONTENT_TYPE, "application/json")], body.into()).into_response()
+}
+
 /// `{"ok":true}`, the answer of successful control calls.
 fn ok() -> Response {
     Json(serde_json::json!({ "ok": true })).into_response()
@@ -326,28 +354,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Control {
     /// Route templates of every API, with their prefixes.
     routes: Arc<Vec<String>>,
-    stats: Arc<Mutex<Stats>>,
+    stats: Arc<Mutex<stats::Stats>>,
     faults: faults::Faults,
     meters: limits::Meters,
-}
-
-/// Request counts: total, and per "METHOD /route" per status code.
-#[derive(Clone, Default, Serialize)]
-struct Stats {
-    total: u64,
-    requests: BTreeMap<String, BTreeMap<u16, u64>>,
-}
-
-async fn count_requests(State(control): State<Control>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let route = route_of(&control.routes, path).unwrap_or(path);
-    let key = format!("{} {route}", request.method());
-    let response = next.run(request).await;
-    let mut stats = lock(&control.stats);
-    stats.total += 1;
-    let by_status = stats.requests.entry(key).or_default();
-    *by_status.entry(response.status().as_u16()).or_default() += 1;
-    response
 }
 
 /// Failure faults first, then the rate limits, then delay faults; the request is an
@@ -371,25 +380,4 @@ async fn guard(
         }
     };
     ticket.hold(response)
-}
-
-#[derive(Serialize)]
-struct StatsReport {
-    #[serde(flatten)]
-    stats: Stats,
-    limits: BTreeMap<String, limits::Report>,
-}
-
-async fn stats(State(control): State<Control>) -> Response {
-    let report = StatsReport {
-        stats: lock(&control.stats).clone(),
-        limits: limits::report(&control.meters),
-    };
-    Json(report).into_response()
-}
-
-async fn reset_stats(State(control): State<Control>) -> Response {
-    *lock(&control.stats) = Stats::default();
-    limits::reset(&control.meters);
-    ok()
 }

@@ -9,7 +9,6 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -19,7 +18,7 @@ use serde_json::Value;
 
 use super::planningnow_data::{Kind, Store};
 use super::planningnow_mutate::{Plan, apply};
-use super::{Api, json_error, ok, route};
+use super::{Api, json_error, json_response, ok, route};
 
 /// Listings are sent in chunks of about this many bytes.
 const CHUNK: usize = 64 * 1024;
@@ -117,10 +116,6 @@ async fn require_token(State(pn): State<Shared>, request: Request, next: Next) -
 
 async fn test() -> Response {
     json_response(Bytes::from_static(br#"{"response": "Test successfull."}"#))
-}
-
-fn json_response(body: impl Into<Body>) -> Response {
-    ([(CONTENT_TYPE, "application/json")], body.into()).into_response()
 }
 
 fn list(pn: &PlanningNow, kind: Kind) -> Response {

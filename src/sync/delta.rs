@@ -5,6 +5,7 @@
 //! answers 404) are soft-deleted behind the deletion guard.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use reqwest::StatusCode;
@@ -104,8 +105,11 @@ async fn run(
     );
 
     let parallel = client.max_parallel();
+    // After the first hard error no new request starts, but the ones in flight are still
+    // stored: their budget is spent.
+    let halt = AtomicBool::new(false);
     let mut details = futures_util::stream::iter(todo)
-        .map(|i| fetch_detail(client, &stream.list_path, i, items[i].key.clone()))
+        .map(|i| fetch_detail(client, &stream.list_path, i, items[i].key.clone(), &halt))
         .buffer_unordered(parallel);
     let mut batch = Vec::new();
     let mut gone = Vec::new();
@@ -113,6 +117,7 @@ async fn run(
     let mut committed = 0u64;
     while let Some((i, detail)) = details.next().await {
         let item = &items[i];
+        let Some(detail) = detail else { continue };
         match detail {
             Ok(detail) => match detail_row(stream, item, &detail) {
                 Ok(line) => batch.push((item.updated_ms, line)),
@@ -126,8 +131,8 @@ async fn run(
                 gone.push(key_of(stream, &item.key));
             }
             Err(e) => {
-                stopped = Some(e);
-                break;
+                halt.store(true, Ordering::Relaxed);
+                stopped.get_or_insert(e);
             }
         }
         if batch.len() >= BATCH {
@@ -177,13 +182,18 @@ async fn run(
     result
 }
 
-/// GETs one detail; answers with the item's index so results can arrive in any order.
+/// GETs one detail (none once `halt` is set); answers with the item's index so results can
+/// arrive in any order.
 async fn fetch_detail(
     client: &ApiClient,
     list_path: &str,
     index: usize,
     key: String,
-) -> (usize, Result<Value, HttpError>) {
+    halt: &AtomicBool,
+) -> (usize, Option<Result<Value, HttpError>>) {
+    if halt.load(Ordering::Relaxed) {
+        return (index, None);
+    }
     let path = format!("{list_path}/{}", path_segment(&key));
     let detail = match client.get(&path).await {
         Ok(response) => response
@@ -196,7 +206,7 @@ async fn fetch_detail(
             }),
         Err(e) => Err(e),
     };
-    (index, detail)
+    (index, Some(detail))
 }
 
 /// List items with a readable id and stamp; the others become rejects.

@@ -1,6 +1,7 @@
 //! Integration tests: a real PostgreSQL (a fresh database per test) and the simulator over
 //! HTTP, driven through the library as `tributary sync` drives it and through the binary.
 
+mod aimsio;
 mod budget;
 mod cli;
 mod common;

@@ -1,0 +1,315 @@
+//! Aimsio fake over HTTP: the REST API (mounted under `/aimsio`, guarded by Basic auth)
+//! and its control endpoints (mounted under `/_sim/aimsio`: mutate, vanish, stale,
+//! forbidden).
+//!
+//! - `GET /rest/api/standard/v1/{entity}`: `[{"dtype", "guid" (or "id" for Employee and
+//!   Timecard), "updatedAt"}]`, ordered by guid;
+//! - `GET /rest/api/standard/v1/{entity}/{guid}`: the stored detail;
+//! - errors: 401 `Unauthorized`, 403 `Forbidden` (entities the account may not read),
+//!   404 `Unknown entity` / `Not found`, all as `{"error", "status_code"}`.
+//!
+//! Control endpoints (bad input is a 400 with a message):
+//!
+//! - `POST mutate` `{"entity","change","add","delete","seed"}` (absolute counts, capped at
+//!   what there is; every entity when `entity` is absent) answers
+//!   `{"<Entity>":{"changed":[…],"added":[…],"deleted":[…]}}` with the guids (or ids);
+//! - `POST vanish` `{"entity","guid"}` (or `"id"`): the object stays listed, its detail
+//!   answers 404;
+//! - `POST stale` `{"entity","guid","detail_updated_at"}`: the detail becomes newer than
+//!   its list entry (`<prefix>UpdatedAt` and a ` [rev <ms>]` text mark);
+//! - `PUT forbidden` `["Invoice", …]`: these entities answer 403 (`[]` clears).
+
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::aimsio_data::{Entity, Store};
+use super::aimsio_mutate::{Plan, Refusal, apply, entity, stale, vanish};
+use super::{Api, json_error, json_response, ok, route};
+
+/// The fake's state: the credentials it accepts (`user:password`) and its data.
+pub(super) struct Aimsio {
+    credentials: Vec<u8>,
+    store: RwLock<Store>,
+}
+
+type Shared = Arc<Aimsio>;
+
+impl Aimsio {
+    pub(super) fn new(username: &str, password: &str, store: Store) -> Shared {
+        Arc::new(Aimsio {
+            credentials: format!("{username}:{password}").into_bytes(),
+            store: RwLock::new(store),
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The vendor API, mounted under `/aimsio`.
+pub(super) fn api(state: Shared) -> Api {
+    let mut routes = Vec::new();
+    let mut router = Router::new();
+    let base = "/rest/api/standard/v1/{entity}";
+    router = route(router, &mut routes, base, get(list));
+    router = route(
+        router,
+        &mut routes,
+        &format!("{base}/{{guid}}"),
+        get(detail),
+    );
+    let router = router
+        .fallback(|| async { json_error(StatusCode::NOT_FOUND, "Not found") })
+        .layer(middleware::from_fn_with_state(state.clone(), require_auth))
+        .with_state(state);
+    Api {
+        prefix: "/aimsio",
+        router,
+        routes,
+    }
+}
+
+/// The control endpoints, to be nested under `/_sim/aimsio`.
+pub(super) fn control_router(state: Shared) -> Router {
+    Router::new()
+        .route("/mutate", post(mutate))
+        .route("/vanish", post(vanish_detail))
+        .route("/stale", post(stale_detail))
+        .route("/forbidden", put(forbid))
+        .with_state(state)
+}
+
+async fn require_auth(State(aimsio): State<Shared>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(basic_credentials);
+    if given.is_some_and(|given| given == aimsio.credentials) {
+        next.run(request).await
+    } else {
+        let mut response = json_error(StatusCode::UNAUTHORIZED, "Unauthorized");
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Basic realm="Aimsio""#),
+        );
+        response
+    }
+}
+
+/// The decoded `user:password` of an `Authorization: Basic …` header value.
+fn basic_credentials(value: &str) -> Option<Vec<u8>> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    decode_base64(token.trim())
+}
+
+/// Standard base64 (padding optional); `None` for anything else.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let digits = text.strip_suffix("==").or_else(|| text.strip_suffix('='));
+    let digits = digits.unwrap_or(text);
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    let (mut buffer, mut bits) = (0_u32, 0_u32);
+    for byte in digits.bytes() {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    // A lone trailing digit carries no whole byte.
+    (bits < 6).then_some(out)
+}
+
+/// The entity named `name`, if the account may read it; else the error to answer.
+fn readable(store: &Store, name: &str) -> Result<Entity, (StatusCode, &'static str)> {
+    let entity = Entity::parse(name).ok_or((StatusCode::NOT_FOUND, "Unknown entity"))?;
+    if store.forbidden.contains(&entity) {
+        return Err((StatusCode::FORBIDDEN, "Forbidden"));
+    }
+    Ok(entity)
+}
+
+#[derive(Serialize)]
+struct ListItem<'a> {
+    dtype: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "updatedAt")]
+    updated_at: i64,
+}
+
+async fn list(State(aimsio): State<Shared>, Path(name): Path<String>) -> Response {
+    let store = aimsio.read();
+    let entity = match readable(&store, &name) {
+        Ok(entity) => entity,
+        Err((status, message)) => return json_error(status, message),
+    };
+    let by_id = entity.key() == "id";
+    let items: Vec<ListItem> = store
+        .objects(entity)
+        .iter()
+        .map(|(key, object)| ListItem {
+            dtype: entity.name(),
+            guid: (!by_id).then_some(key.as_str()),
+            id: by_id.then_some(key.as_str()),
+            updated_at: object.updated_at,
+        })
+        .collect();
+    Json(items).into_response()
+}
+
+async fn detail(
+    State(aimsio): State<Shared>,
+    Path((name, key)): Path<(String, String)>,
+) -> Response {
+    let store = aimsio.read();
+    let entity = match readable(&store, &name) {
+        Ok(entity) => entity,
+        Err((status, message)) => return json_error(status, message),
+    };
+    match store
+        .objects(entity)
+        .get(&key)
+        .and_then(|o| o.detail.clone())
+    {
+        Some(detail) => json_response(detail),
+        None => json_error(StatusCode::NOT_FOUND, "Not found"),
+    }
+}
+
+fn bad_request(message: &str) -> Response {
+    json_error(StatusCode::BAD_REQUEST, message)
+}
+
+/// `body` as a `T`, or the message of a 400 answer naming what was expected.
+fn parse<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|err| format!("body must be {expected}: {err}"))
+}
+
+async fn mutate(State(aimsio): State<Shared>, body: Bytes) -> Response {
+    match Plan::parse(&body) {
+        Ok(plan) => Json(apply(&mut aimsio.write(), &plan)).into_response(),
+        Err(message) => bad_request(&message),
+    }
+}
+
+/// The body of `vanish` and `stale`: one object of one entity.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    entity: String,
+    #[serde(alias = "id")]
+    guid: String,
+    detail_updated_at: Option<i64>,
+}
+
+/// Applies `operation` to the object the body names.
+fn on_target(
+    aimsio: &Aimsio,
+    target: Target,
+    operation: impl FnOnce(&mut Store, Entity, &str) -> Result<(), Refusal>,
+) -> Response {
+    let entity = match entity(&target.entity) {
+        Ok(entity) => entity,
+        Err(message) => return bad_request(&message),
+    };
+    match operation(&mut aimsio.write(), entity, &target.guid) {
+        Ok(()) => ok(),
+        Err(Refusal::NotFound) => json_error(StatusCode::NOT_FOUND, "Not found"),
+        Err(Refusal::Invalid(message)) => bad_request(&message),
+    }
+}
+
+async fn vanish_detail(State(aimsio): State<Shared>, body: Bytes) -> Response {
+    match parse::<Target>(&body, r#"{"entity","guid"}"#) {
+        Ok(target) if target.detail_updated_at.is_some() => {
+            bad_request("detail_updated_at belongs to stale")
+        }
+        Ok(target) => on_target(&aimsio, target, vanish),
+        Err(message) => bad_request(&message),
+    }
+}
+
+async fn stale_detail(State(aimsio): State<Shared>, body: Bytes) -> Response {
+    let expected = r#"{"entity","guid","detail_updated_at"}"#;
+    match parse::<Target>(&body, expected) {
+        Ok(target) => match target.detail_updated_at {
+            Some(at) => on_target(&aimsio, target, |store, entity, key| {
+                stale(store, entity, key, at)
+            }),
+            None => bad_request("detail_updated_at (epoch milliseconds) is required"),
+        },
+        Err(message) => bad_request(&message),
+    }
+}
+
+async fn forbid(State(aimsio): State<Shared>, body: Bytes) -> Response {
+    let names = match parse::<Vec<String>>(&body, "an array of entity names") {
+        Ok(names) => names,
+        Err(message) => return bad_request(&message),
+    };
+    match names.iter().map(|name| entity(name)).collect() {
+        Ok(entities) => {
+            aimsio.write().forbidden = entities;
+            ok()
+        }
+        Err(message) => bad_request(&message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{basic_credentials, decode_base64};
+
+    #[test]
+    fn base64_decodes_with_and_without_padding() {
+        assert_eq!(
+            decode_base64("dXNlcjpwYXNz").as_deref(),
+            Some(&b"user:pass"[..])
+        );
+        assert_eq!(decode_base64("YQ==").as_deref(), Some(&b"a"[..]));
+        assert_eq!(decode_base64("YQ").as_deref(), Some(&b"a"[..]));
+        assert_eq!(decode_base64("YWI=").as_deref(), Some(&b"ab"[..]));
+        assert_eq!(decode_base64("").as_deref(), Some(&b""[..]));
+        for bad in ["Y", "YQ=x", "a b", "YQ===", "ü"] {
+            assert_eq!(decode_base64(bad), None, "{bad}");
+        }
+        let header = "basic  c2ltLXVzZXI6c2ltLXBhc3N3b3Jk";
+        assert_eq!(
+            basic_credentials(header).as_deref(),
+            Some(&b"sim-user:sim-password"[..])
+        );
+        assert_eq!(basic_credentials("Bearer c2ltLXVzZXI6"), None);
+        assert_eq!(basic_credentials("Basic"), None);
+    }
+}

@@ -20,7 +20,7 @@ pub use sources::*;
 pub const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 /// Names of the sources tributary knows, in the order a pass runs them.
-pub const SOURCE_NAMES: &[&str] = &["planningnow", "aimsio"];
+pub const SOURCE_NAMES: &[&str] = &["planningnow", "aimsio", "aircalc"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -64,6 +64,7 @@ pub struct SyncSettings {
 pub struct SourcesSettings {
     pub planningnow: PlanningNowSettings,
     pub aimsio: AimsioSettings,
+    pub aircalc: AircalcSettings,
 }
 
 impl Settings {
@@ -120,6 +121,7 @@ impl Settings {
             sources: SourcesSettings {
                 planningnow: PlanningNowSettings::from_config(config)?,
                 aimsio: AimsioSettings::from_config(config)?,
+                aircalc: AircalcSettings::from_config(config)?,
             },
         };
         settings.validate()?;
@@ -159,6 +161,7 @@ impl Settings {
         match name {
             "planningnow" => Some(&self.sources.planningnow.common),
             "aimsio" => Some(&self.sources.aimsio.common),
+            "aircalc" => Some(&self.sources.aircalc.common),
             _ => None,
         }
     }

@@ -251,3 +251,95 @@ impl AimsioSettings {
         })
     }
 }
+
+/// How the OAuth2 client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Body,
+    Basic,
+}
+
+#[derive(Debug, Clone)]
+pub struct AircalcSettings {
+    pub common: CommonSourceSettings,
+    pub base_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub client_auth: ClientAuth,
+    pub projects: Vec<String>,
+    pub discover_from_pos_rows: bool,
+    pub fetch_bom: bool,
+    pub fetch_users: bool,
+    pub refresh_after: Duration,
+    pub not_found_retry: Duration,
+}
+
+#[derive(Deserialize)]
+struct AircalcRaw {
+    base_url: String,
+    token_url: String,
+    client_id: String,
+    client_secret: SecretString,
+    client_secret_file: String,
+    client_auth: String,
+    projects: ListOrCsv,
+    discover_from_pos_rows: bool,
+    fetch_bom: bool,
+    fetch_users: bool,
+    refresh_after_hours: u64,
+    not_found_retry_days: u64,
+}
+
+impl AircalcSettings {
+    pub(super) fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let common = CommonSourceSettings::from_config(config, "aircalc")?;
+        let raw: AircalcRaw = config.get("sources.aircalc")?;
+        let client_secret = secret(
+            "sources.aircalc.client_secret",
+            raw.client_secret,
+            &raw.client_secret_file,
+        )?;
+        let client_auth = match raw.client_auth.as_str() {
+            "body" => ClientAuth::Body,
+            "basic" => ClientAuth::Basic,
+            other => {
+                return Err(invalid(
+                    "sources.aircalc.client_auth",
+                    &format!("`{other}` is neither `body` nor `basic`"),
+                ));
+            }
+        };
+        if common.enabled {
+            require_url("sources.aircalc.base_url", &raw.base_url)?;
+            require_url("sources.aircalc.token_url", &raw.token_url)?;
+            if raw.client_id.is_empty() {
+                return Err(ConfigError::Missing {
+                    key: "sources.aircalc.client_id".into(),
+                    reason: "the source is enabled".into(),
+                });
+            }
+            if client_secret.is_none() {
+                return Err(ConfigError::Missing {
+                    key: "sources.aircalc.client_secret".into(),
+                    reason: "the source is enabled; set it or sources.aircalc.client_secret_file"
+                        .into(),
+                });
+            }
+        }
+        Ok(Self {
+            common,
+            base_url: raw.base_url.trim_end_matches('/').to_string(),
+            token_url: raw.token_url,
+            client_id: raw.client_id,
+            client_secret,
+            client_auth,
+            projects: raw.projects.items(),
+            discover_from_pos_rows: raw.discover_from_pos_rows,
+            fetch_bom: raw.fetch_bom,
+            fetch_users: raw.fetch_users,
+            refresh_after: Duration::from_secs(raw.refresh_after_hours * 3600),
+            not_found_retry: Duration::from_secs(raw.not_found_retry_days * 86_400),
+        })
+    }
+}

@@ -7,6 +7,7 @@
 //! endpoints return.
 
 pub mod budget;
+pub mod oauth;
 pub mod retry;
 
 use std::num::NonZeroU32;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -34,6 +35,14 @@ pub enum Auth {
         username: String,
         password: SecretString,
     },
+    /// OAuth2 client credentials; the bearer token is fetched and renewed as needed.
+    OAuth2(oauth::TokenSource),
+}
+
+/// The credentials a request carries.
+enum Credentials {
+    Fixed(HeaderName, HeaderValue),
+    Tokens(oauth::TokenSource),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +72,7 @@ pub enum HttpError {
         elapsed: Duration,
         last: String,
     },
-    #[error("{source_name}: GET {endpoint}: {source}")]
+    #[error("{source_name}: {endpoint}: {source}")]
     Budget {
         source_name: &'static str,
         endpoint: String,
@@ -133,7 +142,7 @@ pub struct ApiClient {
     source: &'static str,
     base_url: String,
     client: reqwest::Client,
-    auth_header: (HeaderName, HeaderValue),
+    credentials: Credentials,
     limiter: DefaultDirectRateLimiter,
     in_flight: Arc<Semaphore>,
     max_parallel: usize,
@@ -164,23 +173,26 @@ impl ApiClient {
             .redirect(same_host_redirects())
             .build()
             .map_err(|e| build_error(e.to_string()))?;
-        let (name, value) = match auth {
-            Auth::Header { name, value } => (name, value.expose_secret().to_string()),
-            Auth::Basic { username, password } => (
+        let fixed = |name: &'static str, value: &str| {
+            let mut header = HeaderValue::from_str(value).map_err(|_| {
+                build_error(format!(
+                    "the credentials for header {name} hold characters an HTTP header cannot carry"
+                ))
+            })?;
+            header.set_sensitive(true);
+            Ok::<_, HttpError>(Credentials::Fixed(HeaderName::from_static(name), header))
+        };
+        let credentials = match auth {
+            Auth::Header { name, value } => fixed(name, value.expose_secret())?,
+            Auth::Basic { username, password } => fixed(
                 "authorization",
-                format!(
+                &format!(
                     "Basic {}",
                     base64(format!("{username}:{}", password.expose_secret()).as_bytes())
                 ),
-            ),
+            )?,
+            Auth::OAuth2(tokens) => Credentials::Tokens(tokens),
         };
-        let mut header = HeaderValue::from_str(&value).map_err(|_| {
-            build_error(format!(
-                "the credentials for header {name} hold characters an HTTP header cannot carry"
-            ))
-        })?;
-        header.set_sensitive(true);
-        let auth_header = (HeaderName::from_static(name), header);
         let period = Duration::from_secs_f64(1.0 / common.requests_per_second);
         let quota = Quota::with_period(period)
             .ok_or_else(|| build_error("requests_per_second is too high".into()))?
@@ -189,7 +201,7 @@ impl ApiClient {
             source,
             base_url: base_url.trim_end_matches('/').to_string(),
             client,
-            auth_header,
+            credentials,
             limiter: RateLimiter::direct(quota),
             in_flight: Arc::new(Semaphore::new(common.max_parallel as usize)),
             max_parallel: common.max_parallel as usize,
@@ -225,76 +237,80 @@ impl ApiClient {
         let endpoint = format!("GET {path}");
         let started = Instant::now();
         let mut attempt = 0u32;
+        let mut token_renewed = false;
         loop {
             attempt += 1;
             let slot = Arc::clone(&self.in_flight)
                 .acquire_owned()
                 .await
                 .expect("the in-flight semaphore is never closed");
-            self.limiter.until_ready().await;
-            if let Some(budget) = &self.budget {
-                budget
-                    .acquire(&endpoint)
-                    .await
-                    .map_err(|source| HttpError::Budget {
-                        source_name: self.source,
-                        endpoint: path.to_string(),
-                        source,
-                    })?;
-            }
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let (last, wait, throttled) = match self.send(&url).await {
-                Ok(inner) if inner.status().is_success() => {
-                    return Ok(Response { inner, _slot: slot });
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                        return Err(HttpError::Unauthorized {
-                            source_name: self.source,
-                            endpoint: path.to_string(),
-                            status,
-                        });
-                    }
-                    let retry_after = resp
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-                    let body = body_excerpt(resp).await;
-                    if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
-                        return Err(HttpError::Status {
-                            source_name: self.source,
-                            endpoint: path.to_string(),
-                            status,
-                            body,
-                        });
-                    }
-                    let wait = match retry_after {
-                        Some(wait) => wait,
-                        None if status == StatusCode::TOO_MANY_REQUESTS => self
-                            .until_window_frees()
-                            .await
-                            .unwrap_or_else(|| self.retry.backoff(attempt)),
-                        None => self.retry.backoff(attempt),
-                    };
-                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
-                    if throttled {
-                        self.note_throttled(path, wait);
-                    }
-                    (format!("{status}: {body}"), wait, throttled)
-                }
-                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
-                    (error_chain(&e), self.retry.backoff(attempt), false)
-                }
-                Err(e) => {
-                    return Err(HttpError::Request {
-                        source_name: self.source,
-                        endpoint: path.to_string(),
-                        message: error_chain(&e),
-                    });
-                }
+            let (name, value) = match &self.credentials {
+                Credentials::Fixed(name, value) => (name.clone(), value.clone()),
+                Credentials::Tokens(tokens) => (AUTHORIZATION, self.bearer(tokens).await?),
             };
+            self.admit(&endpoint).await?;
+            let (last, wait, throttled) =
+                match self.client.get(&url).header(name, value).send().await {
+                    Ok(inner) if inner.status().is_success() => {
+                        return Ok(Response { inner, _slot: slot });
+                    }
+                    Ok(resp) => {
+                        let status = resp.status();
+                        if let (StatusCode::UNAUTHORIZED, Credentials::Tokens(tokens), false) =
+                            (status, &self.credentials, token_renewed)
+                        {
+                            // An expired or revoked token: renew it once, then try again at once.
+                            tokens.invalidate().await;
+                            token_renewed = true;
+                            attempt -= 1;
+                            continue;
+                        }
+                        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                            return Err(HttpError::Unauthorized {
+                                source_name: self.source,
+                                endpoint: path.to_string(),
+                                status,
+                            });
+                        }
+                        let retry_after = resp
+                            .headers()
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+                        let body = body_excerpt(resp).await;
+                        if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
+                            return Err(HttpError::Status {
+                                source_name: self.source,
+                                endpoint: path.to_string(),
+                                status,
+                                body,
+                            });
+                        }
+                        let wait = match retry_after {
+                            Some(wait) => wait,
+                            None if status == StatusCode::TOO_MANY_REQUESTS => self
+                                .until_window_frees()
+                                .await
+                                .unwrap_or_else(|| self.retry.backoff(attempt)),
+                            None => self.retry.backoff(attempt),
+                        };
+                        let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                        if throttled {
+                            self.note_throttled(path, wait);
+                        }
+                        (format!("{status}: {body}"), wait, throttled)
+                    }
+                    Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
+                        (error_chain(&e), self.retry.backoff(attempt), false)
+                    }
+                    Err(e) => {
+                        return Err(HttpError::Request {
+                            source_name: self.source,
+                            endpoint: path.to_string(),
+                            message: error_chain(&e),
+                        });
+                    }
+                };
             drop(slot);
             let elapsed = started.elapsed();
             if attempt >= self.retry.max_attempts
@@ -376,9 +392,21 @@ impl ApiClient {
         })
     }
 
-    async fn send(&self, url: &str) -> reqwest::Result<reqwest::Response> {
-        let (name, value) = &self.auth_header;
-        self.client.get(url).header(name, value).send().await
+    /// Waits for the rate limiter and the request budget, then counts the request.
+    async fn admit(&self, endpoint: &str) -> Result<(), HttpError> {
+        self.limiter.until_ready().await;
+        if let Some(budget) = &self.budget {
+            budget
+                .acquire(endpoint)
+                .await
+                .map_err(|source| HttpError::Budget {
+                    source_name: self.source,
+                    endpoint: endpoint.to_string(),
+                    source,
+                })?;
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 //! everything else.
 
 pub mod aimsio;
+pub mod aircalc;
 pub mod planningnow;
 
 use futures_util::future::BoxFuture;
@@ -76,6 +77,10 @@ pub fn build(
             )?) as Box<dyn Source>),
             aimsio::NAME => Ok(
                 Box::new(aimsio::Aimsio::new(&settings.sources.aimsio, pool)?) as Box<dyn Source>,
+            ),
+            aircalc::NAME => Ok(
+                Box::new(aircalc::Aircalc::new(&settings.sources.aircalc, pool)?)
+                    as Box<dyn Source>,
             ),
             other => unreachable!("select() only returns known sources, got {other}"),
         })

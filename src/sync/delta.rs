@@ -347,7 +347,7 @@ async fn commit(
 }
 
 /// An id as one URL path segment (unreserved characters kept, the rest percent-encoded).
-fn path_segment(id: &str) -> String {
+pub fn path_segment(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
     for b in id.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

@@ -65,13 +65,18 @@ impl Column {
         self
     }
 
+    /// The first present field; `a.b` reads field `b` of the object in field `a`.
     fn lookup<'v>(&self, obj: &'v Map<String, Value>) -> Option<(&'static str, &'v Value)> {
         if self.fields.is_empty() {
             return obj.get(self.name).map(|v| (self.name, v));
         }
-        self.fields
-            .iter()
-            .find_map(|f| obj.get(*f).map(|v| (*f, v)))
+        self.fields.iter().find_map(|f| {
+            let mut parts = f.split('.');
+            let first = obj.get(parts.next()?)?;
+            parts
+                .try_fold(first, |v, part| v.get(part))
+                .map(|v| (*f, v))
+        })
     }
 }
 

@@ -1,0 +1,344 @@
+//! The budget-aware project refresh: which project numbers exist (discovery), in which order
+//! they are fetched, and storing a fetched project with its positions (and BOMs), or a 404.
+//! Each project is committed on its own, so a run that runs out of budget keeps its place.
+
+use chrono_tz::UTC;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::model;
+use crate::config::AircalcSettings;
+use crate::db::rejects::{self, Reject};
+use crate::db::runs::{RunCounts, TableCounts};
+use crate::http::{ApiClient, HttpError};
+use crate::sync::apply::{Applied, Batch, Stager, soft_delete_missing};
+use crate::sync::table::{ColType, Normalizer, Table, convert, row_line};
+use crate::sync::{StreamContext, SyncError};
+
+/// Records every project number the sources name: pos-rows-aggregated, PlanningNow orders and
+/// offers, and the configured list. Numbers are kept trimmed and upper case.
+pub async fn discover(pool: &PgPool, configured: &[String]) -> Result<u64, sqlx::Error> {
+    let added = sqlx::query(
+        "INSERT INTO aircalc.project_refresh (project_no) \
+         SELECT DISTINCT no FROM ( \
+           SELECT upper(btrim(project_no)) AS no FROM aircalc.pos_rows WHERE _deleted_at IS NULL \
+           UNION SELECT upper(btrim(project_no)) FROM planningnow.orders WHERE _deleted_at IS NULL \
+           UNION SELECT upper(btrim(project_no)) FROM planningnow.offers WHERE _deleted_at IS NULL \
+           UNION SELECT upper(btrim(c)) FROM unnest($1::text[]) AS c \
+         ) numbers WHERE no IS NOT NULL AND no <> '' \
+         ON CONFLICT (project_no) DO NOTHING",
+    )
+    .bind(configured)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(added)
+}
+
+/// Project numbers due for a fetch, most urgent first: (1) named by a PlanningNow order or
+/// offer (or the configuration) and not stored yet; (2) rows in pos-rows-aggregated changed
+/// since the last fetch; (3) the least recently refreshed, once older than `refresh_after`.
+/// Numbers that answered 404 wait `not_found_retry`.
+pub async fn queue(
+    pool: &PgPool,
+    settings: &AircalcSettings,
+) -> Result<Vec<(String, i32)>, sqlx::Error> {
+    sqlx::query_as(QUEUE)
+        .bind(&settings.projects)
+        .bind(settings.refresh_after.as_secs_f64())
+        .bind(settings.not_found_retry.as_secs_f64())
+        .fetch_all(pool)
+        .await
+}
+
+const QUEUE: &str = "\
+WITH named AS (
+    SELECT upper(btrim(project_no)) AS no FROM planningnow.orders WHERE _deleted_at IS NULL
+    UNION SELECT upper(btrim(project_no)) FROM planningnow.offers WHERE _deleted_at IS NULL
+    UNION SELECT upper(btrim(c)) FROM unnest($1::text[]) AS c
+), rows AS (
+    SELECT upper(btrim(project_no)) AS no, max(updated_at) AS updated_at
+    FROM aircalc.pos_rows WHERE _deleted_at IS NULL GROUP BY 1
+), ranked AS (
+    SELECT r.project_no, r.last_fetched_at,
+           CASE WHEN r.project_no IN (SELECT no FROM named) AND p.project_no IS NULL THEN 1
+                WHEN rows.updated_at > coalesce(r.rows_updated_at, '-infinity') THEN 2
+                ELSE 3 END AS priority
+    FROM aircalc.project_refresh r
+    LEFT JOIN aircalc.projects p ON p.project_no = r.project_no AND p._deleted_at IS NULL
+    LEFT JOIN rows ON rows.no = r.project_no
+    WHERE r.not_found_at IS NULL OR r.not_found_at < now() - make_interval(secs => $3)
+)
+SELECT project_no, priority FROM ranked
+WHERE priority < 3 OR last_fetched_at IS NULL OR last_fetched_at < now() - make_interval(secs => $2)
+ORDER BY priority, last_fetched_at NULLS FIRST, project_no";
+
+/// Fetches due projects in priority order for as long as the budget allows.
+pub async fn refresh(
+    ctx: &StreamContext<'_>,
+    client: &ApiClient,
+    settings: &AircalcSettings,
+    counts: &mut RunCounts,
+) -> Result<(), SyncError> {
+    discover(ctx.pool, &settings.projects).await?;
+    let due = queue(ctx.pool, settings).await?;
+    tracing::info!(due = due.len(), "aircalc projects due for a refresh");
+    let projects = model::projects();
+    let mut rejected = Vec::new();
+    let mut result = Ok(());
+    for (done, (project_no, priority)) in due.iter().enumerate() {
+        let path = format!(
+            "/project-by-no/v0/{}",
+            crate::sync::delta::path_segment(project_no)
+        );
+        let fetched = match client.get(&path).await {
+            Ok(response) => response
+                .json::<Value>()
+                .await
+                .map_err(|e| HttpError::Request {
+                    source_name: client.source(),
+                    endpoint: path.clone(),
+                    message: format!("unreadable JSON body: {e}"),
+                }),
+            Err(e) => Err(e),
+        };
+        counts.fetched += 1;
+        let cursor = json!({"last_project": project_no, "priority": priority, "done": done + 1, "due": due.len()});
+        match fetched {
+            Ok(project) => {
+                match store_project(ctx, &projects, &project, project_no, &cursor, counts).await? {
+                    Some(reject) => rejected.push(reject),
+                    None if settings.fetch_bom => {
+                        if let Err(e) =
+                            store_boms(ctx, client, &project, project_no, counts, &mut rejected)
+                                .await
+                        {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            Err(HttpError::Status { status, .. }) if status.as_u16() == 404 => {
+                not_found(ctx, project_no, counts).await?;
+            }
+            Err(e) => {
+                result = Err(SyncError::Http(e));
+                break;
+            }
+        }
+    }
+    counts.rejected = rejected.len() as u64;
+    rejects::record(ctx.pool, ctx.source, ctx.stream, ctx.run_id, &rejected).await?;
+    result
+}
+
+/// Adds one table's counts to a run's.
+pub(super) fn add(counts: &mut RunCounts, table: &str, c: &TableCounts) {
+    let t = counts.tables.entry(table.to_string()).or_default();
+    t.inserted += c.inserted;
+    t.updated += c.updated;
+    t.unchanged += c.unchanged;
+    t.deleted += c.deleted;
+}
+
+/// Upserts a project and its positions, soft-deletes positions it no longer has, and notes
+/// the fetch. A project that cannot be normalized is returned as a reject.
+async fn store_project(
+    ctx: &StreamContext<'_>,
+    projects: &Table,
+    project: &Value,
+    project_no: &str,
+    cursor: &Value,
+    counts: &mut RunCounts,
+) -> Result<Option<Reject>, sqlx::Error> {
+    let rows = match Normalizer::new(projects.clone(), UTC).record(project) {
+        Ok(rows) => rows,
+        Err(rejected) => {
+            return Ok(Some(Reject {
+                key: Some(project_no.to_string()),
+                payload: project.clone(),
+                error: rejected.error,
+            }));
+        }
+    };
+    let text = |v: &Value| {
+        convert(ColType::Text, v, UTC)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    let stored_no = text(&project["projectNo"]);
+    let positions: Vec<Vec<String>> = project["positions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| vec![stored_no.clone(), text(&p["posNo"])])
+        .collect();
+    let mut batch = Batch::new(2);
+    for (i, line) in rows {
+        batch.rows[i].push_str(&line);
+        batch.counts[i] += 1;
+    }
+    let lock = format!("tributary:{}:{}", ctx.source, ctx.stream);
+    let mut stager = Stager::begin(ctx.pool, projects, &lock).await?;
+    stager.stage(batch).await?;
+    if let Applied::Done(done) = stager
+        .finish(ctx.run_id, None, (ctx.source, ctx.stream, cursor.clone()))
+        .await?
+    {
+        for (table, c) in &done {
+            add(counts, table, c);
+        }
+    }
+    let positions_table = &projects.children[0].1;
+    let deleted = soft_delete_missing(
+        ctx.pool,
+        positions_table,
+        std::slice::from_ref(&stored_no),
+        &positions,
+        &[],
+        ctx.run_id,
+        (ctx.source, ctx.stream, cursor.clone()),
+    )
+    .await?;
+    add(
+        counts,
+        positions_table.name,
+        &TableCounts {
+            deleted,
+            ..TableCounts::default()
+        },
+    );
+    sqlx::query(
+        "UPDATE aircalc.project_refresh r SET last_fetched_at = now(), not_found_at = NULL, \
+         rows_updated_at = (SELECT max(updated_at) FROM aircalc.pos_rows p \
+                            WHERE upper(btrim(p.project_no)) = r.project_no AND p._deleted_at IS NULL) \
+         WHERE r.project_no = $1",
+    )
+    .bind(project_no)
+    .execute(ctx.pool)
+    .await?;
+    Ok(None)
+}
+
+/// aircalc does not know the number (any more): note it, and soft-delete what was stored.
+async fn not_found(
+    ctx: &StreamContext<'_>,
+    project_no: &str,
+    counts: &mut RunCounts,
+) -> Result<(), sqlx::Error> {
+    let mut tx = ctx.pool.begin().await?;
+    sqlx::query("UPDATE aircalc.project_refresh SET not_found_at = now() WHERE project_no = $1")
+        .bind(project_no)
+        .execute(&mut *tx)
+        .await?;
+    for table in ["aircalc.projects", "aircalc.positions"] {
+        let deleted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET _deleted_at = now(), _run_id = $2 WHERE project_no = $1 AND _deleted_at IS NULL"
+        )))
+        .bind(project_no)
+        .bind(ctx.run_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        add(
+            counts,
+            table,
+            &TableCounts {
+                deleted,
+                ..TableCounts::default()
+            },
+        );
+    }
+    tx.commit().await?;
+    tracing::info!(
+        project_no,
+        "aircalc does not know this project number; asking again later"
+    );
+    Ok(())
+}
+
+/// Fetches and stores the bill of materials of every position of a project.
+async fn store_boms(
+    ctx: &StreamContext<'_>,
+    client: &ApiClient,
+    project: &Value,
+    project_no: &str,
+    counts: &mut RunCounts,
+    rejected: &mut Vec<Reject>,
+) -> Result<(), SyncError> {
+    let table = model::bom_lines();
+    let positions = project["positions"].as_array().cloned().unwrap_or_default();
+    for position in positions {
+        let Some(pos_no) = position["posNo"].as_str() else {
+            continue;
+        };
+        let path = format!(
+            "/ahu-bom-by-pos-no/v0/{}",
+            crate::sync::delta::path_segment(pos_no)
+        );
+        let bom: Value = match client.get_json(&path).await {
+            Ok(bom) => bom,
+            Err(HttpError::Status { status, .. }) if status.as_u16() == 404 => json!({"lines": []}),
+            Err(e) => return Err(SyncError::Http(e)),
+        };
+        let mut batch = Batch::new(1);
+        let mut listed = Vec::new();
+        for line in bom["lines"].as_array().into_iter().flatten() {
+            let Some(obj) = line.as_object() else {
+                continue;
+            };
+            let Some(line_no) = obj.get("lineNo").and_then(Value::as_i64) else {
+                continue;
+            };
+            let mut values = obj.clone();
+            values.insert(model::BOM_PROJECT.into(), json!(project_no));
+            let key = vec![pos_no.to_string(), line_no.to_string()];
+            match row_line(&table, &key, &values, &line.to_string(), UTC) {
+                Ok(row) => {
+                    batch.rows[0].push_str(&row);
+                    batch.counts[0] += 1;
+                }
+                Err(error) => rejected.push(Reject {
+                    key: Some(key.join("/")),
+                    payload: line.clone(),
+                    error,
+                }),
+            }
+            listed.push(key);
+        }
+        let lock = format!("tributary:{}:bom", ctx.source);
+        let cursor = json!({"last_bom": pos_no});
+        let mut stager = Stager::begin(ctx.pool, &table, &lock).await?;
+        stager.stage(batch).await?;
+        if let Applied::Done(done) = stager
+            .finish(ctx.run_id, None, (ctx.source, "bom_lines", cursor.clone()))
+            .await?
+        {
+            for (name, c) in &done {
+                add(counts, name, c);
+            }
+        }
+        let deleted = soft_delete_missing(
+            ctx.pool,
+            &table,
+            &[pos_no.to_string()],
+            &listed,
+            &[],
+            ctx.run_id,
+            (ctx.source, "bom_lines", cursor),
+        )
+        .await?;
+        add(
+            counts,
+            table.name,
+            &TableCounts {
+                deleted,
+                ..TableCounts::default()
+            },
+        );
+    }
+    Ok(())
+}

@@ -154,8 +154,12 @@ COMMENT ON COLUMN aircalc.pos_rows._changed_at IS 'When the content last changed
 COMMENT ON COLUMN aircalc.pos_rows._deleted_at IS 'When the row vanished from aircalc (soft delete); NULL while live';
 COMMENT ON COLUMN aircalc.pos_rows._run_id IS 'The run (tributary.sync_runs.id) that last wrote this row';
 
-CREATE INDEX projects_match_no ON aircalc.projects (upper(btrim(project_no)));
-CREATE INDEX projects_match_ref ON aircalc.projects (upper(btrim(external_ref)));
+CREATE FUNCTION aircalc.match_key(project_no text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURNS NULL ON NULL INPUT
+AS $$ SELECT upper(btrim(project_no, E' \t\r\n\f')) $$;
+COMMENT ON FUNCTION aircalc.match_key(text) IS 'A project number as compared across systems: surrounding whitespace removed, upper case';
+CREATE INDEX projects_match_no ON aircalc.projects (aircalc.match_key(project_no));
+CREATE INDEX projects_match_ref ON aircalc.projects (aircalc.match_key(external_ref));
 
 CREATE TABLE aircalc.project_refresh (
     project_no      text PRIMARY KEY,
@@ -191,12 +195,12 @@ SELECT o.id AS order_id,
 FROM planningnow.orders o
 LEFT JOIN LATERAL (
     SELECT ap.project_no, ap.name, ap.customer_name,
-           CASE WHEN upper(btrim(ap.project_no)) = upper(btrim(o.project_no)) THEN 'project_no' ELSE 'external_ref' END AS matched_by
+           CASE WHEN aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no) THEN 'project_no' ELSE 'external_ref' END AS matched_by
     FROM aircalc.projects ap
     WHERE ap._deleted_at IS NULL
-      AND (upper(btrim(ap.project_no)) = upper(btrim(o.project_no))
-           OR upper(btrim(ap.external_ref)) = upper(btrim(o.project_no)))
-    ORDER BY upper(btrim(ap.project_no)) = upper(btrim(o.project_no)) DESC, ap.project_no
+      AND (aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no)
+           OR aircalc.match_key(ap.external_ref) = aircalc.match_key(o.project_no))
+    ORDER BY aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no) DESC, ap.project_no
     LIMIT 1
 ) p ON true
 LEFT JOIN LATERAL (
@@ -236,12 +240,12 @@ SELECT o.id AS offer_id,
 FROM planningnow.offers o
 LEFT JOIN LATERAL (
     SELECT ap.project_no, ap.name, ap.customer_name,
-           CASE WHEN upper(btrim(ap.project_no)) = upper(btrim(o.project_no)) THEN 'project_no' ELSE 'external_ref' END AS matched_by
+           CASE WHEN aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no) THEN 'project_no' ELSE 'external_ref' END AS matched_by
     FROM aircalc.projects ap
     WHERE ap._deleted_at IS NULL
-      AND (upper(btrim(ap.project_no)) = upper(btrim(o.project_no))
-           OR upper(btrim(ap.external_ref)) = upper(btrim(o.project_no)))
-    ORDER BY upper(btrim(ap.project_no)) = upper(btrim(o.project_no)) DESC, ap.project_no
+      AND (aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no)
+           OR aircalc.match_key(ap.external_ref) = aircalc.match_key(o.project_no))
+    ORDER BY aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no) DESC, ap.project_no
     LIMIT 1
 ) p ON true
 LEFT JOIN LATERAL (

@@ -159,24 +159,11 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             let settings = settings();
             let pool = db::connect(&settings.database).await?;
             db::migrate(&pool).await?;
-            let runs = db::runs::last_runs(&pool).await?;
-            let mut budgets = Vec::new();
-            for name in crate::config::SOURCE_NAMES {
-                let Some(common) = settings.source_common(name) else {
-                    continue;
-                };
-                let b = &common.budget;
-                if b.requests > 0 {
-                    let window = std::time::Duration::from_secs(b.window_secs);
-                    let limit = i64::from(b.requests - b.reserve);
-                    budgets.push(crate::http::budget::usage(&pool, name, limit, window).await?);
-                }
-            }
+            let status = crate::status::collect(&pool, &settings).await?;
             if json {
-                let status = serde_json::json!({ "runs": runs, "budgets": budgets });
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                print!("{}", report::status(&runs, &budgets));
+                print!("{}", report::status(&status));
             }
             Ok(ExitCode::SUCCESS)
         }

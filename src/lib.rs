@@ -10,5 +10,6 @@ pub mod http;
 pub mod report;
 pub mod simulate;
 pub mod sources;
+pub mod status;
 pub mod sync;
 pub mod telemetry;

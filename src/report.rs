@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::db::runs::LastRun;
-use crate::http::budget::Usage;
+use crate::status::Status;
 use crate::sync::SourceReport;
 
 /// Renders rows under headers, columns padded; numbers (by header) right-aligned.
@@ -97,9 +97,20 @@ pub fn summary(reports: &[SourceReport]) -> String {
     out
 }
 
-/// `tributary status`: the latest run per source and stream, then the request budgets.
-pub fn status(runs: &[LastRun], budgets: &[Usage]) -> String {
+/// `tributary status`: the latest run per source and stream, the request budgets, and the
+/// aircalc backlog.
+pub fn status(status: &Status) -> String {
+    let (runs, budgets) = (&status.runs, &status.budgets);
     let mut out = runs_table(runs);
+    if let Some(a) = &status.aircalc {
+        out.push_str(&format!(
+            "\naircalc: {} project(s) due for a refresh; at {} requests per {}s all are refreshed by {}\n",
+            a.pending_projects,
+            a.requests_per_window,
+            a.window_secs,
+            a.all_refreshed_by.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
     if !budgets.is_empty() {
         let rows: Vec<Vec<String>> = budgets
             .iter()

@@ -113,7 +113,7 @@ async fn require_auth(State(aimsio): State<Shared>, request: Request, next: Next
 }
 
 /// The decoded `user:password` of an `Authorization: Basic …` header value.
-fn basic_credentials(value: &str) -> Option<Vec<u8>> {
+pub(super) fn basic_credentials(value: &str) -> Option<Vec<u8>> {
     let (scheme, token) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;

@@ -1,8 +1,8 @@
 //! Fake vendor APIs over HTTP, for the integration tests, the demo and the benchmark.
 //!
 //! One axum server hosts every simulated API under its own prefix: PlanningNow under
-//! `/planningnow` (module `planningnow`), Aimsio under `/aimsio` (module `aimsio`); an
-//! aircalc fake is meant to join as a sibling module mounted under `/aircalc`. This module
+//! `/planningnow` (module `planningnow`), Aimsio under `/aimsio` (module `aimsio`),
+//! aircalc NEXT under `/aircalc` (module `aircalc`, its token endpoint included). This module
 //! owns the server's lifecycle, the merge of the per-API routers, the layers every API
 //! shares (request statistics (module `stats`), then fault injection (module `faults`),
 //! then the vendors' rate limits (module `limits`), in that order) and the control
@@ -23,7 +23,9 @@
 //!   counts and the measurements, not the limits;
 //! - `/_sim/planningnow/…`: PlanningNow data control (mutate, put, delete, folder tree);
 //! - `/_sim/aimsio/…`: Aimsio data control (mutate, vanish, stale, forbidden; see the
-//!   module `aimsio`).
+//!   module `aimsio`);
+//! - `/_sim/aircalc/…`: aircalc data and token control (mutate, project, expire-tokens;
+//!   see the module `aircalc`).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -49,6 +51,11 @@ mod aimsio_crew;
 mod aimsio_data;
 mod aimsio_jobs;
 mod aimsio_mutate;
+mod aircalc;
+mod aircalc_auth;
+mod aircalc_data;
+mod aircalc_mutate;
+mod aircalc_units;
 mod faults;
 mod limits;
 mod planningnow;
@@ -62,6 +69,10 @@ mod stats;
 mod tests_aimsio;
 #[cfg(test)]
 mod tests_aimsio_data;
+#[cfg(test)]
+mod tests_aircalc;
+#[cfg(test)]
+mod tests_aircalc_data;
 #[cfg(test)]
 mod tests_data;
 #[cfg(test)]
@@ -84,6 +95,14 @@ pub struct SimOptions {
     pub aimsio_password: String,
     /// Number of Aimsio objects of every entity.
     pub aimsio_objects: usize,
+    /// The OAuth2 client id the aircalc fake accepts.
+    pub aircalc_client_id: String,
+    /// The OAuth2 client secret the aircalc fake accepts.
+    pub aircalc_client_secret: String,
+    /// Number of aircalc projects at the start (`PRJ-00001` onwards).
+    pub aircalc_projects: usize,
+    /// Lifetime of aircalc access tokens, in seconds (the token answer's `expires_in`).
+    pub aircalc_token_ttl_secs: u64,
     /// Rate limit by API name (prefix without the slash: `planningnow`, `aimsio`,
     /// `aircalc`); see [`Limit`]. [`start`] refuses invalid ones.
     pub limits: BTreeMap<String, Limit>,
@@ -116,6 +135,10 @@ impl Default for SimOptions {
             aimsio_username: "sim-user".to_owned(),
             aimsio_password: "sim-password".to_owned(),
             aimsio_objects: 40,
+            aircalc_client_id: "sim-client".to_owned(),
+            aircalc_client_secret: "sim-secret".to_owned(),
+            aircalc_projects: 30,
+            aircalc_token_ttl_secs: 3600,
             limits: BTreeMap::from([
                 // "200 requests per 10 minutes", sliding.
                 (
@@ -177,6 +200,16 @@ impl RunningSimulator {
         format!("{}/aimsio", self.url())
     }
 
+    /// The aircalc client's `base_url`: `http://127.0.0.1:PORT/aircalc/external`.
+    pub fn aircalc_url(&self) -> String {
+        format!("{}/aircalc/external", self.url())
+    }
+
+    /// The aircalc client's `token_url`: `http://127.0.0.1:PORT/aircalc/oauth/token`.
+    pub fn aircalc_token_url(&self) -> String {
+        format!("{}/aircalc/oauth/token", self.url())
+    }
+
     /// Graceful shutdown: stops accepting, lets open requests finish, waits for the task.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
@@ -196,6 +229,10 @@ pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimu
         aimsio_username,
         aimsio_password,
         aimsio_objects,
+        aircalc_client_id,
+        aircalc_client_secret,
+        aircalc_projects,
+        aircalc_token_ttl_secs,
         limits,
     } = opts;
     for (api, limit) in &limits {
@@ -211,10 +248,11 @@ pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimu
     }
     let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
-    let (store, aimsio_store) = tokio::task::spawn_blocking(move || {
+    let (store, aimsio_store, aircalc_store) = tokio::task::spawn_blocking(move || {
         (
             planningnow_data::Store::generate(seed, orders),
             aimsio_data::Store::generate(seed, aimsio_objects),
+            aircalc_data::Store::generate(seed, aircalc_projects),
         )
     })
     .await
@@ -222,6 +260,15 @@ pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimu
     let app = router(
         planningnow::PlanningNow::new(planningnow_token, store),
         aimsio::Aimsio::new(&aimsio_username, &aimsio_password, aimsio_store),
+        aircalc::Aircalc::new(
+            aircalc_auth::Auth::new(
+                aircalc_client_id,
+                aircalc_client_secret,
+                aircalc_token_ttl_secs,
+                seed,
+            ),
+            aircalc_store,
+        ),
         limits,
     );
     let (shutdown, signal) = oneshot::channel::<()>();
@@ -233,7 +280,14 @@ pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimu
             tracing::error!(%err, "simulator server failed");
         }
     });
-    tracing::info!(%addr, seed, orders, aimsio_objects, "simulator listening");
+    tracing::info!(
+        %addr,
+        seed,
+        orders,
+        aimsio_objects,
+        aircalc_projects,
+        "simulator listening"
+    );
     Ok(RunningSimulator {
         addr,
         shutdown,
@@ -264,11 +318,13 @@ fn route<S: Clone + Send + Sync + 'static>(
 fn router(
     planningnow: Arc<planningnow::PlanningNow>,
     aimsio: Arc<aimsio::Aimsio>,
+    aircalc: Arc<aircalc::Aircalc>,
     limits: BTreeMap<String, Limit>,
 ) -> Router {
     let apis = [
         planningnow::api(planningnow.clone()),
         aimsio::api(aimsio.clone()),
+        aircalc::api(aircalc.clone()),
     ];
     let routes = apis
         .iter()
@@ -305,7 +361,8 @@ fn router(
         .route("/stats/reset", post(stats::reset))
         .with_state(control)
         .nest("/planningnow", planningnow::control_router(planningnow))
-        .nest("/aimsio", aimsio::control_router(aimsio));
+        .nest("/aimsio", aimsio::control_router(aimsio))
+        .nest("/aircalc", aircalc::control_router(aircalc));
     // Set after the layers, so that paths outside every API are neither counted, faulted
     // nor limited.
     apis.nest("/_sim", sim)

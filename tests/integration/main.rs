@@ -2,6 +2,7 @@
 //! HTTP, driven through the library as `tributary sync` drives it and through the binary.
 
 mod aimsio;
+mod aircalc;
 mod budget;
 mod cli;
 mod common;

@@ -519,7 +519,8 @@ async fn the_schema_matches_the_specs_and_everything_is_commented() {
         .map(|s| s.table)
         .collect();
     let aimsio = tributary::sources::aimsio::model::all_tables();
-    for root in planningnow.iter().chain(&aimsio) {
+    let aircalc = tributary::sources::aircalc::model::all_tables();
+    for root in planningnow.iter().chain(&aimsio).chain(&aircalc) {
         for table in root.flatten() {
             let (schema, name) = table.name.split_once('.').unwrap();
             for (column, ty) in table.staged_columns() {
@@ -545,10 +546,10 @@ async fn the_schema_matches_the_specs_and_everything_is_commented() {
     let uncommented: Vec<String> = sqlx::query_scalar(
         "SELECT c.table_schema || '.' || c.table_name || '.' || c.column_name \
          FROM information_schema.columns c \
-         WHERE c.table_schema IN ('planningnow', 'aimsio', 'tributary') AND col_description( \
+         WHERE c.table_schema IN ('planningnow', 'aimsio', 'aircalc', 'analytics', 'tributary') AND col_description( \
            (quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass, c.ordinal_position) IS NULL \
          UNION ALL SELECT n.nspname || '.' || t.relname FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace \
-         WHERE n.nspname IN ('planningnow', 'aimsio', 'tributary') AND t.relkind = 'r' AND obj_description(t.oid, 'pg_class') IS NULL",
+         WHERE n.nspname IN ('planningnow', 'aimsio', 'aircalc', 'analytics', 'tributary') AND t.relkind IN ('r', 'v') AND obj_description(t.oid, 'pg_class') IS NULL",
     )
     .fetch_all(&db.pool)
     .await

@@ -21,10 +21,10 @@ pub async fn discover(pool: &PgPool, configured: &[String]) -> Result<u64, sqlx:
     let added = sqlx::query(
         "INSERT INTO aircalc.project_refresh (project_no) \
          SELECT DISTINCT no FROM ( \
-           SELECT upper(btrim(project_no)) AS no FROM aircalc.pos_rows WHERE _deleted_at IS NULL \
-           UNION SELECT upper(btrim(project_no)) FROM planningnow.orders WHERE _deleted_at IS NULL \
-           UNION SELECT upper(btrim(project_no)) FROM planningnow.offers WHERE _deleted_at IS NULL \
-           UNION SELECT upper(btrim(c)) FROM unnest($1::text[]) AS c \
+           SELECT aircalc.match_key(project_no) AS no FROM aircalc.pos_rows WHERE _deleted_at IS NULL \
+           UNION SELECT aircalc.match_key(project_no) FROM planningnow.orders WHERE _deleted_at IS NULL \
+           UNION SELECT aircalc.match_key(project_no) FROM planningnow.offers WHERE _deleted_at IS NULL \
+           UNION SELECT aircalc.match_key(c) FROM unnest($1::text[]) AS c \
          ) numbers WHERE no IS NOT NULL AND no <> '' \
          ON CONFLICT (project_no) DO NOTHING",
     )
@@ -53,11 +53,11 @@ pub async fn queue(
 
 const QUEUE: &str = "\
 WITH named AS (
-    SELECT upper(btrim(project_no)) AS no FROM planningnow.orders WHERE _deleted_at IS NULL
-    UNION SELECT upper(btrim(project_no)) FROM planningnow.offers WHERE _deleted_at IS NULL
-    UNION SELECT upper(btrim(c)) FROM unnest($1::text[]) AS c
+    SELECT aircalc.match_key(project_no) AS no FROM planningnow.orders WHERE _deleted_at IS NULL
+    UNION SELECT aircalc.match_key(project_no) FROM planningnow.offers WHERE _deleted_at IS NULL
+    UNION SELECT aircalc.match_key(c) FROM unnest($1::text[]) AS c
 ), rows AS (
-    SELECT upper(btrim(project_no)) AS no, max(updated_at) AS updated_at
+    SELECT aircalc.match_key(project_no) AS no, max(updated_at) AS updated_at
     FROM aircalc.pos_rows WHERE _deleted_at IS NULL GROUP BY 1
 ), ranked AS (
     SELECT r.project_no, r.last_fetched_at,
@@ -214,7 +214,7 @@ async fn store_project(
     sqlx::query(
         "UPDATE aircalc.project_refresh r SET last_fetched_at = now(), not_found_at = NULL, \
          rows_updated_at = (SELECT max(updated_at) FROM aircalc.pos_rows p \
-                            WHERE upper(btrim(p.project_no)) = r.project_no AND p._deleted_at IS NULL) \
+                            WHERE aircalc.match_key(p.project_no) = r.project_no AND p._deleted_at IS NULL) \
          WHERE r.project_no = $1",
     )
     .bind(project_no)

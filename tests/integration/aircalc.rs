@@ -1,0 +1,359 @@
+//! aircalc end to end: the budget holds over several windows and restarts, projects come in
+//! priority order, 404s are remembered, tokens are cached and renewed, and the analytics
+//! views join PlanningNow orders to aircalc projects.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use tributary::db::runs::RunStatus;
+use tributary::simulate::{self, RunningSimulator, SimOptions};
+use tributary::sources::{self, aircalc, planningnow};
+use tributary::sync::{SourceReport, SyncOptions, sync_source};
+
+const BY_NO: &str = "GET /aircalc/external/project-by-no/v0/{projectNo}";
+const TOKEN: &str = "POST /aircalc/oauth/token";
+
+async fn sim(projects: usize, orders: usize, token_ttl_secs: u64) -> RunningSimulator {
+    simulate::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimOptions {
+            orders,
+            aircalc_projects: projects,
+            aircalc_token_ttl_secs: token_ttl_secs,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("start the simulator")
+}
+
+/// PlanningNow and aircalc enabled against the simulator; aircalc's budget as given.
+fn both_env(
+    db: &TestDb,
+    sim: &RunningSimulator,
+    budget: (u32, u32, u32),
+) -> HashMap<String, String> {
+    let mut env = env_for(db, sim);
+    let (requests, window_secs, reserve) = budget;
+    for (k, v) in [
+        ("ENABLED", "true".to_string()),
+        ("BASE_URL", sim.aircalc_url()),
+        ("TOKEN_URL", sim.aircalc_token_url()),
+        ("CLIENT_ID", "sim-client".into()),
+        ("CLIENT_SECRET", "sim-secret".into()),
+        ("REQUESTS_PER_SECOND", "100".into()),
+        ("BUDGET__REQUESTS", requests.to_string()),
+        ("BUDGET__WINDOW_SECS", window_secs.to_string()),
+        ("BUDGET__RESERVE", reserve.to_string()),
+        ("BUDGET__MAX_WAIT_SECS", "0".into()),
+    ] {
+        env.insert(format!("TRIBUTARY__SOURCES__AIRCALC__{k}"), v);
+    }
+    env
+}
+
+async fn run(db: &TestDb, env: &HashMap<String, String>, name: &'static str) -> SourceReport {
+    let settings = settings(env);
+    let source = sources::build(&settings, &[name], &db.pool).expect("source");
+    let options = SyncOptions {
+        trigger: "cli",
+        allow_mass_delete: false,
+    };
+    sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
+        .await
+        .expect("run records")
+}
+
+async fn stats(sim: &RunningSimulator) -> Value {
+    control(sim, "GET", "/_sim/stats", Value::Null).await
+}
+
+async fn put_order(sim: &RunningSimulator, id: i64, project_no: &str) {
+    control(sim, "PUT", "/_sim/planningnow/order",
+        json!({"id": id, "o_conf_date": "2025-05-01", "project_no": project_no, "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
+}
+
+#[tokio::test]
+async fn the_budget_holds_over_windows_and_restarts_and_named_projects_come_first() {
+    let db = fresh_db().await;
+    let sim = sim(12, 2, 3600).await;
+    control(
+        &sim,
+        "PUT",
+        "/_sim/limits/aircalc",
+        json!({"requests": 6, "window_ms": 3000, "retry_after": true}),
+    )
+    .await;
+    put_order(&sim, 900_001, "PRJ-00011").await;
+    put_order(&sim, 900_002, " prj-00007 ").await;
+    let env = both_env(&db, &sim, (8, 3, 2));
+    assert_eq!(
+        run(&db, &env, planningnow::NAME).await.status,
+        RunStatus::Succeeded
+    );
+    let named: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT aircalc.match_key(project_no) FROM planningnow.orders \
+         UNION SELECT aircalc.match_key(project_no) FROM planningnow.offers",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+
+    // Each run is a restart: a new client, a new token cache, the ledger in the database.
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let report = run(&db, &env, aircalc::NAME).await;
+        if report.status == RunStatus::Succeeded {
+            break;
+        }
+        assert_eq!(report.status, RunStatus::BudgetExhausted, "{report:?}");
+        assert!(passes < 8, "the refresh never completed");
+        tokio::time::sleep(std::time::Duration::from_millis(3400)).await;
+    }
+    assert!(
+        passes >= 3,
+        "12 projects at 6 requests per window need several windows"
+    );
+    let m = &stats(&sim).await["limits"]["aircalc"];
+    assert_eq!(m["violations"], 0, "{m}");
+    assert!(m["max_in_window"].as_u64().unwrap() <= 6, "{m}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+            .await,
+        12
+    );
+    let s = stats(&sim).await;
+    assert_eq!(
+        s["requests"][BY_NO]["200"], 12,
+        "no project fetched twice: {s}"
+    );
+
+    let order: Vec<String> = sqlx::query_scalar(
+        "SELECT project_no FROM aircalc.project_refresh WHERE last_fetched_at IS NOT NULL \
+         ORDER BY last_fetched_at, project_no",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(order.len(), 12);
+    let first_unnamed = order
+        .iter()
+        .position(|p| !named.contains(p))
+        .unwrap_or(order.len());
+    assert!(
+        order[..first_unnamed].contains(&"PRJ-00011".to_string()),
+        "{order:?}"
+    );
+    assert!(
+        order[..first_unnamed].contains(&"PRJ-00007".to_string()),
+        "{order:?}"
+    );
+    assert!(
+        order[first_unnamed..].iter().all(|p| !named.contains(p)),
+        "named projects first: {order:?}"
+    );
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_404_is_remembered_and_a_deleted_project_is_soft_deleted() {
+    let db = fresh_db().await;
+    let sim = sim(4, 1, 3600).await;
+    let mut env = both_env(&db, &sim, (200, 600, 20));
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__PROJECTS".into(),
+        "PRJ-99999".into(),
+    );
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
+        "0".into(),
+    );
+    let first = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
+    let m = control(
+        &sim,
+        "POST",
+        "/_sim/aircalc/mutate",
+        json!({"delete": 1, "seed": 1}),
+    )
+    .await;
+    let gone = m["deleted"][0].as_str().unwrap().to_string();
+    let second = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+    let s = stats(&sim).await;
+    let unknown: u64 = sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'GET /project-by-no/v0/PRJ-99999'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap() as u64;
+    assert_eq!(unknown, 1, "a 404 is not asked again every run: {s}");
+    let deleted: bool = sqlx::query_scalar(
+        "SELECT _deleted_at IS NOT NULL FROM aircalc.projects WHERE project_no = $1",
+    )
+    .bind(&gone)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(deleted, "a project aircalc no longer knows is soft-deleted");
+    assert_eq!(
+        db.count(&format!("SELECT count(*) FROM aircalc.positions WHERE project_no = '{gone}' AND _deleted_at IS NULL")).await,
+        0
+    );
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn tokens_are_cached_renewed_after_a_401_and_work_as_basic_auth() {
+    let db = fresh_db().await;
+    let sim = sim(3, 1, 3600).await;
+    let mut env = both_env(&db, &sim, (200, 600, 20));
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__CLIENT_AUTH".into(),
+        "basic".into(),
+    );
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
+        "0".into(),
+    );
+    let settings = settings(&env);
+    let source = sources::build(&settings, &[aircalc::NAME], &db.pool).unwrap();
+    let options = SyncOptions {
+        trigger: "cli",
+        allow_mass_delete: false,
+    };
+    let first = sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
+        .await
+        .unwrap();
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
+    assert_eq!(
+        stats(&sim).await["requests"][TOKEN]["200"],
+        1,
+        "one token for the whole pass"
+    );
+    control(&sim, "POST", "/_sim/aircalc/expire-tokens", Value::Null).await;
+    let second = sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
+        .await
+        .unwrap();
+    assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+    let s = stats(&sim).await;
+    assert_eq!(
+        s["requests"][TOKEN]["200"], 2,
+        "renewed once after the 401: {s}"
+    );
+    let recorded: i64 = db
+        .count("SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'POST <token_url>'")
+        .await;
+    assert_eq!(recorded, 2, "token calls count against the budget");
+
+    let mut env = env.clone();
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__CLIENT_SECRET".into(),
+        "wrong-s3cret".into(),
+    );
+    let report = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let error = report.streams[0].error.as_deref().unwrap();
+    assert!(
+        error.contains("aircalc") && !error.contains("wrong-s3cret"),
+        "{error}"
+    );
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn the_views_match_across_case_whitespace_and_external_refs_and_keep_unmatched_orders() {
+    let db = fresh_db().await;
+    let sim = sim(5, 1, 3600).await;
+    let env = both_env(&db, &sim, (200, 600, 20));
+    let token: Value = reqwest::Client::new()
+        .post(sim.aircalc_token_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_id=sim-client&client_secret=sim-secret")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let project: Value = reqwest::Client::new()
+        .get(format!("{}/project-by-no/v0/PRJ-00004", sim.aircalc_url()))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let external = project["externalRef"].as_str().unwrap().to_string();
+    put_order(&sim, 910_001, "  prj-00002\t").await;
+    put_order(&sim, 910_002, &format!(" {} ", external.to_lowercase())).await;
+    put_order(&sim, 910_003, "NOT-IN-AIRCALC").await;
+    assert_eq!(
+        run(&db, &env, planningnow::NAME).await.status,
+        RunStatus::Succeeded
+    );
+    assert_eq!(
+        run(&db, &env, aircalc::NAME).await.status,
+        RunStatus::Succeeded
+    );
+
+    type Row = (i64, Option<String>, Option<String>, i64, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT order_id, aircalc_project_no, matched_by, positions, ahu_net_price::text \
+         FROM analytics.order_projects WHERE order_id >= 910001 ORDER BY order_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let positions = |no: &str| {
+        format!(
+            "SELECT count(*) FROM aircalc.positions WHERE project_no = '{no}' AND _deleted_at IS NULL"
+        )
+    };
+    assert_eq!(rows[0].1.as_deref(), Some("PRJ-00002"));
+    assert_eq!(rows[0].2.as_deref(), Some("project_no"));
+    assert_eq!(rows[0].3, db.count(&positions("PRJ-00002")).await);
+    assert_eq!(
+        rows[1].1.as_deref(),
+        Some("PRJ-00004"),
+        "matched by external reference"
+    );
+    assert_eq!(rows[1].2.as_deref(), Some("external_ref"));
+    let expected: Option<String> = sqlx::query_scalar(
+        "SELECT sum(price_net * quantity)::text FROM aircalc.positions WHERE project_no = 'PRJ-00004' AND _deleted_at IS NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows[1].4, expected);
+    assert_eq!(
+        (rows[2].1.as_deref(), rows[2].3),
+        (None, 0),
+        "an unmatched order stays in the view"
+    );
+    let live_orders = db
+        .count("SELECT count(*) FROM planningnow.orders WHERE _deleted_at IS NULL")
+        .await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM analytics.order_projects")
+            .await,
+        live_orders
+    );
+    let offers = db
+        .count("SELECT count(*) FROM planningnow.offers WHERE _deleted_at IS NULL")
+        .await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM analytics.offer_projects")
+            .await,
+        offers
+    );
+    sim.stop().await;
+    db.drop().await;
+}

@@ -85,6 +85,10 @@ pub enum Command {
         /// Order counts to measure, comma separated.
         #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
         orders: Vec<usize>,
+        /// Also refresh this many simulated aircalc projects under aircalc's budget (200 per
+        /// window, 20 reserved) with the window shortened from 600 s to 6 s; 0 skips it.
+        #[arg(long, default_value_t = 0)]
+        aircalc_projects: usize,
     },
 }
 
@@ -199,7 +203,16 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { orders } => demo::run(settings(), orders).await,
-        Command::Bench { orders } => bench::run(settings(), &orders).await,
+        Command::Bench {
+            orders,
+            aircalc_projects,
+        } => {
+            let settings = settings();
+            if aircalc_projects > 0 {
+                bench::aircalc(settings.clone(), aircalc_projects).await?;
+            }
+            bench::run(settings, &orders).await
+        }
     }
 }
 

@@ -74,10 +74,11 @@ pub enum Command {
         #[arg(long, default_value = "sim-token")]
         token: String,
     },
-    /// Start the simulator in-process, sync it into the `tributary_demo` database on the
-    /// configured server, and show what landed.
+    /// Start the simulators in-process, sync all three sources into the `tributary_demo`
+    /// database on the configured server, and show what landed.
     Demo {
-        #[arg(long, default_value_t = 500)]
+        /// PlanningNow orders to simulate (aircalc knows most of the projects they name).
+        #[arg(long, default_value_t = 200)]
         orders: usize,
     },
     /// Measure sync throughput and peak memory against a simulator in a child process.

@@ -1,13 +1,13 @@
-//! `tributary demo`: the simulator in-process, one sync of it into the `tributary_demo`
-//! database on the configured server, the summary, and an example query with its result.
-//! It never writes into the configured database itself.
+//! `tributary demo`: the three simulators in-process, one sync of all of them into the
+//! `tributary_demo` database on the configured server, the summary, and two example queries
+//! with their results (the biggest orders, and orders joined to aircalc projects). It never
+//! writes into the configured database itself.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::AssertSqlSafe;
-use sqlx::Row;
+use sqlx::{PgPool, Row};
 
 use crate::config::Settings;
 use crate::simulate::{self, SimOptions};
@@ -27,6 +27,14 @@ GROUP BY o.id
 ORDER BY o.ges_netto DESC, o.id
 LIMIT 5";
 
+/// PlanningNow orders joined to the aircalc projects they name.
+pub const JOIN_QUERY: &str = "\
+SELECT order_id, project_no, aircalc_project_no, project_name, positions, units,
+       ahu_net_price, order_ges_netto
+FROM analytics.order_projects
+ORDER BY aircalc_project_no IS NULL, order_ges_netto DESC
+LIMIT 5";
+
 /// `url` with its database name replaced.
 pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     let mut parsed = reqwest::Url::parse(url).context("database.url is not a URL")?;
@@ -34,69 +42,117 @@ pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     Ok(parsed.to_string())
 }
 
-pub async fn run(mut settings: Settings, orders: usize) -> anyhow::Result<ExitCode> {
-    let options = SimOptions {
-        orders,
-        ..SimOptions::default()
-    };
-    let token = options.planningnow_token.clone();
-    let sim = simulate::start(([127, 0, 0, 1], 0).into(), options)
-        .await
-        .context("cannot start the simulator")?;
+/// Points every source at the simulator.
+fn use_simulator(settings: &mut Settings, sim: &simulate::RunningSimulator, options: &SimOptions) {
     let pn = &mut settings.sources.planningnow;
     pn.common.enabled = true;
     pn.common.requests_per_second = 50.0;
     pn.base_url = sim.planningnow_url();
-    pn.token = Some(SecretString::from(token));
-    settings.database.url =
-        with_database(settings.database.url.expose_secret(), DEMO_DATABASE)?.into();
+    pn.token = Some(SecretString::from(options.planningnow_token.clone()));
+    let aimsio = &mut settings.sources.aimsio;
+    aimsio.common.enabled = true;
+    aimsio.base_url = sim.aimsio_url();
+    aimsio.username = options.aimsio_username.clone();
+    aimsio.password = Some(SecretString::from(options.aimsio_password.clone()));
+    let aircalc = &mut settings.sources.aircalc;
+    aircalc.common.enabled = true;
+    aircalc.common.requests_per_second = 20.0;
+    aircalc.base_url = sim.aircalc_url();
+    aircalc.token_url = sim.aircalc_token_url();
+    aircalc.client_id = options.aircalc_client_id.clone();
+    aircalc.client_secret = Some(SecretString::from(options.aircalc_client_secret.clone()));
+}
 
-    println!(
-        "simulated PlanningNow with {orders} orders at {}",
-        sim.planningnow_url()
-    );
-    let pool = db::connect(&settings.database).await?;
-    db::migrate(&pool).await?;
-    println!("syncing into database `{DEMO_DATABASE}`\n");
-    let source = sources::build(&settings, &[sources::planningnow::NAME], &pool)?;
-    let options = SyncOptions {
-        trigger: "demo",
-        allow_mass_delete: false,
-    };
-    let report = sync_source(&pool, &settings.sync, source[0].as_ref(), &options).await?;
-    let reports = [report];
-    print!("{}", report::summary(&reports));
-
-    println!("\nexample query (psql {DEMO_DATABASE}):\n{EXAMPLE_QUERY};\n");
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT id::text, o_conf_date::text, customer, project_no, ges_netto::text, \
-         positions::text, positions_netto::text FROM ({EXAMPLE_QUERY}) q"
+/// Runs `sql` with every column cast to text and prints it as a table.
+async fn show(pool: &PgPool, sql: &str, columns: &[&str]) -> anyhow::Result<()> {
+    let casts: Vec<String> = columns.iter().map(|c| format!("{c}::text")).collect();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM ({sql}) q",
+        casts.join(", ")
     )))
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await?;
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            (0..7)
+            (0..columns.len())
                 .map(|i| r.get::<Option<String>, _>(i).unwrap_or_default())
                 .collect()
         })
         .collect();
-    print!(
-        "{}",
-        report::table(
-            &[
-                "id",
-                "o_conf_date",
-                "customer",
-                "project_no",
-                "ges_netto",
-                "positions",
-                "positions_netto"
-            ],
-            &cells
-        )
+    println!("{sql};\n");
+    print!("{}", report::table(columns, &cells));
+    Ok(())
+}
+
+pub async fn run(mut settings: Settings, orders: usize) -> anyhow::Result<ExitCode> {
+    let options = SimOptions {
+        orders,
+        aimsio_objects: 8,
+        // PlanningNow's orders name orders/2 project numbers; most exist in aircalc.
+        aircalc_projects: orders * 2 / 5,
+        ..SimOptions::default()
+    };
+    let sim = simulate::start(([127, 0, 0, 1], 0).into(), options.clone())
+        .await
+        .context("cannot start the simulator")?;
+    use_simulator(&mut settings, &sim, &options);
+    settings.database.url =
+        with_database(settings.database.url.expose_secret(), DEMO_DATABASE)?.into();
+
+    println!(
+        "simulated PlanningNow ({orders} orders), Aimsio and aircalc NEXT at {}",
+        sim.url()
     );
+    let pool = db::connect(&settings.database).await?;
+    db::migrate(&pool).await?;
+    println!("syncing into database `{DEMO_DATABASE}` (psql {DEMO_DATABASE})\n");
+    let names = [
+        sources::planningnow::NAME,
+        sources::aimsio::NAME,
+        sources::aircalc::NAME,
+    ];
+    let options = SyncOptions {
+        trigger: "demo",
+        allow_mass_delete: false,
+    };
+    let mut reports = Vec::new();
+    for source in sources::build(&settings, &names, &pool)? {
+        reports.push(sync_source(&pool, &settings.sync, source.as_ref(), &options).await?);
+    }
+    print!("{}", report::summary(&reports));
+
+    println!("\nthe biggest orders:");
+    show(
+        &pool,
+        EXAMPLE_QUERY,
+        &[
+            "id",
+            "o_conf_date",
+            "customer",
+            "project_no",
+            "ges_netto",
+            "positions",
+            "positions_netto",
+        ],
+    )
+    .await?;
+    println!("\norders joined to aircalc projects:");
+    show(
+        &pool,
+        JOIN_QUERY,
+        &[
+            "order_id",
+            "project_no",
+            "aircalc_project_no",
+            "project_name",
+            "positions",
+            "units",
+            "ahu_net_price",
+            "order_ges_netto",
+        ],
+    )
+    .await?;
     sim.stop().await;
     Ok(crate::cli::exit_code(&reports))
 }

@@ -85,6 +85,10 @@ async fn a_burst_never_exceeds_the_window_and_the_reserve_is_left_alone() {
         result.expect("every request is eventually admitted");
     }
     let m = measured(&sim).await;
+    println!(
+        "burst of 16: most requests in any 1 s window {} of 5, violations {}",
+        m["max_in_window"], m["violations"]
+    );
     assert_eq!(m["arrivals"], 16, "{m}");
     assert_eq!(m["violations"], 0, "{m}");
     assert!(m["max_in_window"].as_u64().unwrap() <= 5, "{m}");
@@ -118,6 +122,10 @@ async fn restarted_and_concurrent_processes_share_one_budget() {
         String::from_utf8_lossy(&b.stderr)
     );
     let m = measured(&sim).await;
+    println!(
+        "4 processes (2 sequential, 2 concurrent): most requests in any 2 s window {} of 6, violations {}",
+        m["max_in_window"], m["violations"]
+    );
     assert_eq!(m["arrivals"], 24, "{m}");
     assert_eq!(m["violations"], 0, "{m}");
     assert!(m["max_in_window"].as_u64().unwrap() <= 6, "{m}");

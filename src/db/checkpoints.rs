@@ -1,9 +1,9 @@
-//! Pass-level checkpoints: which streams of a source a pass still owes when the request
-//! budget stopped it (`tributary.checkpoints`, stream `*`). Stream checkpoints themselves are
-//! written with their data in `crate::sync::apply`.
+//! Checkpoints (`tributary.checkpoints`): writing a stream's cursor (in the transaction of
+//! the data it describes), and the pass-level checkpoint (stream `*`): which streams a pass
+//! still owes when the request budget stopped it.
 
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 /// The stream that holds a source's pass checkpoint.
 pub const PASS: &str = "*";
@@ -33,16 +33,34 @@ pub async fn set_pending_streams(
     pending: &[&str],
     run_id: i64,
 ) -> Result<(), sqlx::Error> {
+    write(
+        pool,
+        source,
+        PASS,
+        json!({ "pending_streams": pending }),
+        run_id,
+    )
+    .await
+}
+
+/// Writes a stream's checkpoint (inside the caller's transaction when given one).
+pub async fn write<'e>(
+    executor: impl PgExecutor<'e>,
+    source: &str,
+    stream: &str,
+    cursor: serde_json::Value,
+    run_id: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO tributary.checkpoints (source, stream, cursor, run_id, updated_at) \
          VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (source, stream) DO UPDATE \
          SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at",
     )
     .bind(source)
-    .bind(PASS)
-    .bind(json!({ "pending_streams": pending }))
+    .bind(stream)
+    .bind(cursor)
     .bind(run_id)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::table::{Table, copy_line};
+use crate::db::checkpoints;
 use crate::db::runs::TableCounts;
 
 /// Rows of one batch in COPY text format, per table index, plus root keys to keep.
@@ -221,29 +222,11 @@ impl<'t> Stager<'t> {
                 },
             );
         }
-        write_checkpoint(&mut self.tx, checkpoint, run_id).await?;
+        let (source, stream, cursor) = checkpoint;
+        checkpoints::write(&mut *self.tx, source, stream, cursor, run_id).await?;
         self.tx.commit().await?;
         Ok(Applied::Done(counts))
     }
-}
-
-async fn write_checkpoint(
-    tx: &mut Transaction<'static, Postgres>,
-    (source, stream, cursor): (&str, &str, serde_json::Value),
-    run_id: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO tributary.checkpoints (source, stream, cursor, run_id, updated_at) \
-         VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (source, stream) DO UPDATE \
-         SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at",
-    )
-    .bind(source)
-    .bind(stream)
-    .bind(cursor)
-    .bind(run_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// After a complete list of keys: soft-deletes the live rows of `table` whose leading key
@@ -295,7 +278,8 @@ pub async fn soft_delete_missing(
         query = query.bind(value);
     }
     let deleted = query.execute(&mut *tx).await?.rows_affected();
-    write_checkpoint(&mut tx, checkpoint, run_id).await?;
+    let (source, stream, cursor) = checkpoint;
+    checkpoints::write(&mut *tx, source, stream, cursor, run_id).await?;
     tx.commit().await?;
     Ok(deleted)
 }

@@ -195,18 +195,7 @@ async fn fetch_detail(
         return (index, None);
     }
     let path = format!("{list_path}/{}", path_segment(&key));
-    let detail = match client.get(&path).await {
-        Ok(response) => response
-            .json::<Value>()
-            .await
-            .map_err(|e| HttpError::Request {
-                source_name: client.source(),
-                endpoint: path.clone(),
-                message: format!("unreadable JSON body: {e}"),
-            }),
-        Err(e) => Err(e),
-    };
-    (index, Some(detail))
+    (index, Some(client.get_json::<Value>(&path).await))
 }
 
 /// List items with a readable id and stamp; the others become rejects.

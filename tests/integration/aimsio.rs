@@ -64,12 +64,10 @@ async fn calls(sim: &RunningSimulator) -> (u64, u64) {
     (ok(LIST), ok(DETAIL))
 }
 
-async fn list(sim: &RunningSimulator, entity: &str) -> Vec<Value> {
+/// GETs `path` below /rest/api/standard/v1 as an Aimsio client would.
+async fn served(sim: &RunningSimulator, path: &str) -> Value {
     reqwest::Client::new()
-        .get(format!(
-            "{}/rest/api/standard/v1/{entity}",
-            sim.aimsio_url()
-        ))
+        .get(format!("{}/rest/api/standard/v1/{path}", sim.aimsio_url()))
         .basic_auth("sim-user", Some("sim-password"))
         .send()
         .await
@@ -79,19 +77,12 @@ async fn list(sim: &RunningSimulator, entity: &str) -> Vec<Value> {
         .unwrap()
 }
 
+async fn list(sim: &RunningSimulator, entity: &str) -> Vec<Value> {
+    serde_json::from_value(served(sim, entity).await).expect("a list")
+}
+
 async fn detail(sim: &RunningSimulator, entity: &str, guid: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!(
-            "{}/rest/api/standard/v1/{entity}/{guid}",
-            sim.aimsio_url()
-        ))
-        .basic_auth("sim-user", Some("sim-password"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    served(sim, &format!("{entity}/{guid}")).await
 }
 
 fn key(item: &Value) -> String {

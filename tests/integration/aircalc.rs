@@ -417,7 +417,10 @@ async fn boms_are_fetched_per_position_and_tokens_renew_before_they_expire() {
         .unwrap();
     assert_eq!(again.status, RunStatus::Succeeded, "{again:?}");
     let s = stats(&sim).await;
-    assert!(s["requests"][TOKEN]["200"].as_u64().unwrap() >= 2, "the token was renewed: {s}");
+    assert!(
+        s["requests"][TOKEN]["200"].as_u64().unwrap() >= 2,
+        "the token was renewed: {s}"
+    );
     let unauthorized: u64 = s["requests"]
         .as_object()
         .unwrap()

@@ -91,17 +91,7 @@ pub async fn refresh(
             "/project-by-no/v0/{}",
             crate::sync::delta::path_segment(project_no)
         );
-        let fetched = match client.get(&path).await {
-            Ok(response) => response
-                .json::<Value>()
-                .await
-                .map_err(|e| HttpError::Request {
-                    source_name: client.source(),
-                    endpoint: path.clone(),
-                    message: format!("unreadable JSON body: {e}"),
-                }),
-            Err(e) => Err(e),
-        };
+        let fetched = client.get_json::<Value>(&path).await;
         counts.fetched += 1;
         let cursor = json!({"last_project": project_no, "priority": priority, "done": done + 1, "due": due.len()});
         match fetched {

@@ -178,6 +178,28 @@ COMMENT ON COLUMN aircalc.project_refresh.not_found_at IS 'When aircalc last ans
 CREATE SCHEMA IF NOT EXISTS analytics;
 COMMENT ON SCHEMA analytics IS 'Views across sources, for analysts';
 
+CREATE FUNCTION aircalc.matching_project(p_project_no text)
+RETURNS TABLE (project_no text, name text, customer_name text, matched_by text,
+               positions bigint, units numeric, ahu_net_price numeric)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT ap.project_no, ap.name, ap.customer_name,
+           CASE WHEN aircalc.match_key(ap.project_no) = aircalc.match_key(p_project_no)
+                THEN 'project_no' ELSE 'external_ref' END,
+           (SELECT count(*) FROM aircalc.positions x
+            WHERE x.project_no = ap.project_no AND x._deleted_at IS NULL),
+           (SELECT coalesce(sum(x.quantity), 0) FROM aircalc.positions x
+            WHERE x.project_no = ap.project_no AND x._deleted_at IS NULL),
+           (SELECT sum(x.price_net * coalesce(x.quantity, 1)) FROM aircalc.positions x
+            WHERE x.project_no = ap.project_no AND x._deleted_at IS NULL)
+    FROM aircalc.projects ap
+    WHERE ap._deleted_at IS NULL
+      AND (aircalc.match_key(ap.project_no) = aircalc.match_key(p_project_no)
+           OR aircalc.match_key(ap.external_ref) = aircalc.match_key(p_project_no))
+    ORDER BY aircalc.match_key(ap.project_no) = aircalc.match_key(p_project_no) DESC, ap.project_no
+    LIMIT 1
+$$;
+COMMENT ON FUNCTION aircalc.matching_project(text) IS 'The live aircalc project a number written elsewhere names (by project number ignoring case and surrounding whitespace, else by external reference), with its position count, units and summed AHU net price';
+
 CREATE VIEW analytics.order_projects AS
 SELECT o.id AS order_id,
        o.project_no,
@@ -189,25 +211,11 @@ SELECT o.id AS order_id,
        o.addressfield_1 AS order_customer,
        p.name AS project_name,
        p.customer_name AS project_customer,
-       coalesce(pos.positions, 0) AS positions,
-       coalesce(pos.units, 0) AS units,
-       pos.ahu_net_price
+       coalesce(p.positions, 0) AS positions,
+       coalesce(p.units, 0) AS units,
+       p.ahu_net_price
 FROM planningnow.orders o
-LEFT JOIN LATERAL (
-    SELECT ap.project_no, ap.name, ap.customer_name,
-           CASE WHEN aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no) THEN 'project_no' ELSE 'external_ref' END AS matched_by
-    FROM aircalc.projects ap
-    WHERE ap._deleted_at IS NULL
-      AND (aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no)
-           OR aircalc.match_key(ap.external_ref) = aircalc.match_key(o.project_no))
-    ORDER BY aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no) DESC, ap.project_no
-    LIMIT 1
-) p ON true
-LEFT JOIN LATERAL (
-    SELECT count(*) AS positions, sum(x.quantity) AS units, sum(x.price_net * coalesce(x.quantity, 1)) AS ahu_net_price
-    FROM aircalc.positions x
-    WHERE x.project_no = p.project_no AND x._deleted_at IS NULL
-) pos ON p.project_no IS NOT NULL
+LEFT JOIN LATERAL aircalc.matching_project(o.project_no) p ON true
 WHERE o._deleted_at IS NULL;
 COMMENT ON VIEW analytics.order_projects IS 'One row per live PlanningNow order with the aircalc project it names (matched on project number ignoring case and surrounding whitespace, else on the project''s external reference); aircalc columns are NULL when nothing matches';
 COMMENT ON COLUMN analytics.order_projects.order_id IS 'planningnow.orders.id';
@@ -234,25 +242,11 @@ SELECT o.id AS offer_id,
        o.ges_netto AS offer_ges_netto,
        p.name AS project_name,
        p.customer_name AS project_customer,
-       coalesce(pos.positions, 0) AS positions,
-       coalesce(pos.units, 0) AS units,
-       pos.ahu_net_price
+       coalesce(p.positions, 0) AS positions,
+       coalesce(p.units, 0) AS units,
+       p.ahu_net_price
 FROM planningnow.offers o
-LEFT JOIN LATERAL (
-    SELECT ap.project_no, ap.name, ap.customer_name,
-           CASE WHEN aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no) THEN 'project_no' ELSE 'external_ref' END AS matched_by
-    FROM aircalc.projects ap
-    WHERE ap._deleted_at IS NULL
-      AND (aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no)
-           OR aircalc.match_key(ap.external_ref) = aircalc.match_key(o.project_no))
-    ORDER BY aircalc.match_key(ap.project_no) = aircalc.match_key(o.project_no) DESC, ap.project_no
-    LIMIT 1
-) p ON true
-LEFT JOIN LATERAL (
-    SELECT count(*) AS positions, sum(x.quantity) AS units, sum(x.price_net * coalesce(x.quantity, 1)) AS ahu_net_price
-    FROM aircalc.positions x
-    WHERE x.project_no = p.project_no AND x._deleted_at IS NULL
-) pos ON p.project_no IS NOT NULL
+LEFT JOIN LATERAL aircalc.matching_project(o.project_no) p ON true
 WHERE o._deleted_at IS NULL;
 COMMENT ON VIEW analytics.offer_projects IS 'One row per live PlanningNow offer with the aircalc project it names (matched like analytics.order_projects)';
 COMMENT ON COLUMN analytics.offer_projects.offer_id IS 'planningnow.offers.id';

@@ -163,16 +163,18 @@ CREATE INDEX projects_match_ref ON aircalc.projects (aircalc.match_key(external_
 
 CREATE TABLE aircalc.project_refresh (
     project_no      text PRIMARY KEY,
+    fetch_no        text NOT NULL,
     first_seen_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     last_fetched_at timestamptz,
     rows_updated_at timestamptz,
     not_found_at    timestamptz
 );
 COMMENT ON TABLE aircalc.project_refresh IS 'Refresh bookkeeping per known project number: what was fetched when, and which numbers aircalc does not know';
-COMMENT ON COLUMN aircalc.project_refresh.project_no IS 'Project number, normalized (trimmed, upper case)';
+COMMENT ON COLUMN aircalc.project_refresh.project_no IS 'Project number as compared across systems (aircalc.match_key)';
+COMMENT ON COLUMN aircalc.project_refresh.fetch_no IS 'The number as asked of aircalc: its own spelling from pos-rows-aggregated when known, else as written where it was found';
 COMMENT ON COLUMN aircalc.project_refresh.first_seen_at IS 'When tributary first discovered the number';
 COMMENT ON COLUMN aircalc.project_refresh.last_fetched_at IS 'Last successful fetch of the project';
-COMMENT ON COLUMN aircalc.project_refresh.rows_updated_at IS 'Latest updatedAt of its pos-rows-aggregated rows at that fetch';
+COMMENT ON COLUMN aircalc.project_refresh.rows_updated_at IS 'Latest change (content or removal) of its pos-rows-aggregated rows seen at that fetch';
 COMMENT ON COLUMN aircalc.project_refresh.not_found_at IS 'When aircalc last answered 404 for it (asked again after sources.aircalc.not_found_retry_days)';
 
 CREATE SCHEMA IF NOT EXISTS analytics;
@@ -193,6 +195,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
             WHERE x.project_no = ap.project_no AND x._deleted_at IS NULL)
     FROM aircalc.projects ap
     WHERE ap._deleted_at IS NULL
+      AND aircalc.match_key(p_project_no) <> ''
       AND (aircalc.match_key(ap.project_no) = aircalc.match_key(p_project_no)
            OR aircalc.match_key(ap.external_ref) = aircalc.match_key(p_project_no))
     ORDER BY aircalc.match_key(ap.project_no) = aircalc.match_key(p_project_no) DESC, ap.project_no

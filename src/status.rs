@@ -45,18 +45,34 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
         }
     }
     let aircalc = &settings.sources.aircalc;
-    let aircalc = if aircalc.common.enabled {
+    let b = &aircalc.common.budget;
+    let aircalc = if aircalc.common.enabled && b.requests > 0 {
         let pending = refresh::queue(pool, aircalc).await?.len();
-        let b = &aircalc.common.budget;
-        let per_window = (b.requests - b.reserve).max(1);
-        let windows = pending.div_ceil(per_window as usize) as u32;
+        let per_window = b.requests.saturating_sub(b.reserve).max(1);
         let window = Duration::from_secs(b.window_secs);
+        let usage = budget::usage(
+            pool,
+            crate::sources::aircalc::NAME,
+            i64::from(per_window),
+            window,
+        )
+        .await?;
+        // What the current window still allows goes now; the rest needs whole windows, the
+        // first of which starts when the current one's oldest request leaves it.
+        let now_left = usage.remaining.max(0) as usize;
+        let all_refreshed_by = if pending <= now_left {
+            chrono::Utc::now()
+        } else {
+            let windows = (pending - now_left).div_ceil(per_window as usize) as u32;
+            let first = usage.next_slot_frees_at.unwrap_or_else(chrono::Utc::now);
+            first
+                + chrono::Duration::from_std(window * windows.saturating_sub(1)).unwrap_or_default()
+        };
         Some(AircalcBacklog {
             pending_projects: pending,
             requests_per_window: per_window,
             window_secs: b.window_secs,
-            all_refreshed_by: chrono::Utc::now()
-                + chrono::Duration::from_std(window * windows).unwrap_or_default(),
+            all_refreshed_by,
         })
     } else {
         None

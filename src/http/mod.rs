@@ -48,23 +48,21 @@ enum Credentials {
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error(
-        "{source_name}: GET {endpoint} was refused with {status}; check the credentials in sources.{source_name}"
+        "{source_name}: {endpoint} was refused with {status}; check the credentials in sources.{source_name}"
     )]
     Unauthorized {
         source_name: &'static str,
         endpoint: String,
         status: StatusCode,
     },
-    #[error("{source_name}: GET {endpoint} answered {status}: {body}")]
+    #[error("{source_name}: {endpoint} answered {status}: {body}")]
     Status {
         source_name: &'static str,
         endpoint: String,
         status: StatusCode,
         body: String,
     },
-    #[error(
-        "{source_name}: GET {endpoint} failed after {attempts} attempt(s) in {elapsed:?}: {last}"
-    )]
+    #[error("{source_name}: {endpoint} failed after {attempts} attempt(s) in {elapsed:?}: {last}")]
     GaveUp {
         source_name: &'static str,
         endpoint: String,
@@ -80,14 +78,14 @@ pub enum HttpError {
         source: BudgetError,
     },
     #[error(
-        "{source_name}: GET {endpoint} was still throttled (429) after {attempts} attempt(s); the shared budget is spent elsewhere"
+        "{source_name}: {endpoint} was still throttled (429) after {attempts} attempt(s); the shared budget is spent elsewhere"
     )]
     Throttled {
         source_name: &'static str,
         endpoint: String,
         attempts: u32,
     },
-    #[error("{source_name}: GET {endpoint}: {message}")]
+    #[error("{source_name}: {endpoint}: {message}")]
     Request {
         source_name: &'static str,
         endpoint: String,
@@ -98,7 +96,8 @@ pub enum HttpError {
 impl HttpError {
     /// Errors that will not go away by trying the next stream (bad credentials).
     pub fn is_fatal_for_source(&self) -> bool {
-        matches!(self, HttpError::Unauthorized { status, .. } if *status == StatusCode::UNAUTHORIZED)
+        matches!(self, HttpError::Unauthorized { status, endpoint, .. }
+            if *status == StatusCode::UNAUTHORIZED || endpoint == oauth::TOKEN_ENDPOINT)
     }
 
     /// The request budget is spent (ours, or the shared one by someone else): not a failure,
@@ -246,7 +245,27 @@ impl ApiClient {
                 .expect("the in-flight semaphore is never closed");
             let (name, value) = match &self.credentials {
                 Credentials::Fixed(name, value) => (name.clone(), value.clone()),
-                Credentials::Tokens(tokens) => (AUTHORIZATION, self.bearer(tokens).await?),
+                Credentials::Tokens(tokens) => match self.bearer(tokens).await {
+                    Ok(value) => (AUTHORIZATION, value),
+                    // A token endpoint that is down or busy is retried like any request.
+                    Err(e @ (HttpError::Status { .. } | HttpError::Request { .. })) => {
+                        let throttled = matches!(&e, HttpError::Status { status, .. }
+                            if *status == StatusCode::TOO_MANY_REQUESTS);
+                        let wait = self.retry.backoff(attempt);
+                        if throttled {
+                            self.note_throttled(oauth::TOKEN_ENDPOINT, wait);
+                        }
+                        if attempt >= self.retry.max_attempts
+                            || started.elapsed().saturating_add(wait) > self.retry.max_elapsed
+                        {
+                            return Err(e);
+                        }
+                        drop(slot);
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             self.admit(&endpoint).await?;
             let (last, wait, throttled) =
@@ -268,7 +287,7 @@ impl ApiClient {
                         if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
                             return Err(HttpError::Unauthorized {
                                 source_name: self.source,
-                                endpoint: path.to_string(),
+                                endpoint: endpoint.clone(),
                                 status,
                             });
                         }
@@ -281,7 +300,7 @@ impl ApiClient {
                         if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
                             return Err(HttpError::Status {
                                 source_name: self.source,
-                                endpoint: path.to_string(),
+                                endpoint: endpoint.clone(),
                                 status,
                                 body,
                             });
@@ -306,7 +325,7 @@ impl ApiClient {
                     Err(e) => {
                         return Err(HttpError::Request {
                             source_name: self.source,
-                            endpoint: path.to_string(),
+                            endpoint: endpoint.clone(),
                             message: error_chain(&e),
                         });
                     }
@@ -319,13 +338,13 @@ impl ApiClient {
                 if throttled {
                     return Err(HttpError::Throttled {
                         source_name: self.source,
-                        endpoint: path.to_string(),
+                        endpoint: endpoint.clone(),
                         attempts: attempt,
                     });
                 }
                 return Err(HttpError::GaveUp {
                     source_name: self.source,
-                    endpoint: path.to_string(),
+                    endpoint: endpoint.clone(),
                     attempts: attempt,
                     elapsed,
                     last,
@@ -387,7 +406,7 @@ impl ApiClient {
         let resp = self.get(path).await?;
         resp.json().await.map_err(|e| HttpError::Request {
             source_name: self.source,
-            endpoint: path.to_string(),
+            endpoint: format!("GET {path}"),
             message: format!("unreadable JSON body: {}", error_chain(&e)),
         })
     }

@@ -13,6 +13,9 @@ use tokio::sync::Mutex;
 use super::{ApiClient, HttpError, base64, body_excerpt, error_chain};
 use crate::config::ClientAuth;
 
+/// How token calls are named in the ledger and in errors (the URL itself stays out of both).
+pub const TOKEN_ENDPOINT: &str = "POST <token_url>";
+
 pub struct TokenSource {
     pub(super) token_url: String,
     pub(super) client_id: String,
@@ -75,7 +78,7 @@ impl ApiClient {
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
             return Ok(token.header.clone());
         }
-        let endpoint = "POST <token_url>";
+        let endpoint = TOKEN_ENDPOINT;
         let failed = |message: String| HttpError::Request {
             source_name: self.source,
             endpoint: endpoint.to_string(),
@@ -135,7 +138,9 @@ impl ApiClient {
             .json()
             .await
             .map_err(|e| failed(format!("unreadable token answer: {}", error_chain(&e))))?;
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+        // Trust the server's lifetime within sane bounds: a token per request would halve the
+        // budget, and an absurd lifetime must not overflow the clock.
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600).clamp(1, 86_400));
         let mut header = HeaderValue::from_str(&format!("Bearer {}", answer.access_token))
             .map_err(|_| failed("the access token cannot travel in a header".into()))?;
         header.set_sensitive(true);

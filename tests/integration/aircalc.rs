@@ -431,3 +431,42 @@ async fn boms_are_fetched_per_position_and_tokens_renew_before_they_expire() {
     sim.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_wrong_base_url_answering_404_everywhere_deletes_nothing() {
+    let db = fresh_db().await;
+    let sim = sim(5, 1, 3600).await;
+    let mut env = both_env(&db, &sim, (200, 600, 20));
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
+        "0".into(),
+    );
+    assert_eq!(
+        run(&db, &env, aircalc::NAME).await.status,
+        RunStatus::Succeeded
+    );
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__BASE_URL".into(),
+        format!("{}/v9", sim.aircalc_url()),
+    );
+    let report = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let projects = stream(&report, "projects");
+    assert!(
+        projects.error.as_deref().unwrap().contains("404"),
+        "{:?}",
+        projects.error
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+            .await,
+        5
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.project_refresh WHERE not_found_at IS NOT NULL")
+            .await,
+        0
+    );
+    sim.stop().await;
+    db.drop().await;
+}

@@ -65,10 +65,8 @@ impl Aircalc {
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT DISTINCT p.created_by FROM aircalc.projects p WHERE p.created_by IS NOT NULL \
              AND p._deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM aircalc.users u \
-             WHERE u.id = p.created_by AND u._deleted_at IS NULL \
-             AND u._changed_at > now() - make_interval(secs => $1)) ORDER BY 1",
+             WHERE u.id = p.created_by) ORDER BY 1",
         )
-        .bind(self.settings.refresh_after.as_secs_f64())
         .fetch_all(ctx.pool)
         .await?;
         let table = model::users();

@@ -15,34 +15,50 @@ use crate::sync::apply::{Applied, Batch, Stager, soft_delete_missing};
 use crate::sync::table::{ColType, Normalizer, Table, convert, row_line};
 use crate::sync::{StreamContext, SyncError};
 
-/// Records every project number the sources name: pos-rows-aggregated, PlanningNow orders and
-/// offers, and the configured list. Numbers are kept trimmed and upper case.
-pub async fn discover(pool: &PgPool, configured: &[String]) -> Result<u64, sqlx::Error> {
-    let added = sqlx::query(
-        "INSERT INTO aircalc.project_refresh (project_no) \
-         SELECT DISTINCT no FROM ( \
-           SELECT aircalc.match_key(project_no) AS no FROM aircalc.pos_rows WHERE _deleted_at IS NULL \
-           UNION SELECT aircalc.match_key(project_no) FROM planningnow.orders WHERE _deleted_at IS NULL \
-           UNION SELECT aircalc.match_key(project_no) FROM planningnow.offers WHERE _deleted_at IS NULL \
-           UNION SELECT aircalc.match_key(c) FROM unnest($1::text[]) AS c \
-         ) numbers WHERE no IS NOT NULL AND no <> '' \
+/// Records every project number the sources name: pos-rows-aggregated (whose spelling is
+/// the one asked of aircalc), PlanningNow orders and offers, and the configured list.
+pub async fn discover(pool: &PgPool, configured: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO aircalc.project_refresh (project_no, fetch_no) \
+         SELECT DISTINCT ON (aircalc.match_key(project_no)) aircalc.match_key(project_no), btrim(project_no) \
+         FROM aircalc.pos_rows WHERE _deleted_at IS NULL AND aircalc.match_key(project_no) <> '' \
+         ORDER BY aircalc.match_key(project_no), project_no \
+         ON CONFLICT (project_no) DO UPDATE SET fetch_no = EXCLUDED.fetch_no \
+         WHERE project_refresh.fetch_no IS DISTINCT FROM EXCLUDED.fetch_no",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO aircalc.project_refresh (project_no, fetch_no) \
+         SELECT DISTINCT ON (aircalc.match_key(no)) aircalc.match_key(no), btrim(no, E' \\t\\r\\n\\f') FROM ( \
+           SELECT project_no AS no FROM planningnow.orders WHERE _deleted_at IS NULL \
+           UNION SELECT project_no FROM planningnow.offers WHERE _deleted_at IS NULL \
+           UNION SELECT unnest($1::text[]) \
+         ) numbers WHERE aircalc.match_key(no) <> '' \
+         ORDER BY aircalc.match_key(no), no \
          ON CONFLICT (project_no) DO NOTHING",
     )
     .bind(configured)
     .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(added)
+    .await?;
+    Ok(())
+}
+
+/// A project due for a fetch.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Due {
+    /// The number as compared across systems.
+    pub project_no: String,
+    /// The number as asked of aircalc.
+    pub fetch_no: String,
+    pub priority: i32,
 }
 
 /// Project numbers due for a fetch, most urgent first: (1) named by a PlanningNow order or
 /// offer (or the configuration) and not stored yet; (2) rows in pos-rows-aggregated changed
-/// since the last fetch; (3) the least recently refreshed, once older than `refresh_after`.
-/// Numbers that answered 404 wait `not_found_retry`.
-pub async fn queue(
-    pool: &PgPool,
-    settings: &AircalcSettings,
-) -> Result<Vec<(String, i32)>, sqlx::Error> {
+/// or removed since the last fetch; (3) the least recently refreshed, once older than
+/// `refresh_after`. Numbers that answered 404 wait `not_found_retry`.
+pub async fn queue(pool: &PgPool, settings: &AircalcSettings) -> Result<Vec<Due>, sqlx::Error> {
     sqlx::query_as(QUEUE)
         .bind(&settings.projects)
         .bind(settings.refresh_after.as_secs_f64())
@@ -51,25 +67,32 @@ pub async fn queue(
         .await
 }
 
+/// The latest change of a project's pos-rows (content change or removal), by match key.
+const ROWS_CHANGED: &str = "SELECT aircalc.match_key(project_no) AS no, \
+    max(greatest(_changed_at, coalesce(_deleted_at, _changed_at))) AS changed_at \
+    FROM aircalc.pos_rows GROUP BY 1";
+
 const QUEUE: &str = "\
 WITH named AS (
     SELECT aircalc.match_key(project_no) AS no FROM planningnow.orders WHERE _deleted_at IS NULL
     UNION SELECT aircalc.match_key(project_no) FROM planningnow.offers WHERE _deleted_at IS NULL
     UNION SELECT aircalc.match_key(c) FROM unnest($1::text[]) AS c
 ), rows AS (
-    SELECT aircalc.match_key(project_no) AS no, max(updated_at) AS updated_at
-    FROM aircalc.pos_rows WHERE _deleted_at IS NULL GROUP BY 1
+    SELECT aircalc.match_key(project_no) AS no,
+           max(greatest(_changed_at, coalesce(_deleted_at, _changed_at))) AS changed_at
+    FROM aircalc.pos_rows GROUP BY 1
 ), ranked AS (
-    SELECT r.project_no, r.last_fetched_at,
-           CASE WHEN r.project_no IN (SELECT no FROM named) AND p.project_no IS NULL THEN 1
-                WHEN rows.updated_at > coalesce(r.rows_updated_at, '-infinity') THEN 2
+    SELECT r.project_no, r.fetch_no, r.last_fetched_at,
+           CASE WHEN r.project_no IN (SELECT no FROM named)
+                     AND NOT EXISTS (SELECT 1 FROM aircalc.projects p
+                                     WHERE aircalc.match_key(p.project_no) = r.project_no AND p._deleted_at IS NULL) THEN 1
+                WHEN rows.changed_at > coalesce(r.rows_updated_at, '-infinity') THEN 2
                 ELSE 3 END AS priority
     FROM aircalc.project_refresh r
-    LEFT JOIN aircalc.projects p ON p.project_no = r.project_no AND p._deleted_at IS NULL
     LEFT JOIN rows ON rows.no = r.project_no
     WHERE r.not_found_at IS NULL OR r.not_found_at < now() - make_interval(secs => $3)
 )
-SELECT project_no, priority FROM ranked
+SELECT project_no, fetch_no, priority FROM ranked
 WHERE priority < 3 OR last_fetched_at IS NULL OR last_fetched_at < now() - make_interval(secs => $2)
 ORDER BY priority, last_fetched_at NULLS FIRST, project_no";
 
@@ -85,11 +108,20 @@ pub async fn refresh(
     tracing::info!(due = due.len(), "aircalc projects due for a refresh");
     let projects = model::projects();
     let mut rejected = Vec::new();
+    let mut missing = Vec::new();
     let mut result = Ok(());
-    for (done, (project_no, priority)) in due.iter().enumerate() {
+    for (
+        done,
+        Due {
+            project_no,
+            fetch_no,
+            priority,
+        },
+    ) in due.iter().enumerate()
+    {
         let path = format!(
             "/project-by-no/v0/{}",
-            crate::sync::delta::path_segment(project_no)
+            crate::sync::delta::path_segment(fetch_no)
         );
         let fetched = client.get_json::<Value>(&path).await;
         counts.fetched += 1;
@@ -111,7 +143,7 @@ pub async fn refresh(
                 }
             }
             Err(HttpError::Status { status, .. }) if status.as_u16() == 404 => {
-                not_found(ctx, project_no, counts).await?;
+                missing.push(project_no.clone());
             }
             Err(e) => {
                 result = Err(SyncError::Http(e));
@@ -121,6 +153,25 @@ pub async fn refresh(
     }
     counts.rejected = rejected.len() as u64;
     rejects::record(ctx.pool, ctx.source, ctx.stream, ctx.run_id, &rejected).await?;
+    // Many 404s at once smell of a wrong base_url or a broken proxy, not of deleted projects.
+    let asked = counts.fetched as i64;
+    if missing.len() > 2
+        && ctx
+            .delete_policy()
+            .refuses(missing.len() as i64, asked, false)
+    {
+        return Err(SyncError::Guard(crate::sync::apply::GuardTrip {
+            table: format!(
+                "aircalc.projects ({} of {asked} asked answered 404)",
+                missing.len()
+            ),
+            vanished: missing.len() as i64,
+            live: asked,
+        }));
+    }
+    for project_no in &missing {
+        not_found(ctx, project_no, counts).await?;
+    }
     result
 }
 
@@ -201,12 +252,11 @@ async fn store_project(
             ..TableCounts::default()
         },
     );
-    sqlx::query(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE aircalc.project_refresh r SET last_fetched_at = now(), not_found_at = NULL, \
-         rows_updated_at = (SELECT max(updated_at) FROM aircalc.pos_rows p \
-                            WHERE aircalc.match_key(p.project_no) = r.project_no AND p._deleted_at IS NULL) \
-         WHERE r.project_no = $1",
-    )
+         rows_updated_at = (SELECT changed_at FROM ({ROWS_CHANGED}) rows WHERE rows.no = r.project_no) \
+         WHERE r.project_no = $1"
+    )))
     .bind(project_no)
     .execute(ctx.pool)
     .await?;
@@ -219,6 +269,20 @@ async fn not_found(
     project_no: &str,
     counts: &mut RunCounts,
 ) -> Result<(), sqlx::Error> {
+    let listed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM aircalc.pos_rows WHERE aircalc.match_key(project_no) = $1 \
+         AND _deleted_at IS NULL)",
+    )
+    .bind(project_no)
+    .fetch_one(ctx.pool)
+    .await?;
+    if listed {
+        tracing::warn!(
+            project_no,
+            "aircalc answers 404 for a project pos-rows-aggregated still lists; keeping it and asking again next run"
+        );
+        return Ok(());
+    }
     let mut tx = ctx.pool.begin().await?;
     sqlx::query("UPDATE aircalc.project_refresh SET not_found_at = now() WHERE project_no = $1")
         .bind(project_no)
@@ -226,7 +290,8 @@ async fn not_found(
         .await?;
     for table in ["aircalc.projects", "aircalc.positions"] {
         let deleted = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE {table} SET _deleted_at = now(), _run_id = $2 WHERE project_no = $1 AND _deleted_at IS NULL"
+            "UPDATE {table} SET _deleted_at = now(), _run_id = $2 \
+             WHERE aircalc.match_key(project_no) = $1 AND _deleted_at IS NULL"
         )))
         .bind(project_no)
         .bind(ctx.run_id)

@@ -58,12 +58,13 @@ impl Budget {
         self.window + (self.window / 10).min(Duration::from_secs(1))
     }
 
-    /// Records one request about to be sent, waiting for a free slot up to `max_wait`.
-    pub async fn acquire(&self, endpoint: &str) -> Result<(), BudgetError> {
+    /// Records one request about to be sent, waiting for a free slot up to `max_wait`;
+    /// answers its ledger entry, to `settle` once the answer has arrived.
+    pub async fn acquire(&self, endpoint: &str) -> Result<i64, BudgetError> {
         let mut waited = Duration::ZERO;
         loop {
-            let wait: Option<PgInterval> =
-                sqlx::query_scalar("SELECT tributary.reserve_request($1, $2, $3, $4)")
+            let (wait, entry): (Option<PgInterval>, Option<i64>) =
+                sqlx::query_as("SELECT wait, entry FROM tributary.reserve_request($1, $2, $3, $4)")
                     .bind(self.source)
                     .bind(self.limit)
                     .bind(interval(self.admission_window()))
@@ -71,7 +72,7 @@ impl Budget {
                     .fetch_one(&self.pool)
                     .await?;
             let Some(wait) = wait.map(duration) else {
-                return Ok(());
+                return Ok(entry.unwrap_or_default());
             };
             if waited + wait > self.max_wait {
                 return Err(BudgetError::Exhausted { next_free_in: wait });
@@ -83,6 +84,18 @@ impl Budget {
             );
             tokio::time::sleep(wait).await;
             waited += wait;
+        }
+    }
+
+    /// Moves a request's ledger time to now, when its answer (or failure) has arrived: the
+    /// server may have received it that late, and the window must count from then.
+    pub async fn settle(&self, entry: i64) {
+        let settled = sqlx::query("SELECT tributary.settle_request($1)")
+            .bind(entry)
+            .execute(&self.pool)
+            .await;
+        if let Err(e) = settled {
+            tracing::warn!(source = self.source, error = %e, "cannot settle a request in the ledger");
         }
     }
 

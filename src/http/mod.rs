@@ -267,69 +267,70 @@ impl ApiClient {
                     Err(e) => return Err(e),
                 },
             };
-            self.admit(&endpoint).await?;
-            let (last, wait, throttled) =
-                match self.client.get(&url).header(name, value).send().await {
-                    Ok(inner) if inner.status().is_success() => {
-                        return Ok(Response { inner, _slot: slot });
+            let entry = self.admit(&endpoint).await?;
+            let sent = self.client.get(&url).header(name, value).send().await;
+            self.settle(entry).await;
+            let (last, wait, throttled) = match sent {
+                Ok(inner) if inner.status().is_success() => {
+                    return Ok(Response { inner, _slot: slot });
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    if let (StatusCode::UNAUTHORIZED, Credentials::Tokens(tokens), false) =
+                        (status, &self.credentials, token_renewed)
+                    {
+                        // An expired or revoked token: renew it once, then try again at once.
+                        tokens.invalidate().await;
+                        token_renewed = true;
+                        attempt -= 1;
+                        continue;
                     }
-                    Ok(resp) => {
-                        let status = resp.status();
-                        if let (StatusCode::UNAUTHORIZED, Credentials::Tokens(tokens), false) =
-                            (status, &self.credentials, token_renewed)
-                        {
-                            // An expired or revoked token: renew it once, then try again at once.
-                            tokens.invalidate().await;
-                            token_renewed = true;
-                            attempt -= 1;
-                            continue;
-                        }
-                        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                            return Err(HttpError::Unauthorized {
-                                source_name: self.source,
-                                endpoint: endpoint.clone(),
-                                status,
-                            });
-                        }
-                        let retry_after = resp
-                            .headers()
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-                        let body = body_excerpt(resp).await;
-                        if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
-                            return Err(HttpError::Status {
-                                source_name: self.source,
-                                endpoint: endpoint.clone(),
-                                status,
-                                body,
-                            });
-                        }
-                        let wait = match retry_after {
-                            Some(wait) => wait,
-                            None if status == StatusCode::TOO_MANY_REQUESTS => self
-                                .until_window_frees()
-                                .await
-                                .unwrap_or_else(|| self.retry.backoff(attempt)),
-                            None => self.retry.backoff(attempt),
-                        };
-                        let throttled = status == StatusCode::TOO_MANY_REQUESTS;
-                        if throttled {
-                            self.note_throttled(path, wait);
-                        }
-                        (format!("{status}: {body}"), wait, throttled)
-                    }
-                    Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
-                        (error_chain(&e), self.retry.backoff(attempt), false)
-                    }
-                    Err(e) => {
-                        return Err(HttpError::Request {
+                    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                        return Err(HttpError::Unauthorized {
                             source_name: self.source,
                             endpoint: endpoint.clone(),
-                            message: error_chain(&e),
+                            status,
                         });
                     }
-                };
+                    let retry_after = resp
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+                    let body = body_excerpt(resp).await;
+                    if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
+                        return Err(HttpError::Status {
+                            source_name: self.source,
+                            endpoint: endpoint.clone(),
+                            status,
+                            body,
+                        });
+                    }
+                    let wait = match retry_after {
+                        Some(wait) => wait,
+                        None if status == StatusCode::TOO_MANY_REQUESTS => self
+                            .until_window_frees()
+                            .await
+                            .unwrap_or_else(|| self.retry.backoff(attempt)),
+                        None => self.retry.backoff(attempt),
+                    };
+                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                    if throttled {
+                        self.note_throttled(path, wait);
+                    }
+                    (format!("{status}: {body}"), wait, throttled)
+                }
+                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
+                    (error_chain(&e), self.retry.backoff(attempt), false)
+                }
+                Err(e) => {
+                    return Err(HttpError::Request {
+                        source_name: self.source,
+                        endpoint: endpoint.clone(),
+                        message: error_chain(&e),
+                    });
+                }
+            };
             drop(slot);
             let elapsed = started.elapsed();
             if attempt >= self.retry.max_attempts
@@ -411,21 +412,32 @@ impl ApiClient {
         })
     }
 
-    /// Waits for the rate limiter and the request budget, then counts the request.
-    async fn admit(&self, endpoint: &str) -> Result<(), HttpError> {
+    /// The answer to an admitted request is in: its ledger time moves to now.
+    async fn settle(&self, entry: Option<i64>) {
+        if let (Some(budget), Some(entry)) = (&self.budget, entry) {
+            budget.settle(entry).await;
+        }
+    }
+
+    /// Waits for the rate limiter and the request budget, then counts the request. Answers
+    /// the ledger entry to `settle` when the answer is in.
+    async fn admit(&self, endpoint: &str) -> Result<Option<i64>, HttpError> {
         self.limiter.until_ready().await;
+        let mut entry = None;
         if let Some(budget) = &self.budget {
-            budget
-                .acquire(endpoint)
-                .await
-                .map_err(|source| HttpError::Budget {
-                    source_name: self.source,
-                    endpoint: endpoint.to_string(),
-                    source,
-                })?;
+            entry = Some(
+                budget
+                    .acquire(endpoint)
+                    .await
+                    .map_err(|source| HttpError::Budget {
+                        source_name: self.source,
+                        endpoint: endpoint.to_string(),
+                        source,
+                    })?,
+            );
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(entry)
     }
 }
 

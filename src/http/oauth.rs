@@ -84,7 +84,7 @@ impl ApiClient {
             endpoint: endpoint.to_string(),
             message,
         };
-        self.admit(endpoint).await?;
+        let entry = self.admit(endpoint).await?;
         let mut body = "grant_type=client_credentials".to_string();
         let mut request = self
             .client
@@ -113,11 +113,9 @@ impl ApiClient {
                 request = request.header(AUTHORIZATION, value);
             }
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| failed(error_chain(&e)))?;
+        let sent = request.body(body).send().await;
+        self.settle(entry).await;
+        let response = sent.map_err(|e| failed(error_chain(&e)))?;
         let status = response.status();
         if matches!(status.as_u16(), 400 | 401 | 403) {
             return Err(HttpError::Unauthorized {

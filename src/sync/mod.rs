@@ -113,6 +113,25 @@ pub async fn sync_source(
 ) -> Result<SourceReport, sqlx::Error> {
     let started = Instant::now();
     let name = source.name();
+    // One pass per source at a time across every process on the database: a second one waits
+    // and then finds the work done, instead of spending the budget on it twice. The lock lives
+    // with this connection, which is closed (not returned to the pool) when the pass ends.
+    let mut lock = pool.acquire().await?.detach();
+    let lock_key = format!("tributary:pass:{name}");
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+        .bind(&lock_key)
+        .fetch_one(&mut lock)
+        .await?;
+    if !free {
+        tracing::info!(
+            source = name,
+            "another process is syncing this source; waiting for it to finish"
+        );
+        sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+            .bind(&lock_key)
+            .execute(&mut lock)
+            .await?;
+    }
     let pass_id = runs::start(pool, name, None, options.trigger, None).await?;
     let all = source.streams();
     let pending = checkpoints::pending_streams(pool, name).await?;
@@ -220,6 +239,7 @@ pub async fn sync_source(
         })
     });
     runs::finish(pool, pass_id, status, &total, error.as_deref()).await?;
+    sqlx::Connection::close(lock).await?;
     Ok(SourceReport {
         source: name,
         run_id: pass_id,

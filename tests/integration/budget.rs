@@ -235,3 +235,47 @@ async fn a_429_without_retry_after_waits_for_the_window_and_never_hammers() {
     sim.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_request_counts_from_when_its_answer_arrived() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let env = budget_env(&db, &sim, 10, 60, 30);
+    let settings = settings(&env);
+    let common = &settings.sources.planningnow.common;
+    let client = ApiClient::new(
+        "planningnow",
+        &sim.planningnow_url(),
+        Auth::Header {
+            name: "x-auth-token",
+            value: "sim-token".to_string().into(),
+        },
+        common,
+        Budget::new(db.pool.clone(), "planningnow", &common.budget),
+    )
+    .unwrap();
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/test", "delay_ms": 800, "times": 1}),
+    )
+    .await;
+    let before: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    client.get_json::<Value>("/api/test").await.unwrap();
+    let recorded: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT sent_at FROM tributary.request_ledger WHERE source = 'planningnow'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        recorded - before >= chrono::Duration::milliseconds(800),
+        "a slow request counts from when its answer arrived: {before} .. {recorded}"
+    );
+    sim.stop().await;
+    db.drop().await;
+}

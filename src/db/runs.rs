@@ -95,6 +95,20 @@ pub async fn start(
     .await
 }
 
+/// Marks the source's runs still `running` as failed: call only while holding the source's
+/// pass lock, when no live process can own them.
+pub async fn close_interrupted(pool: &PgPool, source: &str) -> Result<u64, sqlx::Error> {
+    let closed = sqlx::query(
+        "UPDATE tributary.sync_runs SET status = 'failed', finished_at = clock_timestamp(), \
+         error = 'interrupted: the process ended before the run finished (crash or kill)' \
+         WHERE source = $1 AND status = 'running'",
+    )
+    .bind(source)
+    .execute(pool)
+    .await?;
+    Ok(closed.rows_affected())
+}
+
 /// Closes a run record with its outcome and counts.
 pub async fn finish(
     pool: &PgPool,

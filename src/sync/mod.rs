@@ -132,6 +132,15 @@ pub async fn sync_source(
             .execute(&mut lock)
             .await?;
     }
+    // Holding the lock, no other process runs this source: a run still `running` was cut off.
+    let closed = runs::close_interrupted(pool, name).await?;
+    if closed > 0 {
+        tracing::warn!(
+            source = name,
+            runs = closed,
+            "closed runs a stopped process left running"
+        );
+    }
     let pass_id = runs::start(pool, name, None, options.trigger, None).await?;
     let all = source.streams();
     let pending = checkpoints::pending_streams(pool, name).await?;

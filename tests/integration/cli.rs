@@ -191,3 +191,36 @@ async fn migrate_creates_the_database_when_it_is_missing() {
     .unwrap();
     db.drop().await;
 }
+
+#[tokio::test]
+async fn runs_a_killed_process_left_running_are_closed_by_the_next_pass() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let stale: i64 = sqlx::query_scalar(
+        "INSERT INTO tributary.sync_runs (source, stream, trigger) VALUES ('planningnow', 'orders', 'cli') RETURNING id",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let out = tributary(
+        &["sync"],
+        &env_for(&db, &sim).into_iter().collect::<Vec<_>>(),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, error FROM tributary.sync_runs WHERE id = $1")
+            .bind(stale)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("interrupted"));
+    assert_eq!(
+        db.count("SELECT count(*) FROM tributary.sync_runs WHERE status = 'running'")
+            .await,
+        0
+    );
+    sim.stop().await;
+    db.drop().await;
+}

@@ -53,6 +53,12 @@ pub enum Command {
         #[arg(long)]
         allow_mass_delete: bool,
     },
+    /// Check the database and, per enabled (or named) source, the cheapest call that proves
+    /// its credentials (PlanningNow's test endpoint, an aircalc token, one Aimsio list).
+    Check {
+        /// Sources to check; default: every enabled one.
+        sources: Vec<String>,
+    },
     /// The latest run of every source and stream.
     Status {
         /// Print JSON instead of a table.
@@ -159,6 +165,25 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             }
             print!("{}", report::summary(&reports));
             Ok(exit_code(&reports))
+        }
+        Command::Check { sources: names } => {
+            let settings = settings();
+            let selected = match sources::select(&settings, &names) {
+                Ok(s) => s,
+                // Nothing enabled: the database can still be checked.
+                Err(sources::SelectError::NoneEnabled) => Vec::new(),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let (rows, ok) = crate::check::run(&settings, &selected).await;
+            print!("{}", report::table(&["check", "result", "detail"], &rows));
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Status { json } => {
             let settings = settings();

@@ -2,6 +2,7 @@
 //! README.md has the user's view; each module's header says what it owns.
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -72,6 +72,17 @@ fn form_value(value: &str) -> String {
 }
 
 impl ApiClient {
+    /// Fetches a token now (for `tributary check`); `false` when the source has no tokens.
+    pub async fn fetch_token(&self) -> Result<bool, HttpError> {
+        match &self.credentials {
+            super::Credentials::Tokens(tokens) => {
+                tokens.invalidate().await;
+                self.bearer(tokens).await.map(|_| true)
+            }
+            super::Credentials::Fixed(..) => Ok(false),
+        }
+    }
+
     /// The `Authorization` header for the next request: the cached token, or a new one.
     pub(super) async fn bearer(&self, tokens: &TokenSource) -> Result<HeaderValue, HttpError> {
         let mut cached = tokens.cached.lock().await;

@@ -19,6 +19,8 @@ pub trait Source: Send + Sync {
     /// Requests sent and 429s received so far (the engine takes differences per stream).
     fn stats(&self) -> ClientStats;
     fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult>;
+    /// The cheapest call that proves the credentials; answers what it proved.
+    fn check(&self) -> BoxFuture<'_, Result<String, HttpError>>;
 }
 
 #[derive(Debug, thiserror::Error)]

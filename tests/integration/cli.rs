@@ -224,3 +224,45 @@ async fn runs_a_killed_process_left_running_are_closed_by_the_next_pass() {
     sim.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn check_proves_each_sources_credentials_without_printing_them() {
+    let db = fresh_db().await;
+    let sim = simulator(3).await;
+    let mut env = env_for(&db, &sim);
+    for (k, v) in [
+        ("AIMSIO__ENABLED", "true".to_string()),
+        ("AIMSIO__BASE_URL", sim.aimsio_url()),
+        ("AIMSIO__USERNAME", "sim-user".into()),
+        ("AIMSIO__PASSWORD", "sim-password".into()),
+        ("AIMSIO__ENTITIES", "NRB".into()),
+        ("AIRCALC__ENABLED", "true".into()),
+        ("AIRCALC__BASE_URL", sim.aircalc_url()),
+        ("AIRCALC__TOKEN_URL", sim.aircalc_token_url()),
+        ("AIRCALC__CLIENT_ID", "sim-client".into()),
+        ("AIRCALC__CLIENT_SECRET", "sim-secret".into()),
+    ] {
+        env.insert(format!("TRIBUTARY__SOURCES__{k}"), v);
+    }
+    let out = tributary(&["check"], &env.clone().into_iter().collect::<Vec<_>>()).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    for source in ["database", "planningnow", "aimsio", "aircalc"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(source))
+            .unwrap_or_default();
+        assert!(line.contains("OK"), "{source}: {stdout}");
+    }
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__CLIENT_SECRET".into(),
+        "s3cret-but-wrong".into(),
+    );
+    let out = tributary(&["check", "aircalc"], &env.into_iter().collect::<Vec<_>>()).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("FAILED") && all.contains("aircalc"), "{all}");
+    assert!(!all.contains("s3cret-but-wrong"), "{all}");
+    sim.stop().await;
+    db.drop().await;
+}

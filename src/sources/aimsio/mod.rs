@@ -68,6 +68,21 @@ impl Source for Aimsio {
         self.client.stats()
     }
 
+    fn check(&self) -> BoxFuture<'_, Result<String, HttpError>> {
+        async move {
+            let Some(stream) = self.streams.first() else {
+                return Ok("no entity configured".to_string());
+            };
+            let list: Vec<serde_json::Value> = self.client.get_json(&stream.list_path).await?;
+            Ok(format!(
+                "GET {}: {} objects listed",
+                stream.list_path,
+                list.len()
+            ))
+        }
+        .boxed()
+    }
+
     fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult> {
         async move {
             let stream = self

@@ -127,6 +127,14 @@ impl Source for Aircalc {
         self.client.stats()
     }
 
+    fn check(&self) -> BoxFuture<'_, Result<String, HttpError>> {
+        async move {
+            self.client.fetch_token().await?;
+            Ok("access token issued".to_string())
+        }
+        .boxed()
+    }
+
     fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult> {
         async move {
             let mut counts = RunCounts::default();

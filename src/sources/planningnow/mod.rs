@@ -59,6 +59,17 @@ impl Source for PlanningNow {
         self.client.stats()
     }
 
+    fn check(&self) -> BoxFuture<'_, Result<String, HttpError>> {
+        async move {
+            let answer: serde_json::Value = self.client.get_json("/api/test").await?;
+            Ok(format!(
+                "GET /api/test: {}",
+                answer["response"].as_str().unwrap_or("ok")
+            ))
+        }
+        .boxed()
+    }
+
     fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult> {
         async move {
             let stream = self

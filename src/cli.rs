@@ -47,7 +47,7 @@ pub enum Command {
     Migrate,
     /// One pass over the enabled sources (or the named ones), then a summary.
     Sync {
-        /// Sources to sync (planningnow); default: every enabled one.
+        /// Sources to sync (planningnow, aimsio, aircalc); default: every enabled one.
         sources: Vec<String>,
         /// Apply listings even when they would soft-delete more than sync.max_delete_fraction.
         #[arg(long)]

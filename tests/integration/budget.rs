@@ -42,6 +42,27 @@ async fn measured(sim: &tributary::simulate::RunningSimulator) -> Value {
     control(sim, "GET", "/_sim/stats", Value::Null).await["limits"]["planningnow"].clone()
 }
 
+/// The HTTP client PlanningNow syncs with, under the budget `env` configures.
+fn planningnow_client(
+    db: &TestDb,
+    sim: &tributary::simulate::RunningSimulator,
+    env: &HashMap<String, String>,
+) -> ApiClient {
+    let settings = settings(env);
+    let common = &settings.sources.planningnow.common;
+    ApiClient::new(
+        "planningnow",
+        &sim.planningnow_url(),
+        Auth::Header {
+            name: "x-auth-token",
+            value: "sim-token".to_string().into(),
+        },
+        common,
+        Budget::new(db.pool.clone(), "planningnow", &common.budget),
+    )
+    .expect("a client")
+}
+
 async fn run_binary(args: &[&str], env: &HashMap<String, String>) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
     cmd.args(args)
@@ -65,19 +86,7 @@ async fn a_burst_never_exceeds_the_window_and_the_reserve_is_left_alone() {
         "TRIBUTARY__SOURCES__PLANNINGNOW__MAX_PARALLEL".into(),
         "4".into(),
     );
-    let settings = settings(&env);
-    let common = &settings.sources.planningnow.common;
-    let client = ApiClient::new(
-        "planningnow",
-        &sim.planningnow_url(),
-        Auth::Header {
-            name: "x-auth-token",
-            value: "sim-token".to_string().into(),
-        },
-        common,
-        Budget::new(db.pool.clone(), "planningnow", &common.budget),
-    )
-    .unwrap();
+    let client = planningnow_client(&db, &sim, &env);
     // 16 requests at once. A token bucket of 5 refilled at 5 per window would let 10 into
     // one sliding window; the simulator would see it.
     let calls = (0..16).map(|_| client.get_json::<Value>("/api/test"));
@@ -241,19 +250,7 @@ async fn a_request_counts_from_when_its_answer_arrived() {
     let db = fresh_db().await;
     let sim = simulator(5).await;
     let env = budget_env(&db, &sim, 10, 60, 30);
-    let settings = settings(&env);
-    let common = &settings.sources.planningnow.common;
-    let client = ApiClient::new(
-        "planningnow",
-        &sim.planningnow_url(),
-        Auth::Header {
-            name: "x-auth-token",
-            value: "sim-token".to_string().into(),
-        },
-        common,
-        Budget::new(db.pool.clone(), "planningnow", &common.budget),
-    )
-    .unwrap();
+    let client = planningnow_client(&db, &sim, &env);
     control(
         &sim,
         "POST",

@@ -54,16 +54,41 @@ fn both_env(
     env
 }
 
+/// One pass of a freshly built source, as a new `tributary sync` process would run it.
 async fn run(db: &TestDb, env: &HashMap<String, String>, name: &'static str) -> SourceReport {
-    let settings = settings(env);
-    let source = sources::build(&settings, &[name], &db.pool).expect("source");
-    let options = SyncOptions {
-        trigger: "cli",
-        allow_mass_delete: false,
-    };
-    sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
+    Kept::new(db, env, name).pass(db).await
+}
+
+/// A source kept across passes: its token cache lives as long as it does.
+struct Kept {
+    settings: tributary::config::Settings,
+    source: Box<dyn tributary::sources::Source>,
+}
+
+impl Kept {
+    fn new(db: &TestDb, env: &HashMap<String, String>, name: &'static str) -> Self {
+        let settings = settings(env);
+        let mut built = sources::build(&settings, &[name], &db.pool).expect("source");
+        Self {
+            settings,
+            source: built.remove(0),
+        }
+    }
+
+    async fn pass(&self, db: &TestDb) -> SourceReport {
+        let options = SyncOptions {
+            trigger: "cli",
+            allow_mass_delete: false,
+        };
+        sync_source(
+            &db.pool,
+            &self.settings.sync,
+            self.source.as_ref(),
+            &options,
+        )
         .await
         .expect("run records")
+    }
 }
 
 async fn stats(sim: &RunningSimulator) -> Value {
@@ -236,15 +261,8 @@ async fn tokens_are_cached_renewed_after_a_401_and_work_as_basic_auth() {
         "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
         "0".into(),
     );
-    let settings = settings(&env);
-    let source = sources::build(&settings, &[aircalc::NAME], &db.pool).unwrap();
-    let options = SyncOptions {
-        trigger: "cli",
-        allow_mass_delete: false,
-    };
-    let first = sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
-        .await
-        .unwrap();
+    let kept = Kept::new(&db, &env, aircalc::NAME);
+    let first = kept.pass(&db).await;
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
     assert_eq!(
         stats(&sim).await["requests"][TOKEN]["200"],
@@ -252,9 +270,7 @@ async fn tokens_are_cached_renewed_after_a_401_and_work_as_basic_auth() {
         "one token for the whole pass"
     );
     control(&sim, "POST", "/_sim/aircalc/expire-tokens", Value::Null).await;
-    let second = sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
-        .await
-        .unwrap();
+    let second = kept.pass(&db).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
     let s = stats(&sim).await;
     assert_eq!(
@@ -386,15 +402,8 @@ async fn boms_are_fetched_per_position_and_tokens_renew_before_they_expire() {
         "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
         "0".into(),
     );
-    let settings = settings(&env);
-    let source = sources::build(&settings, &[aircalc::NAME], &db.pool).unwrap();
-    let options = SyncOptions {
-        trigger: "cli",
-        allow_mass_delete: false,
-    };
-    let report = sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
-        .await
-        .unwrap();
+    let kept = Kept::new(&db, &env, aircalc::NAME);
+    let report = kept.pass(&db).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     let positions = db
         .count("SELECT count(*) FROM aircalc.positions WHERE _deleted_at IS NULL")
@@ -412,9 +421,7 @@ async fn boms_are_fetched_per_position_and_tokens_renew_before_they_expire() {
     );
     // The token lives one second: the next pass renews it before use, without a 401.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let again = sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
-        .await
-        .unwrap();
+    let again = kept.pass(&db).await;
     assert_eq!(again.status, RunStatus::Succeeded, "{again:?}");
     let s = stats(&sim).await;
     assert!(

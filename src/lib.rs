@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod report;
+pub mod schedule;
 pub mod simulate;
 pub mod sources;
 pub mod status;

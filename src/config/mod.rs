@@ -37,6 +37,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: DatabaseSettings,
+    pub server: ServerSettings,
     pub sync: SyncSettings,
     pub sources: SourcesSettings,
 }
@@ -52,6 +53,19 @@ struct DatabaseRaw {
     url: SecretString,
     url_file: String,
     max_connections: u32,
+}
+
+/// The daemon's HTTP server and its shutdown.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub bind: std::net::SocketAddr,
+    pub shutdown_grace: std::time::Duration,
+}
+
+#[derive(Deserialize)]
+struct ServerRaw {
+    bind: String,
+    shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,9 +128,23 @@ impl Settings {
                 .ok_or_else(|| invalid("database.url", "must not be empty"))?,
             max_connections: raw.max_connections,
         };
+        let server: ServerRaw = config.get("server")?;
+        let server = ServerSettings {
+            bind: server.bind.parse().map_err(|_| {
+                invalid(
+                    "server.bind",
+                    &format!(
+                        "`{}` is not an IP address with a port, e.g. 0.0.0.0:8080",
+                        server.bind
+                    ),
+                )
+            })?,
+            shutdown_grace: std::time::Duration::from_secs(server.shutdown_grace_secs),
+        };
         let sync: SyncSettings = config.get("sync")?;
         let settings = Settings {
             database,
+            server,
             sync,
             sources: SourcesSettings {
                 planningnow: PlanningNowSettings::from_config(config)?,
@@ -389,6 +417,17 @@ mod tests {
                 "sync.max_delete_fraction",
             ),
             ("TRIBUTARY__DATABASE__URL", "mysql://x", "database.url"),
+            (
+                "TRIBUTARY__SOURCES__AIMSIO__SCHEDULE",
+                "*/5 * * * *",
+                "sources.aimsio.schedule",
+            ),
+            ("TRIBUTARY__SERVER__BIND", "localhost", "server.bind"),
+            (
+                "TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS",
+                "-3",
+                "server.shutdown_grace_secs",
+            ),
         ] {
             let err = Settings::load(None, &env(&[(key, value)]))
                 .unwrap_err()

@@ -13,6 +13,8 @@ use super::{ConfigError, invalid, require_url, secret};
 #[derive(Debug, Clone, Deserialize)]
 pub struct CommonSourceSettings {
     pub enabled: bool,
+    /// When `tributary run` pulls the source: cron with seconds, in UTC.
+    pub schedule: String,
     pub requests_per_second: f64,
     pub max_parallel: u32,
     pub timeout_secs: u64,
@@ -62,6 +64,8 @@ impl CommonSourceSettings {
     fn from_config(config: &Config, source: &str) -> Result<Self, ConfigError> {
         let common: CommonSourceSettings = config.get(&format!("sources.{source}"))?;
         let key = |k: &str| format!("sources.{source}.{k}");
+        crate::schedule::parse(&common.schedule)
+            .map_err(|reason| invalid(&key("schedule"), &reason))?;
         if !(0.001..=1000.0).contains(&common.requests_per_second) {
             return Err(invalid(
                 &key("requests_per_second"),

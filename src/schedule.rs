@@ -1,0 +1,85 @@
+//! Cron schedules of `tributary run`: parsing `sources.<name>.schedule` exactly as
+//! tokio-cron-scheduler does (six fields, seconds first, UTC, both day fields must match
+//! when both are restricted), the next tick, and whether a source is overdue at start.
+//! It does not run anything; `daemon` does.
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+
+/// Parses a schedule, or explains what is wrong with it.
+pub fn parse(expression: &str) -> Result<Cron, String> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expression)
+        .map_err(|e| {
+            format!(
+                "`{expression}` is not a cron expression with seconds \
+                 (\"sec min hour day-of-month month day-of-week\", e.g. \"0 */15 * * * *\"): {e}"
+            )
+        })
+}
+
+/// The first tick strictly after `after`; `None` for a schedule that never fires again.
+pub fn next_tick(cron: &Cron, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    cron.find_next_occurrence(&after, false).ok()
+}
+
+/// The gap between the next two ticks after `now`: how often the source is pulled.
+pub fn interval(cron: &Cron, now: DateTime<Utc>) -> Option<chrono::Duration> {
+    let first = next_tick(cron, now)?;
+    let second = next_tick(cron, first)?;
+    Some(second - first)
+}
+
+/// Whether a source should run at once when the daemon starts: it never succeeded, or its
+/// last success is older than its interval (a tick was missed while nothing ran).
+pub fn overdue(cron: &Cron, last_success: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    match (last_success, interval(cron, now)) {
+        (None, _) => true,
+        (Some(at), Some(every)) => now - at > every,
+        (Some(_), None) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, h, m, s).unwrap()
+    }
+
+    #[test]
+    fn six_fields_with_seconds_parse_and_five_do_not() {
+        assert!(parse("0 */15 * * * *").is_ok());
+        assert!(parse("*/2 * * * * *").is_ok());
+        let e = parse("*/15 * * * *").unwrap_err();
+        assert!(e.contains("`*/15 * * * *`"), "{e}");
+        assert!(parse("every hour").is_err());
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn next_tick_and_interval_follow_the_expression() {
+        let cron = parse("0 */15 * * * *").unwrap();
+        assert_eq!(next_tick(&cron, at(10, 7, 3)), Some(at(10, 15, 0)));
+        assert_eq!(next_tick(&cron, at(10, 15, 0)), Some(at(10, 30, 0)));
+        assert_eq!(
+            interval(&cron, at(10, 7, 3)),
+            Some(chrono::Duration::minutes(15))
+        );
+    }
+
+    #[test]
+    fn a_source_is_overdue_when_it_missed_a_tick_or_never_succeeded() {
+        let hourly = parse("0 0 * * * *").unwrap();
+        let now = at(12, 10, 0);
+        assert!(overdue(&hourly, None, now));
+        assert!(!overdue(&hourly, Some(at(11, 30, 0)), now));
+        assert!(overdue(&hourly, Some(at(11, 9, 0)), now));
+    }
+}

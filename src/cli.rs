@@ -53,6 +53,12 @@ pub enum Command {
         #[arg(long)]
         allow_mass_delete: bool,
     },
+    /// The service: pull every enabled source on its schedule (`sources.<name>.schedule`) and
+    /// serve /healthz, /readyz and /metrics on `server.bind`, until SIGTERM or SIGINT.
+    Run,
+    /// Exit 0 when the local `tributary run` answers GET /healthz on `server.bind` (for a
+    /// container HEALTHCHECK).
+    Healthcheck,
     /// Check the database and, per enabled (or named) source, the cheapest call that proves
     /// its credentials (PlanningNow's test endpoint, an aircalc token, one Aimsio list).
     Check {
@@ -165,6 +171,43 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             }
             print!("{}", report::summary(&reports));
             Ok(exit_code(&reports))
+        }
+        Command::Run => match crate::daemon::run(settings()).await {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(crate::daemon::StartError::Config(e)) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::from(2))
+            }
+            Err(crate::daemon::StartError::Other(e)) => Err(e),
+        },
+        Command::Healthcheck => {
+            let bind = settings().server.bind;
+            let host = match bind.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+                ip if ip.is_unspecified() => "[::1]".to_string(),
+                ip => SocketAddr::new(ip, 0)
+                    .to_string()
+                    .trim_end_matches(":0")
+                    .to_string(),
+            };
+            let url = format!("http://{host}:{}/healthz", bind.port());
+            let answer = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?
+                .get(&url)
+                .send()
+                .await;
+            match answer {
+                Ok(r) if r.status().is_success() => Ok(ExitCode::SUCCESS),
+                Ok(r) => {
+                    eprintln!("unhealthy: GET {url} answered {}", r.status());
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => {
+                    eprintln!("unhealthy: GET {url}: {}", crate::http::error_chain(&e));
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Check { sources: names } => {
             let settings = settings();

@@ -10,9 +10,10 @@ pub mod budget;
 pub mod oauth;
 pub mod retry;
 
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -131,10 +132,13 @@ impl Response {
 }
 
 /// What a client has done so far.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ClientStats {
     pub requests: u64,
     pub throttled: u64,
+    /// Answers by HTTP status code (`"200"`, `"429"`), or `"error"` when none came (connect
+    /// error, timeout).
+    pub answers: BTreeMap<String, u64>,
 }
 
 pub struct ApiClient {
@@ -149,6 +153,7 @@ pub struct ApiClient {
     retry: RetryPolicy,
     requests: AtomicU64,
     throttled: AtomicU64,
+    answers: Mutex<BTreeMap<String, u64>>,
     warned_throttled: AtomicBool,
 }
 
@@ -208,6 +213,7 @@ impl ApiClient {
             retry: RetryPolicy::from_settings(&common.retry),
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            answers: Mutex::default(),
             warned_throttled: AtomicBool::new(false),
         })
     }
@@ -226,6 +232,11 @@ impl ApiClient {
         ClientStats {
             requests: self.requests.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
+            answers: self
+                .answers
+                .lock()
+                .expect("the answer counts are never poisoned")
+                .clone(),
         }
     }
 
@@ -269,7 +280,8 @@ impl ApiClient {
             };
             let entry = self.admit(&endpoint).await?;
             let sent = self.client.get(&url).header(name, value).send().await;
-            self.settle(entry).await;
+            self.settle(entry, sent.as_ref().ok().map(reqwest::Response::status))
+                .await;
             let (last, wait, throttled) = match sent {
                 Ok(inner) if inner.status().is_success() => {
                     return Ok(Response { inner, _slot: slot });
@@ -412,8 +424,16 @@ impl ApiClient {
         })
     }
 
-    /// The answer to an admitted request is in: its ledger time moves to now.
-    async fn settle(&self, entry: Option<i64>) {
+    /// The answer to an admitted request is in (or it failed without one): it is counted by
+    /// status, and its ledger time moves to now.
+    async fn settle(&self, entry: Option<i64>, answer: Option<StatusCode>) {
+        let label = answer.map_or_else(|| "error".to_string(), |s| s.as_u16().to_string());
+        *self
+            .answers
+            .lock()
+            .expect("the answer counts are never poisoned")
+            .entry(label)
+            .or_default() += 1;
         if let (Some(budget), Some(entry)) = (&self.budget, entry) {
             budget.settle(entry).await;
         }

@@ -125,7 +125,8 @@ impl ApiClient {
             }
         }
         let sent = request.body(body).send().await;
-        self.settle(entry).await;
+        self.settle(entry, sent.as_ref().ok().map(reqwest::Response::status))
+            .await;
         let response = sent.map_err(|e| failed(error_chain(&e)))?;
         let status = response.status();
         if matches!(status.as_u16(), 400 | 401 | 403) {

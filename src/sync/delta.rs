@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
+use tokio_util::sync::CancellationToken;
 
 use super::apply::{Applied, Batch, Stager, soft_delete_missing};
 use super::table::{Table, has_nul, row_line};
@@ -109,15 +110,22 @@ async fn run(
     // stored: their budget is spent.
     let halt = AtomicBool::new(false);
     let mut details = futures_util::stream::iter(todo)
-        .map(|i| fetch_detail(client, &stream.list_path, i, items[i].key.clone(), &halt))
+        .map(|i| {
+            let key = items[i].key.clone();
+            fetch_detail(client, &stream.list_path, i, key, &halt, ctx.stop)
+        })
         .buffer_unordered(parallel);
     let mut batch = Vec::new();
     let mut gone = Vec::new();
     let mut stopped = None;
+    let mut skipped = false;
     let mut committed = 0u64;
     while let Some((i, detail)) = details.next().await {
         let item = &items[i];
-        let Some(detail) = detail else { continue };
+        let Some(detail) = detail else {
+            skipped = true;
+            continue;
+        };
         match detail {
             Ok(detail) => match detail_row(stream, item, &detail) {
                 Ok(line) => batch.push((item.updated_ms, line)),
@@ -153,9 +161,10 @@ async fn run(
         commit(ctx, stream, batch, committed, &mut totals).await?;
     }
     counts.rejected = rejected.len() as u64;
-    let result = match stopped {
-        Some(e) => Err(SyncError::Http(e)),
-        None => {
+    let result = match (stopped, skipped) {
+        (Some(e), _) => Err(SyncError::Http(e)),
+        (None, true) => Err(SyncError::Cancelled),
+        (None, false) => {
             let all: Vec<Vec<String>> = listed.iter().map(|k| key_of(stream, k)).collect();
             let high_water = items.iter().map(|i| i.updated_ms).max();
             let cursor = json!({
@@ -182,16 +191,17 @@ async fn run(
     result
 }
 
-/// GETs one detail (none once `halt` is set); answers with the item's index so results can
-/// arrive in any order.
+/// GETs one detail (none once `halt` is set or a shutdown began: the ones in flight are
+/// still stored); answers with the item's index so results can arrive in any order.
 async fn fetch_detail(
     client: &ApiClient,
     list_path: &str,
     index: usize,
     key: String,
     halt: &AtomicBool,
+    stop: &CancellationToken,
 ) -> (usize, Option<Result<Value, HttpError>>) {
-    if halt.load(Ordering::Relaxed) {
+    if halt.load(Ordering::Relaxed) || stop.is_cancelled() {
         return (index, None);
     }
     let path = format!("{list_path}/{}", path_segment(&key));

@@ -12,6 +12,8 @@ pub mod table;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::SyncSettings;
 use crate::db::checkpoints;
@@ -28,8 +30,21 @@ pub struct SyncOptions {
     pub allow_mass_delete: bool,
 }
 
+/// How a pass is stopped early (by the daemon's shutdown). `stop`: start nothing new, let
+/// the batch in flight commit, record the run `cancelled`. `abort`: give up the batch in
+/// flight as well (its transaction rolls back); the runs are still recorded `cancelled`.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    pub stop: CancellationToken,
+    pub abort: CancellationToken,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    #[error("stopped by a shutdown after its last committed batch; the next run goes on")]
+    Cancelled,
+    #[error("abandoned at the end of the shutdown grace period; its open batch rolled back")]
+    Aborted,
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("database: {0}")]
@@ -64,9 +79,15 @@ pub struct StreamContext<'a> {
     pub source: &'static str,
     pub stream: &'static str,
     pub run_id: i64,
+    pub stop: &'a CancellationToken,
 }
 
 impl StreamContext<'_> {
+    /// Whether the run should stop after the batch in flight (the daemon is shutting down).
+    pub fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
     /// How complete listings of this run may delete.
     pub fn delete_policy(&self) -> apply::DeletePolicy {
         apply::DeletePolicy {
@@ -102,36 +123,101 @@ pub struct SourceReport {
 }
 
 /// Runs one pass over the streams of `source`: all of them, or, when the previous pass ran
-/// out of request budget, the ones it did not reach. Only database failures while recording
-/// the runs themselves are errors; everything else is in the report.
-#[tracing::instrument(skip_all, fields(source = source.name()))]
+/// out of request budget or was stopped, the ones it did not finish. Only database failures
+/// while recording the runs themselves are errors; everything else is in the report.
+///
+/// One pass per source runs at a time across every process on the database: when another
+/// holds the source, this one waits and then finds the work done, instead of spending the
+/// budget on it twice.
 pub async fn sync_source(
     pool: &PgPool,
     settings: &SyncSettings,
     source: &dyn Source,
     options: &SyncOptions,
 ) -> Result<SourceReport, sqlx::Error> {
+    let lock = PassLock::acquire(pool, source.name(), true)
+        .await?
+        .expect("a waiting acquire always ends holding the lock");
+    run_pass(pool, settings, source, options, lock, &Shutdown::default()).await
+}
+
+/// Like [`sync_source`], but when another process holds the source it returns `None` at
+/// once (the daemon skips that tick), and `shutdown` can end the pass early.
+pub async fn try_sync_source(
+    pool: &PgPool,
+    settings: &SyncSettings,
+    source: &dyn Source,
+    options: &SyncOptions,
+    shutdown: &Shutdown,
+) -> Result<Option<SourceReport>, sqlx::Error> {
+    match PassLock::acquire(pool, source.name(), false).await? {
+        Some(lock) => run_pass(pool, settings, source, options, lock, shutdown)
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Closes the source's runs a killed process left `running`, unless a live process holds
+/// the source (then they are its own). Answers how many were closed.
+pub async fn close_stale_runs(pool: &PgPool, source: &str) -> Result<u64, sqlx::Error> {
+    match PassLock::acquire(pool, source, false).await? {
+        Some(lock) => {
+            let closed = runs::close_interrupted(pool, source).await?;
+            lock.release().await?;
+            Ok(closed)
+        }
+        None => Ok(0),
+    }
+}
+
+/// The source's session-level advisory lock. It lives with a connection of its own that is
+/// closed (not returned to the pool) when the pass ends, so a crashed process frees it.
+struct PassLock {
+    conn: sqlx::PgConnection,
+}
+
+impl PassLock {
+    async fn acquire(pool: &PgPool, source: &str, wait: bool) -> Result<Option<Self>, sqlx::Error> {
+        let mut conn = PoolConnection::detach(pool.acquire().await?);
+        let key = format!("tributary:pass:{source}");
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(&key)
+            .fetch_one(&mut conn)
+            .await?;
+        if !free {
+            if !wait {
+                sqlx::Connection::close(conn).await?;
+                return Ok(None);
+            }
+            tracing::info!(
+                source,
+                "another process is syncing this source; waiting for it to finish"
+            );
+            sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+                .bind(&key)
+                .execute(&mut conn)
+                .await?;
+        }
+        Ok(Some(Self { conn }))
+    }
+
+    async fn release(self) -> Result<(), sqlx::Error> {
+        sqlx::Connection::close(self.conn).await
+    }
+}
+
+#[tracing::instrument(skip_all, fields(source = source.name()))]
+async fn run_pass(
+    pool: &PgPool,
+    settings: &SyncSettings,
+    source: &dyn Source,
+    options: &SyncOptions,
+    lock: PassLock,
+    shutdown: &Shutdown,
+) -> Result<SourceReport, sqlx::Error> {
     let started = Instant::now();
     let name = source.name();
-    // One pass per source at a time across every process on the database: a second one waits
-    // and then finds the work done, instead of spending the budget on it twice. The lock lives
-    // with this connection, which is closed (not returned to the pool) when the pass ends.
-    let mut lock = pool.acquire().await?.detach();
-    let lock_key = format!("tributary:pass:{name}");
-    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-        .bind(&lock_key)
-        .fetch_one(&mut lock)
-        .await?;
-    if !free {
-        tracing::info!(
-            source = name,
-            "another process is syncing this source; waiting for it to finish"
-        );
-        sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
-            .bind(&lock_key)
-            .execute(&mut lock)
-            .await?;
-    }
     // Holding the lock, no other process runs this source: a run still `running` was cut off.
     let closed = runs::close_interrupted(pool, name).await?;
     if closed > 0 {
@@ -156,7 +242,7 @@ pub async fn sync_source(
         tracing::info!(
             run_id = pass_id,
             ?streams,
-            "resuming the pass the request budget interrupted"
+            "resuming the pass a spent budget or a shutdown interrupted"
         );
     } else {
         tracing::info!(run_id = pass_id, "sync pass started");
@@ -165,7 +251,12 @@ pub async fn sync_source(
     let mut reports = Vec::new();
     let mut first_error = None;
     let mut exhausted_at = None;
+    let mut cancelled_at = None;
     for (index, &stream) in streams.iter().enumerate() {
+        if shutdown.stop.is_cancelled() {
+            cancelled_at = Some(index);
+            break;
+        }
         let run_id = runs::start(pool, name, Some(stream), options.trigger, Some(pass_id)).await?;
         let stream_started = Instant::now();
         let before = source.stats();
@@ -176,14 +267,22 @@ pub async fn sync_source(
             source: name,
             stream,
             run_id,
+            stop: &shutdown.stop,
         };
-        let StreamResult { mut counts, error } = source.sync_stream(&ctx).await;
+        let StreamResult { mut counts, error } = tokio::select! {
+            result = source.sync_stream(&ctx) => result,
+            () = shutdown.abort.cancelled() => StreamResult {
+                counts: RunCounts::default(),
+                error: Some(SyncError::Aborted),
+            },
+        };
         let after = source.stats();
         counts.requests = after.requests - before.requests;
         counts.throttled = after.throttled - before.throttled;
         let status = match &error {
             None => RunStatus::Succeeded,
             Some(e) if e.is_budget_exhausted() => RunStatus::BudgetExhausted,
+            Some(SyncError::Cancelled | SyncError::Aborted) => RunStatus::Cancelled,
             Some(_) => RunStatus::Failed,
         };
         let message = error.as_ref().map(|e| e.to_string());
@@ -205,6 +304,9 @@ pub async fn sync_source(
             (Some(e), RunStatus::BudgetExhausted) => {
                 tracing::warn!(run_id, stream, reason = %e, "request budget spent; the next run resumes here")
             }
+            (Some(e), RunStatus::Cancelled) => {
+                tracing::warn!(run_id, stream, reason = %e, "stream cancelled; the next run resumes here")
+            }
             (Some(e), _) => tracing::error!(run_id, stream, error = %e, "stream failed"),
         }
         total.add(&counts);
@@ -220,6 +322,10 @@ pub async fn sync_source(
             exhausted_at = Some(index);
             break;
         }
+        if status == RunStatus::Cancelled {
+            cancelled_at = Some(index);
+            break;
+        }
         let stop = error.as_ref().is_some_and(SyncError::stops_source);
         if first_error.is_none() {
             first_error = message;
@@ -229,26 +335,30 @@ pub async fn sync_source(
         }
     }
     let left: Vec<&str> = exhausted_at
+        .or(cancelled_at)
         .map(|i| streams[i..].to_vec())
         .unwrap_or_default();
     checkpoints::set_pending_streams(pool, name, &left, pass_id).await?;
-    let status = if first_error.is_some() {
-        RunStatus::Failed
-    } else if exhausted_at.is_some() {
-        RunStatus::BudgetExhausted
-    } else {
-        RunStatus::Succeeded
-    };
-    let error = first_error.or_else(|| {
-        exhausted_at.map(|_| {
-            format!(
+    let (status, error) = match (first_error, exhausted_at, cancelled_at) {
+        (Some(e), _, _) => (RunStatus::Failed, Some(e)),
+        (None, Some(_), _) => (
+            RunStatus::BudgetExhausted,
+            Some(format!(
                 "request budget spent; the next run resumes with {}",
                 left.join(", ")
-            )
-        })
-    });
+            )),
+        ),
+        (None, None, Some(_)) => (
+            RunStatus::Cancelled,
+            Some(format!(
+                "stopped by a shutdown; the next run resumes with {}",
+                left.join(", ")
+            )),
+        ),
+        (None, None, None) => (RunStatus::Succeeded, None),
+    };
     runs::finish(pool, pass_id, status, &total, error.as_deref()).await?;
-    sqlx::Connection::close(lock).await?;
+    lock.release().await?;
     Ok(SourceReport {
         source: name,
         run_id: pass_id,

@@ -71,6 +71,9 @@ impl Aircalc {
         .await?;
         let table = model::users();
         for chunk in ids.chunks(USERS_PER_REQUEST) {
+            if ctx.stopping() {
+                return Err(SyncError::Cancelled);
+            }
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             let users: Vec<Value> = self
                 .client

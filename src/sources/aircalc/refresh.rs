@@ -119,6 +119,10 @@ pub async fn refresh(
         },
     ) in due.iter().enumerate()
     {
+        if ctx.stopping() {
+            result = Err(SyncError::Cancelled);
+            break;
+        }
         let path = format!(
             "/project-by-no/v0/{}",
             crate::sync::delta::path_segment(fetch_no)

@@ -1,0 +1,341 @@
+//! The daemon's Prometheus metrics (`/metrics`, text format 0.0.4, prefix `tributary_`).
+//!
+//! Counters of what this process did (passes by outcome, their durations, rows by table and
+//! operation, skipped ticks) live here and are fed from each pass's report; requests by
+//! status come live from the sources' HTTP clients; budgets and last successes are read from
+//! the database at scrape time, so they agree across replicas and restarts. It does not
+//! serve HTTP (`server` does).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use sqlx::PgPool;
+
+use crate::config::Settings;
+use crate::http::budget;
+use crate::sources::Source;
+use crate::sync::SourceReport;
+
+/// Upper bounds (seconds) of the run-duration histogram's buckets.
+const DURATION_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0];
+
+#[derive(Default)]
+struct Histogram {
+    /// Observations at or below each bound of `DURATION_BUCKETS`.
+    buckets: Vec<u64>,
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Counters {
+    runs: BTreeMap<(String, String), u64>,
+    skipped: BTreeMap<(String, String), u64>,
+    durations: BTreeMap<String, Histogram>,
+    rows: BTreeMap<(String, String, &'static str), u64>,
+    fetched: BTreeMap<String, u64>,
+    rejected: BTreeMap<String, u64>,
+    running: BTreeMap<String, bool>,
+}
+
+/// What this process counted; shared by the scheduler's jobs and the HTTP server.
+#[derive(Default)]
+pub struct Metrics {
+    counters: Mutex<Counters>,
+}
+
+/// A tick that started no pass, and why.
+#[derive(Debug, Clone, Copy)]
+pub enum Skip {
+    /// The previous pass of this source in this process is still going.
+    Overlap,
+    /// Another process holds the source.
+    Locked,
+}
+
+impl Metrics {
+    fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
+        self.counters.lock().expect("metrics are never poisoned")
+    }
+
+    pub fn set_running(&self, source: &str, running: bool) {
+        self.counters().running.insert(source.to_string(), running);
+    }
+
+    pub fn skipped(&self, source: &str, why: Skip) {
+        let reason = match why {
+            Skip::Overlap => "overlap",
+            Skip::Locked => "locked",
+        };
+        *self
+            .counters()
+            .skipped
+            .entry((source.to_string(), reason.to_string()))
+            .or_default() += 1;
+    }
+
+    /// A pass that could not even be recorded (the database failed).
+    pub fn errored(&self, source: &str) {
+        *self
+            .counters()
+            .runs
+            .entry((source.to_string(), "error".to_string()))
+            .or_default() += 1;
+    }
+
+    pub fn record(&self, report: &SourceReport) {
+        let mut c = self.counters();
+        let source = report.source.to_string();
+        *c.runs
+            .entry((source.clone(), report.status.as_str().to_string()))
+            .or_default() += 1;
+        let seconds = report.duration.as_secs_f64();
+        let h = c.durations.entry(source.clone()).or_default();
+        h.buckets.resize(DURATION_BUCKETS.len(), 0);
+        for (bound, n) in DURATION_BUCKETS.iter().zip(h.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *n += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+        for stream in &report.streams {
+            *c.fetched.entry(source.clone()).or_default() += stream.counts.fetched;
+            *c.rejected.entry(source.clone()).or_default() += stream.counts.rejected;
+            for (table, t) in &stream.counts.tables {
+                for (op, n) in [
+                    ("inserted", t.inserted),
+                    ("updated", t.updated),
+                    ("deleted", t.deleted),
+                    ("unchanged", t.unchanged),
+                ] {
+                    *c.rows
+                        .entry((source.clone(), table.clone(), op))
+                        .or_default() += n;
+                }
+            }
+        }
+    }
+
+    /// The text exposition: this process's counters, the sources' request counts, and the
+    /// budgets and last successes as the database has them (`tributary_database_up 0` and
+    /// none of those when it does not answer).
+    pub async fn render(
+        &self,
+        pool: &PgPool,
+        settings: &Settings,
+        sources: &[&dyn Source],
+    ) -> String {
+        let mut out = Exposition::default();
+        {
+            let c = self.counters();
+            out.family("runs_total", "counter", "Sync passes finished by this process, by source and outcome (succeeded, failed, budget_exhausted, cancelled, error).");
+            for ((source, outcome), n) in &c.runs {
+                out.sample(
+                    "runs_total",
+                    &[("source", source), ("outcome", outcome)],
+                    *n as f64,
+                );
+            }
+            out.family("runs_skipped_total", "counter", "Scheduled ticks that started no pass: overlap (the previous pass still ran) or locked (another process held the source).");
+            for ((source, reason), n) in &c.skipped {
+                out.sample(
+                    "runs_skipped_total",
+                    &[("source", source), ("reason", reason)],
+                    *n as f64,
+                );
+            }
+            out.family(
+                "run_in_progress",
+                "gauge",
+                "1 while this process runs a pass of the source.",
+            );
+            for (source, running) in &c.running {
+                out.sample(
+                    "run_in_progress",
+                    &[("source", source)],
+                    f64::from(u8::from(*running)),
+                );
+            }
+            out.family(
+                "run_duration_seconds",
+                "histogram",
+                "Duration of sync passes, by source.",
+            );
+            for (source, h) in &c.durations {
+                for (bound, n) in DURATION_BUCKETS.iter().zip(&h.buckets) {
+                    out.sample(
+                        "run_duration_seconds_bucket",
+                        &[("source", source), ("le", &bound.to_string())],
+                        *n as f64,
+                    );
+                }
+                out.sample(
+                    "run_duration_seconds_bucket",
+                    &[("source", source), ("le", "+Inf")],
+                    h.count as f64,
+                );
+                out.sample("run_duration_seconds_sum", &[("source", source)], h.sum);
+                out.sample(
+                    "run_duration_seconds_count",
+                    &[("source", source)],
+                    h.count as f64,
+                );
+            }
+            out.family("rows_total", "counter", "Rows written or compared by this process's passes, by source, table and operation (inserted, updated, deleted, unchanged).");
+            for ((source, table, op), n) in &c.rows {
+                out.sample(
+                    "rows_total",
+                    &[("source", source), ("table", table), ("op", op)],
+                    *n as f64,
+                );
+            }
+            out.family(
+                "records_fetched_total",
+                "counter",
+                "Records read from the source's API.",
+            );
+            for (source, n) in &c.fetched {
+                out.sample("records_fetched_total", &[("source", source)], *n as f64);
+            }
+            out.family(
+                "records_rejected_total",
+                "counter",
+                "Records set aside in tributary.rejects.",
+            );
+            for (source, n) in &c.rejected {
+                out.sample("records_rejected_total", &[("source", source)], *n as f64);
+            }
+        }
+        out.family(
+            "requests_total",
+            "counter",
+            "HTTP requests this process sent, by source and answer status (error: no answer).",
+        );
+        for source in sources {
+            for (status, n) in &source.stats().answers {
+                out.sample(
+                    "requests_total",
+                    &[("source", source.name()), ("status", status)],
+                    *n as f64,
+                );
+            }
+        }
+        let from_db = database_metrics(pool, settings, sources).await;
+        out.family(
+            "database_up",
+            "gauge",
+            "1 when the database answered this scrape.",
+        );
+        out.sample("database_up", &[], f64::from(u8::from(from_db.is_ok())));
+        if let Ok(db) = from_db {
+            out.family(
+                "budget_used",
+                "gauge",
+                "Requests in the source's current budget window (every process on the database).",
+            );
+            out.family(
+                "budget_remaining",
+                "gauge",
+                "Requests the source's budget still allows in the current window.",
+            );
+            for u in &db.budgets {
+                out.sample("budget_used", &[("source", &u.source)], u.used as f64);
+                out.sample(
+                    "budget_remaining",
+                    &[("source", &u.source)],
+                    u.remaining as f64,
+                );
+            }
+            out.family(
+                "last_success_timestamp_seconds",
+                "gauge",
+                "Unix time the source's last successful pass finished (any process).",
+            );
+            for (source, at) in &db.last_success {
+                out.sample("last_success_timestamp_seconds", &[("source", source)], *at);
+            }
+        }
+        out.text
+    }
+}
+
+struct DatabaseMetrics {
+    budgets: Vec<budget::Usage>,
+    last_success: Vec<(String, f64)>,
+}
+
+async fn database_metrics(
+    pool: &PgPool,
+    settings: &Settings,
+    sources: &[&dyn Source],
+) -> Result<DatabaseMetrics, sqlx::Error> {
+    let mut budgets = Vec::new();
+    for source in sources {
+        let Some(common) = settings.source_common(source.name()) else {
+            continue;
+        };
+        let b = &common.budget;
+        if b.requests > 0 {
+            let window = std::time::Duration::from_secs(b.window_secs);
+            let limit = i64::from(b.requests - b.reserve);
+            budgets.push(budget::usage(pool, source.name(), limit, window).await?);
+        }
+    }
+    let last_success = sqlx::query_as(
+        "SELECT source, extract(epoch FROM max(finished_at))::float8 FROM tributary.sync_runs \
+         WHERE stream IS NULL AND status = 'succeeded' GROUP BY source ORDER BY source",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(DatabaseMetrics {
+        budgets,
+        last_success,
+    })
+}
+
+/// Prometheus text, written family by family.
+#[derive(Default)]
+struct Exposition {
+    text: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP tributary_{name} {help}");
+        let _ = writeln!(self.text, "# TYPE tributary_{name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let _ = write!(self.text, "tributary_{name}");
+        if !labels.is_empty() {
+            let pairs: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            let _ = write!(self.text, "{{{}}}", pairs.join(","));
+        }
+        let _ = writeln!(self.text, " {value}");
+    }
+}
+
+/// A label value with `\`, `"` and newlines escaped as the text format requires.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut out = Exposition::default();
+        out.sample("x", &[("table", "a\"b\\c\nd")], 1.5);
+        assert_eq!(out.text, "tributary_x{table=\"a\\\"b\\\\c\\nd\"} 1.5\n");
+    }
+}

@@ -1,0 +1,68 @@
+//! The daemon's HTTP server: `GET /healthz` (the process is alive), `GET /readyz` (the
+//! database answers, its migrations are current, and the daemon is not shutting down) and
+//! `GET /metrics` (Prometheus text, see `metrics`). It owns the routes, not what they report.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::sources::Source;
+
+/// What the routes read.
+pub struct ServerState {
+    pub pool: PgPool,
+    pub settings: Settings,
+    pub sources: Vec<Arc<dyn Source>>,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when the daemon begins to shut down: `/readyz` then answers 503.
+    pub stopping: CancellationToken,
+}
+
+pub fn router(state: Arc<ServerState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<ServerState>>) -> (StatusCode, String) {
+    if state.stopping.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
+    }
+    match crate::db::pending_migrations(&state.pool).await {
+        Ok(pending) if pending.is_empty() => (StatusCode::OK, "ready\n".into()),
+        Ok(pending) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("migrations not applied: {pending:?}\n"),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database: {}\n", crate::http::error_chain(&e)),
+        ),
+    }
+}
+
+async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
+    let sources: Vec<&dyn Source> = state.sources.iter().map(AsRef::as_ref).collect();
+    let text = state
+        .metrics
+        .render(&state.pool, &state.settings, &sources)
+        .await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}

@@ -15,7 +15,7 @@ use tributary::sync::{SourceReport, SyncOptions, sync_source};
 const LIST: &str = "GET /aimsio/rest/api/standard/v1/{entity}";
 const DETAIL: &str = "GET /aimsio/rest/api/standard/v1/{entity}/{guid}";
 
-async fn aimsio_sim(objects: usize) -> RunningSimulator {
+pub(crate) async fn aimsio_sim(objects: usize) -> RunningSimulator {
     simulate::start(
         ([127, 0, 0, 1], 0).into(),
         SimOptions {
@@ -27,7 +27,11 @@ async fn aimsio_sim(objects: usize) -> RunningSimulator {
     .expect("start the simulator")
 }
 
-fn aimsio_env(db: &TestDb, sim: &RunningSimulator, entities: &str) -> HashMap<String, String> {
+pub(crate) fn aimsio_env(
+    db: &TestDb,
+    sim: &RunningSimulator,
+    entities: &str,
+) -> HashMap<String, String> {
     [
         ("DATABASE_URL", db.url.clone()),
         ("TRIBUTARY__SOURCES__AIMSIO__ENABLED", "true".into()),
@@ -44,7 +48,7 @@ fn aimsio_env(db: &TestDb, sim: &RunningSimulator, entities: &str) -> HashMap<St
     .collect()
 }
 
-async fn sync_aimsio(db: &TestDb, env: &HashMap<String, String>) -> SourceReport {
+pub(crate) async fn sync_aimsio(db: &TestDb, env: &HashMap<String, String>) -> SourceReport {
     let settings = settings(env);
     let source = sources::build(&settings, &[aimsio::NAME], &db.pool).expect("source");
     let options = SyncOptions {

@@ -1,30 +1,8 @@
 //! The binary as a user runs it: exit codes, output, and errors that name what is wrong.
 
-use std::process::Output;
-
 use serde_json::Value;
 
 use crate::common::*;
-
-async fn tributary(args: &[&str], env: &[(String, String)]) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
-    cmd.args(args).env("RUST_LOG", "warn");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TRIBUTARY") || k == "DATABASE_URL" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().cloned());
-    cmd.output().await.expect("run tributary")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 #[tokio::test]
 async fn sync_prints_a_summary_and_status_reports_the_runs() {

@@ -5,6 +5,7 @@
 //! test fails saying how to provide one.
 
 use std::collections::HashMap;
+use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
@@ -206,4 +207,27 @@ pub async fn served(sim: &RunningSimulator, path: &str) -> Value {
         .json()
         .await
         .expect("JSON")
+}
+
+/// Runs the binary as a user would, with only the given tributary settings in its
+/// environment.
+pub async fn tributary(args: &[&str], env: &[(String, String)]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
+    cmd.args(args).env("RUST_LOG", "warn");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TRIBUTARY") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().cloned());
+    cmd.output().await.expect("run tributary")
+}
+
+/// stdout and stderr together.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

@@ -6,5 +6,6 @@ mod aircalc;
 mod budget;
 mod cli;
 mod common;
+mod daemon;
 mod planningnow;
 mod resilience;

@@ -1,0 +1,455 @@
+//! `tributary run`: schedules fire and record runs, a source never overlaps itself, two
+//! daemons on one database never pull a source at once, SIGTERM mid-run ends in a
+//! `cancelled` run with consistent data, the HTTP endpoints answer (`/metrics` as strict
+//! Prometheus text), runs a killed process left `running` are closed at start, and a bad
+//! configuration stops `run` before anything starts.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use prometheus_parse::{LineInfo, Scrape, Value as Sample};
+
+use crate::aimsio::{aimsio_env, aimsio_sim, sync_aimsio};
+use crate::common::*;
+use tributary::daemon::Daemon;
+use tributary::db::runs::RunStatus;
+
+/// Polls `check` every 100 ms until it holds, failing after `limit`.
+async fn wait_for<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Pass {
+    id: i64,
+    status: String,
+    trigger: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+async fn passes(db: &TestDb, source: &str) -> Vec<Pass> {
+    sqlx::query_as(
+        "SELECT id, status, trigger, started_at, finished_at FROM tributary.sync_runs \
+         WHERE source = $1 AND stream IS NULL ORDER BY started_at, id",
+    )
+    .bind(source)
+    .fetch_all(&db.pool)
+    .await
+    .expect("passes")
+}
+
+/// Every pass finished before the next one started.
+fn assert_disjoint(passes: &[Pass]) {
+    for pair in passes.windows(2) {
+        let end = pair[0].finished_at.expect("every pass finished");
+        assert!(
+            pair[1].started_at >= end,
+            "pass {} started at {} before pass {} finished at {end}",
+            pair[1].id,
+            pair[1].started_at,
+            pair[0].id
+        );
+    }
+}
+
+async fn get(url: String) -> (u16, String) {
+    let resp = reqwest::get(&url).await.expect("the daemon answers");
+    (resp.status().as_u16(), resp.text().await.expect("a body"))
+}
+
+/// Parses `/metrics` strictly: every line is a HELP, TYPE or sample line, every sample's
+/// value is a number and belongs to a family with a TYPE.
+fn parse_metrics(text: &str) -> Scrape {
+    let mut typed = Vec::new();
+    for line in text.lines() {
+        match LineInfo::parse(line) {
+            LineInfo::Type { metric_name, .. } => typed.push(metric_name),
+            LineInfo::Sample {
+                metric_name, value, ..
+            } => {
+                assert!(value.parse::<f64>().is_ok(), "not a number: {line}");
+                let family = metric_name
+                    .trim_end_matches("_bucket")
+                    .trim_end_matches("_sum")
+                    .trim_end_matches("_count");
+                assert!(
+                    typed
+                        .iter()
+                        .any(|t| t.trim_end_matches("_bucket") == family),
+                    "sample without a TYPE: {line}"
+                );
+                assert!(metric_name.starts_with("tributary_"), "{line}");
+            }
+            LineInfo::Doc { .. } => {}
+            LineInfo::Empty | LineInfo::Ignored => panic!("not Prometheus text: {line:?}"),
+        }
+    }
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parses")
+}
+
+/// The value of the sample `metric` whose labels include `labels`.
+fn sample(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            Sample::Counter(v) | Sample::Gauge(v) | Sample::Untyped(v) => *v,
+            Sample::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+            Sample::Summary(_) => f64::NAN,
+        })
+}
+
+fn daemon_env(db: &TestDb, sim: &tributary::simulate::RunningSimulator) -> HashMap<String, String> {
+    let mut env = env_for(db, sim);
+    env.insert("TRIBUTARY__SERVER__BIND".into(), "127.0.0.1:0".into());
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
+        "* * * * * *".into(),
+    );
+    env
+}
+
+#[tokio::test]
+async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
+    let db = fresh_db().await;
+    let sim = simulator(30).await;
+    let daemon = Daemon::start(settings(&daemon_env(&db, &sim)))
+        .await
+        .expect("the daemon starts");
+    let base = format!("http://{}", daemon.addr());
+    wait_for(
+        Duration::from_secs(30),
+        "three passes, two of them scheduled",
+        || async {
+            let p = passes(&db, "planningnow").await;
+            p.iter().filter(|p| p.status == "succeeded").count() >= 3
+                && p.iter().filter(|p| p.trigger == "schedule").count() >= 2
+        },
+    )
+    .await;
+    assert_eq!(get(format!("{base}/healthz")).await, (200, "ok\n".into()));
+    assert_eq!(get(format!("{base}/readyz")).await, (200, "ready\n".into()));
+    let (status, text) = get(format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    let scrape = parse_metrics(&text);
+    let succeeded = sample(
+        &scrape,
+        "tributary_runs_total",
+        &[("source", "planningnow"), ("outcome", "succeeded")],
+    )
+    .expect("runs_total");
+    assert!(succeeded >= 3.0, "{text}");
+    assert_eq!(
+        sample(
+            &scrape,
+            "tributary_rows_total",
+            &[("table", "planningnow.orders"), ("op", "inserted")]
+        ),
+        Some(30.0),
+        "the first pass inserted every order once; later passes found them unchanged"
+    );
+    assert!(
+        sample(
+            &scrape,
+            "tributary_rows_total",
+            &[("table", "planningnow.orders"), ("op", "unchanged")]
+        )
+        .unwrap()
+            >= 60.0
+    );
+    assert!(sample(&scrape, "tributary_requests_total", &[("status", "200")]).unwrap() >= 18.0);
+    let used = sample(
+        &scrape,
+        "tributary_budget_used",
+        &[("source", "planningnow")],
+    )
+    .unwrap();
+    let remaining = sample(
+        &scrape,
+        "tributary_budget_remaining",
+        &[("source", "planningnow")],
+    )
+    .unwrap();
+    assert_eq!(
+        used + remaining,
+        1000.0,
+        "the default budget: 1000 per hour"
+    );
+    let last = sample(
+        &scrape,
+        "tributary_last_success_timestamp_seconds",
+        &[("source", "planningnow")],
+    )
+    .unwrap();
+    assert!((Utc::now().timestamp() as f64 - last).abs() < 60.0);
+    assert!(
+        sample(
+            &scrape,
+            "tributary_run_duration_seconds",
+            &[("source", "planningnow")]
+        )
+        .unwrap()
+            >= 3.0
+    );
+    daemon.stop().await;
+    let all = passes(&db, "planningnow").await;
+    assert_eq!(all[0].trigger, "startup", "never synced: it runs at once");
+    assert_disjoint(&all);
+    assert!(
+        all.iter()
+            .all(|p| p.status == "succeeded" || p.status == "cancelled"),
+        "{all:?}"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM tributary.sync_runs WHERE status = 'running'")
+            .await,
+        0
+    );
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn passes_never_overlap_within_a_daemon_nor_across_two_on_one_database() {
+    let db = fresh_db().await;
+    let sim = simulator(30).await;
+    let mut env = daemon_env(&db, &sim);
+    // Six requests at 2 per second: a pass takes about 2.5 s, the schedule ticks every second.
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND".into(),
+        "2".into(),
+    );
+    let first = Daemon::start(settings(&env)).await.expect("first daemon");
+    let second = Daemon::start(settings(&env)).await.expect("second daemon");
+    wait_for(Duration::from_secs(60), "three finished passes", || async {
+        passes(&db, "planningnow")
+            .await
+            .iter()
+            .filter(|p| p.status == "succeeded")
+            .count()
+            >= 3
+    })
+    .await;
+    let mut skipped = HashMap::new();
+    for daemon in [&first, &second] {
+        let (_, text) = get(format!("http://{}/metrics", daemon.addr())).await;
+        let scrape = parse_metrics(&text);
+        for reason in ["overlap", "locked"] {
+            *skipped.entry(reason).or_insert(0.0) += sample(
+                &scrape,
+                "tributary_runs_skipped_total",
+                &[("reason", reason)],
+            )
+            .unwrap_or(0.0);
+        }
+    }
+    first.stop().await;
+    second.stop().await;
+    assert!(
+        skipped["overlap"] > 0.0,
+        "ticks during a pass are skipped: {skipped:?}"
+    );
+    assert!(
+        skipped["locked"] > 0.0,
+        "the other daemon's ticks are skipped: {skipped:?}"
+    );
+    assert_disjoint(&passes(&db, "planningnow").await);
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn sigterm_mid_run_records_cancelled_keeps_every_committed_batch_and_exits_0() {
+    let db = fresh_db().await;
+    let sim = aimsio_sim(40).await;
+    let mut env = aimsio_env(&db, &sim, "JobOrder,Employee");
+    // 1 list + 40 details per entity at 6 per second: about 14 s, far longer than the test
+    // waits before it stops the daemon.
+    for (k, v) in [
+        ("TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND", "6"),
+        ("TRIBUTARY__SOURCES__AIMSIO__MAX_PARALLEL", "2"),
+        ("TRIBUTARY__SOURCES__AIMSIO__SCHEDULE", "0 0 0 1 1 *"),
+        ("TRIBUTARY__SERVER__BIND", "127.0.0.1:0"),
+        ("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS", "10"),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .envs(&env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tributary run");
+    wait_for(
+        Duration::from_secs(30),
+        "a committed batch of job orders",
+        || async { db.count("SELECT count(*) FROM aimsio.job_orders").await >= 16 },
+    )
+    .await;
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().expect("running").to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let signalled = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("the daemon exits within the grace period")
+        .expect("its output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "exited within shutdown_grace_secs"
+    );
+    let all = passes(&db, "aimsio").await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, RunStatus::Cancelled.as_str());
+    assert_eq!(
+        db.count("SELECT count(*) FROM tributary.sync_runs WHERE status = 'running'")
+            .await,
+        0
+    );
+    let job_run: (String, Option<String>) =
+        sqlx::query_as("SELECT status, error FROM tributary.sync_runs WHERE stream = 'JobOrder'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("the JobOrder run");
+    assert_eq!(job_run.0, "cancelled");
+    assert!(
+        job_run
+            .1
+            .as_deref()
+            .is_some_and(|e| e.starts_with("stopped by a shutdown after its last committed batch")),
+        "the stream stopped at a batch boundary, not at the end of the grace period: {job_run:?}"
+    );
+    let kept = db.count("SELECT count(*) FROM aimsio.job_orders").await;
+    assert!((16..40).contains(&kept), "stopped mid-stream: {kept}");
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM aimsio.job_orders WHERE raw IS NULL OR _deleted_at IS NOT NULL"
+        )
+        .await,
+        0
+    );
+    // The next pass resumes: it fetches exactly the details the stopped one did not commit,
+    // and afterwards everything is there once.
+    env.insert(
+        "TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND".into(),
+        "8".into(),
+    );
+    let report = sync_aimsio(&db, &env).await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let jobs = report
+        .streams
+        .iter()
+        .find(|s| s.stream == "JobOrder")
+        .expect("JobOrder resumed");
+    let inserted = jobs.counts.tables["aimsio.job_orders"].inserted as i64;
+    assert_eq!(
+        inserted,
+        40 - kept,
+        "only what was not committed is fetched again"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM aimsio.job_orders").await, 40);
+    assert_eq!(db.count("SELECT count(*) FROM aimsio.employees").await, 40);
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn runs_a_killed_process_left_running_are_closed_when_the_daemon_starts() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let mut env = daemon_env(&db, &sim);
+    // A pass succeeded a minute ago, so nothing is overdue at start under an hourly schedule.
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
+        "0 0 * * * *".into(),
+    );
+    sqlx::query(
+        "INSERT INTO tributary.sync_runs (source, trigger, status, started_at, finished_at) \
+         VALUES ('planningnow', 'schedule', 'succeeded', now() - interval '61 seconds', \
+         now() - interval '60 seconds'), ('planningnow', 'schedule', 'running', \
+         now() - interval '30 seconds', NULL)",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("seed runs");
+    let daemon = Daemon::start(settings(&env)).await.expect("starts");
+    let all = passes(&db, "planningnow").await;
+    assert_eq!(all.len(), 2, "nothing ran: the last success is recent");
+    assert_eq!(all[1].status, "failed");
+    let error: String = sqlx::query_scalar("SELECT error FROM tributary.sync_runs WHERE id = $1")
+        .bind(all[1].id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(error.contains("interrupted"), "{error}");
+    daemon.stop().await;
+    sim.stop().await;
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_run_before_anything_starts() {
+    // Nothing listens on port 9: touching the database would fail differently.
+    let enabled = [
+        ("DATABASE_URL", "postgres://nobody@127.0.0.1:9/none"),
+        ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true"),
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL",
+            "http://127.0.0.1:9/planningnow",
+        ),
+        ("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "t0ps3cret"),
+    ];
+    let with = |extra: (&'static str, &'static str)| {
+        let mut env = enabled.to_vec();
+        env.push(extra);
+        env
+    };
+    let cases = [
+        (
+            with(("TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE", "*/5 * * * *")),
+            "`sources.planningnow.schedule`",
+        ),
+        (
+            with(("TRIBUTARY__SOURCES__PLANNINGNOW__SHEDULE", "0 * * * * *")),
+            "`sources.planningnow.shedule`",
+        ),
+        (enabled[..3].to_vec(), "`sources.planningnow.token`"),
+        (
+            with(("TRIBUTARY__SERVER__BIND", "everywhere:80")),
+            "`server.bind`",
+        ),
+        (enabled[..1].to_vec(), "sources.<name>.enabled"),
+    ];
+    for (env, named) in cases {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let out = tributary(&["run"], &env).await;
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{named}: {all}");
+        assert!(all.contains(named), "{named}: {all}");
+        assert!(!all.contains("connect"), "{named}: {all}");
+        assert!(!all.contains("t0ps3cret"), "{all}");
+    }
+}

@@ -101,7 +101,57 @@ pub fn summary(reports: &[SourceReport]) -> String {
 /// aircalc backlog.
 pub fn status(status: &Status) -> String {
     let (runs, budgets) = (&status.runs, &status.budgets);
-    let mut out = runs_table(runs);
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let sources: Vec<Vec<String>> = status
+        .sources
+        .iter()
+        .map(|s| {
+            vec![
+                s.source.to_string(),
+                if s.enabled { "yes" } else { "no" }.to_string(),
+                s.schedule.clone(),
+                if s.enabled {
+                    when(s.next_run)
+                } else {
+                    "-".into()
+                },
+                s.last_status.clone().unwrap_or_else(|| "-".into()),
+                when(s.last_success_at),
+            ]
+        })
+        .collect();
+    let mut out = table(
+        &[
+            "source",
+            "enabled",
+            "schedule (UTC)",
+            "next run",
+            "last pass",
+            "last success",
+        ],
+        &sources,
+    );
+    out.push('\n');
+    out.push_str(&runs_table(runs));
+    if status.tables.iter().any(|t| t.live + t.soft_deleted > 0) {
+        let rows: Vec<Vec<String>> = status
+            .tables
+            .iter()
+            .filter(|t| t.live + t.soft_deleted > 0)
+            .map(|t| {
+                vec![
+                    t.table.clone(),
+                    t.live.to_string(),
+                    t.soft_deleted.to_string(),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table(&["table", "rows", "soft-deleted"], &rows));
+    }
     if let Some(a) = &status.aircalc {
         out.push_str(&format!(
             "\naircalc: {} project(s) due for a refresh; at {} requests per {}s all are refreshed by {}\n",

@@ -1,5 +1,7 @@
-//! What `tributary status` reports: the latest run per source and stream, the request budget
-//! of every source that has one, and how much aircalc refresh work is pending.
+//! What `tributary status` reports: per source whether it is enabled, its schedule and next
+//! run, its last pass and last success; the latest run per source and stream; live and
+//! soft-deleted rows per synced table; the request budget of every source that has one; and
+//! how much aircalc refresh work is pending.
 
 use std::time::Duration;
 
@@ -13,9 +15,34 @@ use crate::sources::aircalc::refresh;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
+    pub sources: Vec<SourceStatus>,
     pub runs: Vec<LastRun>,
+    pub tables: Vec<TableRows>,
     pub budgets: Vec<Usage>,
     pub aircalc: Option<AircalcBacklog>,
+}
+
+/// A source as `tributary run` sees it.
+#[derive(Debug, Serialize)]
+pub struct SourceStatus {
+    pub source: &'static str,
+    pub enabled: bool,
+    /// `sources.<name>.schedule` (cron with seconds, UTC).
+    pub schedule: String,
+    /// The schedule's next tick (whether a daemon runs is not known here).
+    pub next_run: Option<chrono::DateTime<chrono::Utc>>,
+    /// Outcome of the latest pass, if any.
+    pub last_status: Option<String>,
+    pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Rows of one synced table.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct TableRows {
+    pub table: String,
+    /// Rows the source still lists (`_deleted_at IS NULL`).
+    pub live: i64,
+    pub soft_deleted: i64,
 }
 
 /// aircalc projects due for a refresh, and when the current budget will have done them.
@@ -32,6 +59,34 @@ pub struct AircalcBacklog {
 
 pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx::Error> {
     let runs = runs::last_runs(pool).await?;
+    let now = chrono::Utc::now();
+    let mut sources = Vec::new();
+    for name in crate::config::SOURCE_NAMES {
+        let Some(common) = settings.source_common(name) else {
+            continue;
+        };
+        let last_success_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+            "SELECT max(finished_at) FROM tributary.sync_runs \
+             WHERE source = $1 AND stream IS NULL AND status = 'succeeded'",
+        )
+        .bind(name)
+        .fetch_one(pool)
+        .await?;
+        sources.push(SourceStatus {
+            source: name,
+            enabled: common.enabled,
+            schedule: common.schedule.clone(),
+            next_run: crate::schedule::parse(&common.schedule)
+                .ok()
+                .and_then(|cron| crate::schedule::next_tick(&cron, now)),
+            last_status: runs
+                .iter()
+                .find(|r| r.source == *name && r.stream.is_none())
+                .map(|r| r.status.clone()),
+            last_success_at,
+        });
+    }
+    let tables = table_rows(pool).await?;
     let mut budgets = Vec::new();
     for name in crate::config::SOURCE_NAMES {
         let Some(common) = settings.source_common(name) else {
@@ -78,8 +133,37 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
         None
     };
     Ok(Status {
+        sources,
         runs,
+        tables,
         budgets,
         aircalc,
     })
+}
+
+/// Live and soft-deleted rows of every synced table (those with a `_deleted_at` column).
+async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.columns \
+         WHERE column_name = '_deleted_at' AND table_schema IN ('planningnow', 'aimsio', 'aircalc') \
+         ORDER BY table_schema, table_name",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut tables = Vec::with_capacity(names.len());
+    for name in names {
+        // The name comes from the catalog, quoted by format('%I').
+        let (live, soft_deleted): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FILTER (WHERE _deleted_at IS NULL), \
+             count(*) FILTER (WHERE _deleted_at IS NOT NULL) FROM {name}"
+        )))
+        .fetch_one(pool)
+        .await?;
+        tables.push(TableRows {
+            table: name,
+            live,
+            soft_deleted,
+        });
+    }
+    Ok(tables)
 }

@@ -42,8 +42,36 @@ async fn sync_prints_a_summary_and_status_reports_the_runs() {
         .expect("orders run");
     assert_eq!(orders["status"], "succeeded");
     assert_eq!(orders["records_fetched"], 20);
+    let planningnow = &status["sources"][0];
+    assert_eq!(planningnow["source"], "planningnow");
+    assert_eq!(planningnow["enabled"], true);
+    assert_eq!(planningnow["schedule"], "0 0 * * * *");
+    assert_eq!(planningnow["last_status"], "succeeded");
+    let next: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(planningnow["next_run"].clone()).expect("a next run");
+    assert_eq!(next.format("%M:%S").to_string(), "00:00", "on the hour");
+    assert!(next > chrono::Utc::now());
+    assert_eq!(status["sources"][1]["enabled"], false);
+    let tables = status["tables"].as_array().expect("tables");
+    let orders_table = tables
+        .iter()
+        .find(|t| t["table"] == "planningnow.orders")
+        .expect("planningnow.orders");
+    assert_eq!(
+        (
+            orders_table["live"].as_i64(),
+            orders_table["soft_deleted"].as_i64()
+        ),
+        (Some(20), Some(0))
+    );
     let out = tributary(&["status"], &env).await;
-    assert!(String::from_utf8_lossy(&out.stdout).contains("(pass)"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in ["(pass)", "next run", "0 0 * * * *", "planningnow.orders"] {
+        assert!(
+            stdout.contains(expected),
+            "{expected} missing in:\n{stdout}"
+        );
+    }
     sim.stop().await;
     db.drop().await;
 }

@@ -163,10 +163,17 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             };
             let mut reports = Vec::new();
             for source in &sources {
+                let bar = crate::progress::PassBar::new(source.name());
                 reports.push(
-                    crate::sync::sync_source(&pool, &settings.sync, source.as_ref(), &options)
-                        .await
-                        .context("recording the run failed")?,
+                    crate::sync::sync_source_with_progress(
+                        &pool,
+                        &settings.sync,
+                        source.as_ref(),
+                        &options,
+                        &bar,
+                    )
+                    .await
+                    .context("recording the run failed")?,
                 );
             }
             print!("{}", report::summary(&reports));

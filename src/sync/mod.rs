@@ -138,7 +138,50 @@ pub async fn sync_source(
     let lock = PassLock::acquire(pool, source.name(), true)
         .await?
         .expect("a waiting acquire always ends holding the lock");
-    run_pass(pool, settings, source, options, lock, &Shutdown::default()).await
+    run_pass(
+        pool,
+        settings,
+        source,
+        options,
+        lock,
+        &Shutdown::default(),
+        None,
+    )
+    .await
+}
+
+/// Told where a pass stands, for a progress display.
+pub trait PassProgress: Send + Sync {
+    /// The pass starts stream `index` (from 0) of `of`.
+    fn stream_started(&self, stream: &'static str, index: usize, of: usize);
+    /// The pass ended.
+    fn finished(&self, report: &SourceReport);
+}
+
+/// [`sync_source`], telling `progress` where it stands.
+pub async fn sync_source_with_progress(
+    pool: &PgPool,
+    settings: &SyncSettings,
+    source: &dyn Source,
+    options: &SyncOptions,
+    progress: &dyn PassProgress,
+) -> Result<SourceReport, sqlx::Error> {
+    let lock = PassLock::acquire(pool, source.name(), true)
+        .await?
+        .expect("a waiting acquire always ends holding the lock");
+    let shutdown = Shutdown::default();
+    let report = run_pass(
+        pool,
+        settings,
+        source,
+        options,
+        lock,
+        &shutdown,
+        Some(progress),
+    )
+    .await?;
+    progress.finished(&report);
+    Ok(report)
 }
 
 /// Like [`sync_source`], but when another process holds the source it returns `None` at
@@ -151,7 +194,7 @@ pub async fn try_sync_source(
     shutdown: &Shutdown,
 ) -> Result<Option<SourceReport>, sqlx::Error> {
     match PassLock::acquire(pool, source.name(), false).await? {
-        Some(lock) => run_pass(pool, settings, source, options, lock, shutdown)
+        Some(lock) => run_pass(pool, settings, source, options, lock, shutdown, None)
             .await
             .map(Some),
         None => Ok(None),
@@ -215,6 +258,7 @@ async fn run_pass(
     options: &SyncOptions,
     lock: PassLock,
     shutdown: &Shutdown,
+    progress: Option<&dyn PassProgress>,
 ) -> Result<SourceReport, sqlx::Error> {
     let started = Instant::now();
     let name = source.name();
@@ -256,6 +300,9 @@ async fn run_pass(
         if shutdown.stop.is_cancelled() {
             cancelled_at = Some(index);
             break;
+        }
+        if let Some(progress) = progress {
+            progress.stream_started(stream, index, streams.len());
         }
         let run_id = runs::start(pool, name, Some(stream), options.trigger, Some(pass_id)).await?;
         let stream_started = Instant::now();

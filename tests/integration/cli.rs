@@ -272,3 +272,37 @@ async fn check_proves_each_sources_credentials_without_printing_them() {
     sim.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn sync_shows_progress_on_a_terminal_and_none_in_a_pipe() {
+    let db = fresh_db().await;
+    let sim = simulator(10).await;
+    let env: Vec<(String, String)> = env_for(&db, &sim).into_iter().collect();
+    let piped = tributary(&["sync"], &env).await;
+    assert!(piped.status.success(), "{}", text(&piped));
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !stderr.contains("6/6") && !stderr.contains('\r'),
+        "no progress without a terminal: {stderr:?}"
+    );
+    // `script` runs the command on a pseudo-terminal, as a user's shell would.
+    let command = format!("{} sync", env!("CARGO_BIN_EXE_tributary"));
+    let out = tokio::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("TERM", "xterm")
+        .envs(env)
+        .output()
+        .await
+        .expect("script (util-linux) runs the command on a terminal");
+    assert!(out.status.success(), "{}", text(&out));
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        terminal.contains("6/6 succeeded"),
+        "the finished bar is on the terminal: {terminal:?}"
+    );
+    sim.stop().await;
+    db.drop().await;
+}

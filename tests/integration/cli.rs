@@ -222,11 +222,7 @@ async fn runs_a_killed_process_left_running_are_closed_by_the_next_pass() {
             .unwrap();
     assert_eq!(status, "failed");
     assert!(error.unwrap().contains("interrupted"));
-    assert_eq!(
-        db.count("SELECT count(*) FROM tributary.sync_runs WHERE status = 'running'")
-            .await,
-        0
-    );
+    db.assert_nothing_running().await;
     sim.stop().await;
     db.drop().await;
 }

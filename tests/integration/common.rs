@@ -114,6 +114,16 @@ impl TestDb {
         .expect("drop the test database");
     }
 
+    /// No run is left `running` (every pass and stream recorded its outcome).
+    pub async fn assert_nothing_running(&self) {
+        assert_eq!(
+            self.count("SELECT count(*) FROM tributary.sync_runs WHERE status = 'running'")
+                .await,
+            0,
+            "runs left running"
+        );
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
             .fetch_one(&self.pool)

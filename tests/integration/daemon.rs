@@ -212,11 +212,7 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
             .all(|p| p.status == "succeeded" || p.status == "cancelled"),
         "{all:?}"
     );
-    assert_eq!(
-        db.count("SELECT count(*) FROM tributary.sync_runs WHERE status = 'running'")
-            .await,
-        0
-    );
+    db.assert_nothing_running().await;
     sim.stop().await;
     db.drop().await;
 }
@@ -321,11 +317,7 @@ async fn sigterm_mid_run_records_cancelled_keeps_every_committed_batch_and_exits
     let all = passes(&db, "aimsio").await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].status, RunStatus::Cancelled.as_str());
-    assert_eq!(
-        db.count("SELECT count(*) FROM tributary.sync_runs WHERE status = 'running'")
-            .await,
-        0
-    );
+    db.assert_nothing_running().await;
     let job_run: (String, Option<String>) =
         sqlx::query_as("SELECT status, error FROM tributary.sync_runs WHERE stream = 'JobOrder'")
             .fetch_one(&db.pool)

@@ -1,7 +1,7 @@
 //! The command line: clap definitions and what each subcommand does, at the top level
 //! (settings first, then the database, then the work), with exit codes: 0 success, 1 a run
 //! or check failed, 2 bad configuration or usage, 3 a request budget ran out (the next run
-//! resumes).
+//! resumes), 130 stopped by Ctrl-C or SIGTERM (the next run resumes).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -161,8 +161,14 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 trigger: "cli",
                 allow_mass_delete,
             };
+            // Ctrl-C or SIGTERM: finish the batch in flight and stop; a second one abandons it.
+            let shutdown = crate::sync::Shutdown::default();
+            let watcher = tokio::spawn(stop_on_signals(shutdown.clone()));
             let mut reports = Vec::new();
             for source in &sources {
+                if shutdown.stop.is_cancelled() {
+                    break;
+                }
                 let bar = crate::progress::PassBar::new(source.name());
                 reports.push(
                     crate::sync::sync_source_with_progress(
@@ -170,12 +176,14 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                         &settings.sync,
                         source.as_ref(),
                         &options,
+                        &shutdown,
                         &bar,
                     )
                     .await
                     .context("recording the run failed")?,
                 );
             }
+            watcher.abort();
             print!("{}", report::summary(&reports));
             Ok(exit_code(&reports))
         }
@@ -292,10 +300,23 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
     }
 }
 
-/// 1 when any pass failed, else 3 when one ran out of request budget, else 0.
+/// Stops `shutdown` gently on the first stop signal and hard on the second.
+async fn stop_on_signals(shutdown: crate::sync::Shutdown) {
+    crate::daemon::stop_signal().await;
+    eprintln!("stopping after the batch in flight (press Ctrl-C again to abandon it)");
+    shutdown.stop.cancel();
+    crate::daemon::stop_signal().await;
+    eprintln!("abandoning the batch in flight; it rolls back");
+    shutdown.abort.cancel();
+}
+
+/// 1 when any pass failed, else 130 when one was stopped by a signal, else 3 when one ran
+/// out of request budget, else 0.
 pub fn exit_code(reports: &[SourceReport]) -> ExitCode {
     if reports.iter().any(|r| r.status == RunStatus::Failed) {
         ExitCode::FAILURE
+    } else if reports.iter().any(|r| r.status == RunStatus::Cancelled) {
+        ExitCode::from(130)
     } else if reports
         .iter()
         .any(|r| r.status == RunStatus::BudgetExhausted)

@@ -291,12 +291,13 @@ async fn last_successes(
 /// Runs the daemon until SIGTERM or SIGINT, then stops it gracefully.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
     let daemon = Daemon::start(settings).await?;
-    wait_for_signal().await;
+    stop_signal().await;
     daemon.stop().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT (Ctrl-C).
+pub async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

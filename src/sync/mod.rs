@@ -158,25 +158,25 @@ pub trait PassProgress: Send + Sync {
     fn finished(&self, report: &SourceReport);
 }
 
-/// [`sync_source`], telling `progress` where it stands.
+/// [`sync_source`], telling `progress` where it stands; `shutdown` can end it early.
 pub async fn sync_source_with_progress(
     pool: &PgPool,
     settings: &SyncSettings,
     source: &dyn Source,
     options: &SyncOptions,
+    shutdown: &Shutdown,
     progress: &dyn PassProgress,
 ) -> Result<SourceReport, sqlx::Error> {
     let lock = PassLock::acquire(pool, source.name(), true)
         .await?
         .expect("a waiting acquire always ends holding the lock");
-    let shutdown = Shutdown::default();
     let report = run_pass(
         pool,
         settings,
         source,
         options,
         lock,
-        &shutdown,
+        shutdown,
         Some(progress),
     )
     .await?;

@@ -266,13 +266,17 @@ async fn passes_never_overlap_within_a_daemon_nor_across_two_on_one_database() {
     db.drop().await;
 }
 
-#[tokio::test]
-async fn sigterm_mid_run_records_cancelled_keeps_every_committed_batch_and_exits_0() {
+/// Runs `tributary <command>` on a slow Aimsio pass (JobOrder, then Employee, 40 each),
+/// sends `signal` once a batch of job orders is committed, and checks what every stop must
+/// leave: exit code `code` within the grace period, the pass and the JobOrder stream
+/// `cancelled` at a batch boundary, no run left `running`, only complete rows; then the
+/// next pass fetches exactly the details the stopped one did not commit.
+async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
     let db = fresh_db().await;
     let sim = aimsio_sim(40).await;
     let mut env = aimsio_env(&db, &sim, "JobOrder,Employee");
     // 1 list + 40 details per entity at 6 per second: about 14 s, far longer than the test
-    // waits before it stops the daemon.
+    // waits before it stops the process.
     for (k, v) in [
         ("TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND", "6"),
         ("TRIBUTARY__SOURCES__AIMSIO__MAX_PARALLEL", "2"),
@@ -283,7 +287,7 @@ async fn sigterm_mid_run_records_cancelled_keeps_every_committed_batch_and_exits
         env.insert(k.into(), v.into());
     }
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .arg("run")
+        .arg(command)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")
@@ -291,7 +295,7 @@ async fn sigterm_mid_run_records_cancelled_keeps_every_committed_batch_and_exits
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("start tributary run");
+        .expect("start tributary");
     wait_for(
         Duration::from_secs(30),
         "a committed batch of job orders",
@@ -299,17 +303,17 @@ async fn sigterm_mid_run_records_cancelled_keeps_every_committed_batch_and_exits
     )
     .await;
     let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().expect("running").to_string()])
+        .args([signal, &child.id().expect("running").to_string()])
         .status()
         .expect("kill");
     assert!(kill.success());
     let signalled = Instant::now();
     let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
         .await
-        .expect("the daemon exits within the grace period")
+        .expect("tributary exits within the grace period")
         .expect("its output");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert!(
         signalled.elapsed() < Duration::from_secs(10),
         "exited within shutdown_grace_secs"
@@ -363,6 +367,16 @@ async fn sigterm_mid_run_records_cancelled_keeps_every_committed_batch_and_exits
     assert_eq!(db.count("SELECT count(*) FROM aimsio.employees").await, 40);
     sim.stop().await;
     db.drop().await;
+}
+
+#[tokio::test]
+async fn sigterm_mid_run_records_cancelled_keeps_every_committed_batch_and_exits_0() {
+    stop_mid_pass("run", "-TERM", 0).await;
+}
+
+#[tokio::test]
+async fn ctrl_c_during_a_one_shot_sync_stops_at_a_batch_boundary_and_exits_130() {
+    stop_mid_pass("sync", "-INT", 130).await;
 }
 
 #[tokio::test]

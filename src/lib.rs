@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod pgcluster;
 pub mod report;
 pub mod schedule;
 pub mod simulate;

@@ -6,5 +6,6 @@ mod aircalc;
 mod budget;
 mod cli;
 mod common;
+mod demo;
 mod planningnow;
 mod resilience;

@@ -25,7 +25,9 @@ pub enum ClusterError {
          - set DATABASE_URL to a server whose role may create databases, \
          e.g. postgres://user:password@host:5432/tributary;\n\
          - or install the PostgreSQL server package (initdb and pg_ctl on PATH or under \
-         {VERSIONS_ROOT}/<version>/bin), and the demo starts a private cluster of its own"
+         {VERSIONS_ROOT}/<version>/bin), and the demo starts a private cluster of its own;\n\
+         - or start the repository's PostgreSQL container with `docker compose up -d postgres` \
+         and set DATABASE_URL=postgres://tributary:tributary@127.0.0.1:5432/tributary"
     )]
     NoServer { target: String },
     #[error(
@@ -499,6 +501,7 @@ mod tests {
         for way in [
             "set DATABASE_URL to a server whose role may create databases",
             "install the PostgreSQL server package (initdb and pg_ctl",
+            "docker compose up -d postgres",
         ] {
             assert!(err.contains(way), "{way} missing in: {err}");
         }

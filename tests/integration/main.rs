@@ -6,6 +6,7 @@ mod aircalc;
 mod budget;
 mod cli;
 mod common;
+mod container;
 mod demo;
 mod planningnow;
 mod resilience;

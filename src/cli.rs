@@ -71,8 +71,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Serve fake vendor APIs over HTTP (PlanningNow under /planningnow, Aimsio under /aimsio)
-    /// until Ctrl-C.
+    /// Serve fake vendor APIs over HTTP (PlanningNow under /planningnow, Aimsio under /aimsio,
+    /// aircalc under /aircalc) until SIGTERM or Ctrl-C.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:8089")]
         bind: SocketAddr,
@@ -282,7 +282,14 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 defaults.aimsio_username,
                 defaults.aimsio_password
             );
-            tokio::signal::ctrl_c().await?;
+            println!(
+                "aircalc: base_url {} token_url {} client_id {} client_secret {}",
+                sim.aircalc_url(),
+                sim.aircalc_token_url(),
+                defaults.aircalc_client_id,
+                defaults.aircalc_client_secret
+            );
+            crate::daemon::stop_signal().await;
             sim.stop().await;
             Ok(ExitCode::SUCCESS)
         }

@@ -1,7 +1,8 @@
 //! `tributary demo`: the three simulators in-process, one sync of all of them into the
 //! `tributary_demo` database on the configured server, the summary, and two example queries
 //! with their results (the biggest orders, and orders joined to aircalc projects). It never
-//! writes into the configured database itself.
+//! writes into the configured database itself. When nothing answers at the configured
+//! server, it runs on a private cluster (`crate::pgcluster`) that it stops when it ends.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::{PgPool, Row};
 
 use crate::config::Settings;
+use crate::pgcluster::{self, PrivateCluster};
 use crate::simulate::{self, SimOptions};
 use crate::sync::{SyncOptions, sync_source};
 use crate::{db, report, sources};
@@ -85,7 +87,49 @@ async fn show(pool: &PgPool, sql: &str, columns: &[&str]) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The demo on the configured server, or on a private cluster when nothing answers there.
 pub async fn run(mut settings: Settings, orders: usize) -> anyhow::Result<ExitCode> {
+    settings.database.url =
+        with_database(settings.database.url.expose_secret(), DEMO_DATABASE)?.into();
+    let Some(target) = db::nothing_answers(&settings.database).await else {
+        return sync_and_show(settings, orders, &format!("psql {DEMO_DATABASE}")).await;
+    };
+    let plan = pgcluster::plan(&pgcluster::Host::current(), &target)?;
+    let cluster = tokio::task::spawn_blocking(move || PrivateCluster::start(&plan)).await??;
+    println!(
+        "no PostgreSQL answers at {target}: {} private cluster in {} on port {}; it stops when \
+         the demo ends",
+        if cluster.created() {
+            "created and started a"
+        } else {
+            "started the"
+        },
+        cluster.dir().display(),
+        cluster.port()
+    );
+    settings.database.url = cluster.url(DEMO_DATABASE).into();
+    let outcome = tokio::select! {
+        outcome = sync_and_show(settings, orders, "of the private cluster") => outcome,
+        Ok(()) = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await?;
+    match (outcome, stopped) {
+        (outcome, Ok(())) => outcome,
+        (Ok(_), Err(stop)) => Err(stop.into()),
+        (Err(demo), Err(stop)) => {
+            tracing::error!("stopping the private cluster failed too: {stop}");
+            Err(demo)
+        }
+    }
+}
+
+/// The simulators, one sync of every source into `settings.database`, and what landed.
+/// `hint` follows the database's name in the output.
+async fn sync_and_show(
+    mut settings: Settings,
+    orders: usize,
+    hint: &str,
+) -> anyhow::Result<ExitCode> {
     let options = SimOptions {
         orders,
         aimsio_objects: 8,
@@ -97,8 +141,6 @@ pub async fn run(mut settings: Settings, orders: usize) -> anyhow::Result<ExitCo
         .await
         .context("cannot start the simulator")?;
     use_simulator(&mut settings, &sim, &options);
-    settings.database.url =
-        with_database(settings.database.url.expose_secret(), DEMO_DATABASE)?.into();
 
     println!(
         "simulated PlanningNow ({orders} orders), Aimsio and aircalc NEXT at {}",
@@ -106,7 +148,7 @@ pub async fn run(mut settings: Settings, orders: usize) -> anyhow::Result<ExitCo
     );
     let pool = db::connect(&settings.database).await?;
     db::migrate(&pool).await?;
-    println!("syncing into database `{DEMO_DATABASE}` (psql {DEMO_DATABASE})\n");
+    println!("syncing into database `{DEMO_DATABASE}` ({hint})\n");
     let names = [
         sources::planningnow::NAME,
         sources::aimsio::NAME,

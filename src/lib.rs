@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod metrics;
+pub mod pgcluster;
 pub mod progress;
 pub mod report;
 pub mod schedule;

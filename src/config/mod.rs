@@ -258,15 +258,35 @@ pub(crate) fn secret(
     Ok(Some(SecretString::from(text)))
 }
 
-/// Every key of the merged configuration must exist in the defaults and hold a value of the
-/// default's type (checked per key so that the error names the key, not its section).
-fn check_known_keys(config: &Config) -> Result<(), ConfigError> {
+/// Every valid key, dotted and in lower case (`sources.aircalc.client_secret`), sorted: the
+/// keys of the built-in defaults. Its environment form is `TRIBUTARY__` followed by the key
+/// in upper case with `__` for the dots.
+pub fn known_keys() -> Vec<String> {
+    let mut keys: Vec<String> = default_values()
+        .expect("the built-in defaults parse (a unit test loads them)")
+        .into_keys()
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The built-in defaults by key.
+fn default_values() -> Result<HashMap<String, Value>, ConfigError> {
     let defaults = Config::builder()
         .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
         .build()?;
-    let mut known = Vec::new();
-    leaf_keys(&defaults.cache, "", &mut known);
-    let known: HashMap<String, &Value> = known.into_iter().map(|(k, _, v)| (k, v)).collect();
+    let mut leaves = Vec::new();
+    leaf_keys(&defaults.cache, "", &mut leaves);
+    Ok(leaves
+        .into_iter()
+        .map(|(key, _, value)| (key, value.clone()))
+        .collect())
+}
+
+/// Every key of the merged configuration must exist in the defaults and hold a value of the
+/// default's type (checked per key so that the error names the key, not its section).
+fn check_known_keys(config: &Config) -> Result<(), ConfigError> {
+    let known = default_values()?;
     let mut actual = Vec::new();
     leaf_keys(&config.cache, "", &mut actual);
     for (key, origin, value) in actual {
@@ -335,6 +355,21 @@ mod tests {
         assert!(!s.sources.planningnow.common.enabled);
         assert_eq!(s.sync.max_delete_fraction, 0.5);
         assert_eq!(s.sources.planningnow.timezone, chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn known_keys_are_the_dotted_leaves_of_the_defaults() {
+        let keys = known_keys();
+        for key in [
+            "database.url",
+            "server.bind",
+            "sources.aimsio.entities",
+            "sources.aircalc.client_secret_file",
+            "sources.planningnow.budget.reserve",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} missing in {keys:?}");
+        }
+        assert!(!keys.iter().any(|k| k == "sources.aircalc"), "{keys:?}");
     }
 
     #[test]

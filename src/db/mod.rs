@@ -78,6 +78,36 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
     }
 }
 
+/// The server address of database.url (`host:port`) when nothing answers there: the
+/// connection is refused, or the host, network or socket file is not there. `None` when
+/// something answers, even with an error (authentication, a missing database) that
+/// [`connect`] then reports, or when the URL does not parse or the server is slow to answer.
+pub async fn nothing_answers(settings: &DatabaseSettings) -> Option<String> {
+    use sqlx::ConnectOptions;
+    use std::io::ErrorKind;
+    let options = PgConnectOptions::from_str(settings.url.expose_secret()).ok()?;
+    let attempt = tokio::time::timeout(std::time::Duration::from_secs(10), options.connect());
+    match attempt.await {
+        Ok(Err(sqlx::Error::Io(e)))
+            if matches!(
+                e.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::NotFound
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            Some(format!("{}:{}", options.get_host(), options.get_port()))
+        }
+        Ok(Ok(connection)) => {
+            let _ = sqlx::Connection::close(connection).await;
+            None
+        }
+        _ => None,
+    }
+}
+
 /// Applies the embedded migrations (idempotent; concurrent callers serialize on a lock).
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     MIGRATOR.run(pool).await?;

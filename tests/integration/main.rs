@@ -6,6 +6,8 @@ mod aircalc;
 mod budget;
 mod cli;
 mod common;
+mod container;
 mod daemon;
+mod demo;
 mod planningnow;
 mod resilience;

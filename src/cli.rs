@@ -165,13 +165,13 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             let shutdown = crate::sync::Shutdown::default();
             let watcher = tokio::spawn(stop_on_signals(shutdown.clone()));
             let mut reports = Vec::new();
+            let mut not_run = Vec::new();
             for source in &sources {
-                if shutdown.stop.is_cancelled() {
-                    break;
-                }
-                let bar = crate::progress::PassBar::new(source.name());
-                reports.push(
-                    crate::sync::sync_source_with_progress(
+                let report = if shutdown.stop.is_cancelled() {
+                    None
+                } else {
+                    let bar = crate::progress::PassBar::new(source.name());
+                    let report = crate::sync::sync_source_with_progress(
                         &pool,
                         &settings.sync,
                         source.as_ref(),
@@ -180,11 +180,23 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                         &bar,
                     )
                     .await
-                    .context("recording the run failed")?,
-                );
+                    .context("recording the run failed")?;
+                    if report.is_none() {
+                        bar.stopped_before_start();
+                    }
+                    report
+                };
+                match report {
+                    Some(report) => reports.push(report),
+                    None => not_run.push(source.name()),
+                }
             }
             watcher.abort();
             print!("{}", report::summary(&reports));
+            if !not_run.is_empty() {
+                eprintln!("stopped before syncing: {}", not_run.join(", "));
+                return Ok(ExitCode::from(130));
+            }
             Ok(exit_code(&reports))
         }
         Command::Run => match crate::daemon::run(settings()).await {
@@ -308,13 +320,17 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
 }
 
 /// Stops `shutdown` gently on the first stop signal and hard on the second.
+/// Stops `shutdown` gently on the first stop signal and hard on the second; the third ends
+/// the process at once (what is left `running` is closed by the next pass).
 async fn stop_on_signals(shutdown: crate::sync::Shutdown) {
     crate::daemon::stop_signal().await;
     eprintln!("stopping after the batch in flight (press Ctrl-C again to abandon it)");
     shutdown.stop.cancel();
     crate::daemon::stop_signal().await;
-    eprintln!("abandoning the batch in flight; it rolls back");
+    eprintln!("abandoning the batch in flight; it rolls back (Ctrl-C again to quit at once)");
     shutdown.abort.cancel();
+    crate::daemon::stop_signal().await;
+    std::process::exit(130);
 }
 
 /// 1 when any pass failed, else 130 when one was stopped by a signal, else 3 when one ran

@@ -5,7 +5,7 @@
 //! Guarantees: a source's pass never overlaps itself in this process (a tick that finds the
 //! previous pass still going is skipped), and never runs in two processes on one database at
 //! once (the engine's advisory lock; the other process skips the tick and tries at its next).
-//! At start, a source whose last success is older than its interval runs at once, and runs a
+//! At start, a source whose schedule ticked since its last success runs at once, and runs a
 //! killed process left `running` are closed as failed. On shutdown no new pass starts; passes
 //! in flight commit their current batch and are recorded `cancelled`; whatever still runs when
 //! `server.shutdown_grace_secs` is nearly over is abandoned (its open transaction rolls back)
@@ -111,6 +111,7 @@ impl Daemon {
         });
         tracing::info!(%addr, "serving /healthz, /readyz and /metrics");
         let scheduler = schedule(&shared).await?;
+        // Overdue passes first, so that they, not a tick, run first.
         let now = chrono::Utc::now();
         let last = last_successes(&pool).await.map_err(anyhow::Error::from)?;
         for source in &shared.sources {
@@ -120,11 +121,12 @@ impl Daemon {
                 tracing::info!(
                     source = name,
                     last_success = ?last.get(name),
-                    "last success is older than the schedule's interval; running now"
+                    "a tick passed since the last success; running now"
                 );
                 shared.trigger(name, "startup");
             }
         }
+        scheduler.start().await.context("starting the scheduler")?;
         Ok(Self {
             shared,
             scheduler,
@@ -169,7 +171,14 @@ impl Daemon {
             }
         }
         self.server.abort();
-        shared.pool.close().await;
+        // Closing waits for connections in use; a pass stuck in the database must not hold
+        // the exit past the grace period (its run is closed as failed by the next start).
+        if tokio::time::timeout(Duration::from_secs(1), shared.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still busy at exit; leaving them to the server");
+        }
         tracing::info!("stopped");
     }
 }
@@ -250,7 +259,7 @@ impl Shared {
     }
 }
 
-/// One cron job per source; each tick only starts a background pass.
+/// One cron job per source; each tick only starts a background pass. Not started yet.
 async fn schedule(shared: &Arc<Shared>) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new()
         .await
@@ -271,7 +280,6 @@ async fn schedule(shared: &Arc<Shared>) -> anyhow::Result<JobScheduler> {
         scheduler.add(job).await.context("adding a job")?;
         tracing::info!(source = name, %schedule, next_run = ?shared.next_run(name), "scheduled");
     }
-    scheduler.start().await.context("starting the scheduler")?;
     Ok(scheduler)
 }
 

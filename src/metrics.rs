@@ -235,13 +235,15 @@ impl Metrics {
                 "gauge",
                 "Requests in the source's current budget window (every process on the database).",
             );
+            for u in &db.budgets {
+                out.sample("budget_used", &[("source", &u.source)], u.used as f64);
+            }
             out.family(
                 "budget_remaining",
                 "gauge",
                 "Requests the source's budget still allows in the current window.",
             );
             for u in &db.budgets {
-                out.sample("budget_used", &[("source", &u.source)], u.used as f64);
                 out.sample(
                     "budget_remaining",
                     &[("source", &u.source)],

@@ -32,6 +32,14 @@ impl PassBar {
     }
 }
 
+impl PassBar {
+    /// The pass was stopped while it waited for another process to finish the source.
+    pub fn stopped_before_start(&self) {
+        self.bar
+            .abandon_with_message("stopped while waiting for another process");
+    }
+}
+
 impl PassProgress for PassBar {
     fn stream_started(&self, stream: &'static str, index: usize, of: usize) {
         self.bar.set_length(of as u64);

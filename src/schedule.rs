@@ -27,20 +27,13 @@ pub fn next_tick(cron: &Cron, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     cron.find_next_occurrence(&after, false).ok()
 }
 
-/// The gap between the next two ticks after `now`: how often the source is pulled.
-pub fn interval(cron: &Cron, now: DateTime<Utc>) -> Option<chrono::Duration> {
-    let first = next_tick(cron, now)?;
-    let second = next_tick(cron, first)?;
-    Some(second - first)
-}
-
-/// Whether a source should run at once when the daemon starts: it never succeeded, or its
-/// last success is older than its interval (a tick was missed while nothing ran).
+/// Whether a source should run at once when the daemon starts: it never succeeded, or a
+/// tick of its schedule has passed since its last success (nothing ran then). A schedule
+/// with gaps (weekdays only, office hours) is not overdue during a gap.
 pub fn overdue(cron: &Cron, last_success: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    match (last_success, interval(cron, now)) {
-        (None, _) => true,
-        (Some(at), Some(every)) => now - at > every,
-        (Some(_), None) => false,
+    match last_success {
+        None => true,
+        Some(at) => next_tick(cron, at).is_some_and(|tick| tick <= now),
     }
 }
 
@@ -64,14 +57,10 @@ mod tests {
     }
 
     #[test]
-    fn next_tick_and_interval_follow_the_expression() {
+    fn next_tick_follows_the_expression() {
         let cron = parse("0 */15 * * * *").unwrap();
         assert_eq!(next_tick(&cron, at(10, 7, 3)), Some(at(10, 15, 0)));
         assert_eq!(next_tick(&cron, at(10, 15, 0)), Some(at(10, 30, 0)));
-        assert_eq!(
-            interval(&cron, at(10, 7, 3)),
-            Some(chrono::Duration::minutes(15))
-        );
     }
 
     #[test]
@@ -79,7 +68,14 @@ mod tests {
         let hourly = parse("0 0 * * * *").unwrap();
         let now = at(12, 10, 0);
         assert!(overdue(&hourly, None, now));
-        assert!(!overdue(&hourly, Some(at(11, 30, 0)), now));
-        assert!(overdue(&hourly, Some(at(11, 9, 0)), now));
+        assert!(!overdue(&hourly, Some(at(12, 0, 5)), now));
+        assert!(
+            overdue(&hourly, Some(at(11, 30, 0)), now),
+            "the 12:00 tick was missed"
+        );
+        // 2026-11-21 is a Saturday: the last weekday tick was Friday 18:00.
+        let office = parse("0 0 6-18 * * Mon-Fri").unwrap();
+        let friday_evening = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 30).unwrap();
+        assert!(!overdue(&office, Some(friday_evening), now));
     }
 }

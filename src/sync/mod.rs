@@ -158,7 +158,8 @@ pub trait PassProgress: Send + Sync {
     fn finished(&self, report: &SourceReport);
 }
 
-/// [`sync_source`], telling `progress` where it stands; `shutdown` can end it early.
+/// [`sync_source`], telling `progress` where it stands; `shutdown` can end it early, also
+/// while it waits for another process to finish the source (then it answers `None`).
 pub async fn sync_source_with_progress(
     pool: &PgPool,
     settings: &SyncSettings,
@@ -166,10 +167,12 @@ pub async fn sync_source_with_progress(
     options: &SyncOptions,
     shutdown: &Shutdown,
     progress: &dyn PassProgress,
-) -> Result<SourceReport, sqlx::Error> {
-    let lock = PassLock::acquire(pool, source.name(), true)
-        .await?
-        .expect("a waiting acquire always ends holding the lock");
+) -> Result<Option<SourceReport>, sqlx::Error> {
+    let lock = tokio::select! {
+        lock = PassLock::acquire(pool, source.name(), true) => lock?
+            .expect("a waiting acquire always ends holding the lock"),
+        () = shutdown.stop.cancelled() => return Ok(None),
+    };
     let report = run_pass(
         pool,
         settings,
@@ -181,7 +184,7 @@ pub async fn sync_source_with_progress(
     )
     .await?;
     progress.finished(&report);
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// Like [`sync_source`], but when another process holds the source it returns `None` at

@@ -302,3 +302,58 @@ async fn sync_shows_progress_on_a_terminal_and_none_in_a_pipe() {
     sim.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn ctrl_c_while_sync_waits_for_another_process_stops_it_at_once() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let env: Vec<(String, String)> = env_for(&db, &sim).into_iter().collect();
+    // This connection plays the other process that holds the source.
+    let mut holder = db.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('tributary:pass:planningnow', 0))")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
+    cmd.arg("sync")
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .envs(env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("start tributary sync");
+    let started = std::time::Instant::now();
+    while db
+        .count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        .await
+        == 0
+    {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "sync never waited for the lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("sync stops while it waits")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        text(&out).contains("stopped before syncing: planningnow"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM tributary.sync_runs").await,
+        0
+    );
+    drop(holder);
+    sim.stop().await;
+    db.drop().await;
+}

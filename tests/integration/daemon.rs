@@ -69,12 +69,15 @@ async fn get(url: String) -> (u16, String) {
 }
 
 /// Parses `/metrics` strictly: every line is a HELP, TYPE or sample line, every sample's
-/// value is a number and belongs to a family with a TYPE.
+/// value is a number, and every sample follows the TYPE of its own family (a family's
+/// samples stand together).
 fn parse_metrics(text: &str) -> Scrape {
-    let mut typed = Vec::new();
+    let mut current: Option<String> = None;
     for line in text.lines() {
         match LineInfo::parse(line) {
-            LineInfo::Type { metric_name, .. } => typed.push(metric_name),
+            LineInfo::Type { metric_name, .. } => {
+                current = Some(metric_name.trim_end_matches("_bucket").to_string());
+            }
             LineInfo::Sample {
                 metric_name, value, ..
             } => {
@@ -83,11 +86,10 @@ fn parse_metrics(text: &str) -> Scrape {
                     .trim_end_matches("_bucket")
                     .trim_end_matches("_sum")
                     .trim_end_matches("_count");
-                assert!(
-                    typed
-                        .iter()
-                        .any(|t| t.trim_end_matches("_bucket") == family),
-                    "sample without a TYPE: {line}"
+                assert_eq!(
+                    current.as_deref(),
+                    Some(family),
+                    "a sample outside its family's group: {line}"
                 );
                 assert!(metric_name.starts_with("tributary_"), "{line}");
             }
@@ -129,13 +131,20 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
         .await
         .expect("the daemon starts");
     let base = format!("http://{}", daemon.addr());
+    // A pass's metrics are recorded just after its run row: wait for both.
     wait_for(
         Duration::from_secs(30),
         "three passes, two of them scheduled",
         || async {
             let p = passes(&db, "planningnow").await;
-            p.iter().filter(|p| p.status == "succeeded").count() >= 3
-                && p.iter().filter(|p| p.trigger == "schedule").count() >= 2
+            let (_, text) = get(format!("{base}/metrics")).await;
+            p.iter().filter(|p| p.trigger == "schedule").count() >= 2
+                && sample(
+                    &parse_metrics(&text),
+                    "tributary_runs_total",
+                    &[("source", "planningnow"), ("outcome", "succeeded")],
+                )
+                .is_some_and(|n| n >= 3.0)
         },
     )
     .await;
@@ -275,10 +284,10 @@ async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
     let db = fresh_db().await;
     let sim = aimsio_sim(40).await;
     let mut env = aimsio_env(&db, &sim, "JobOrder,Employee");
-    // 1 list + 40 details per entity at 6 per second: about 14 s, far longer than the test
-    // waits before it stops the process.
+    // 1 list + 40 details per entity at 4 per second: the first batch of 16 commits after
+    // about 4 s, the stream's last after 10 s; the signal comes in between.
     for (k, v) in [
-        ("TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND", "6"),
+        ("TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND", "4"),
         ("TRIBUTARY__SOURCES__AIMSIO__MAX_PARALLEL", "2"),
         ("TRIBUTARY__SOURCES__AIMSIO__SCHEDULE", "0 0 0 1 1 *"),
         ("TRIBUTARY__SERVER__BIND", "127.0.0.1:0"),
@@ -384,10 +393,11 @@ async fn runs_a_killed_process_left_running_are_closed_when_the_daemon_starts() 
     let db = fresh_db().await;
     let sim = simulator(5).await;
     let mut env = daemon_env(&db, &sim);
-    // A pass succeeded a minute ago, so nothing is overdue at start under an hourly schedule.
+    // A pass succeeded a minute ago, and the yearly schedule has not ticked since: nothing
+    // is overdue at start.
     env.insert(
         "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
-        "0 0 * * * *".into(),
+        "0 0 0 1 1 *".into(),
     );
     sqlx::query(
         "INSERT INTO tributary.sync_runs (source, trigger, status, started_at, finished_at) \
@@ -399,6 +409,8 @@ async fn runs_a_killed_process_left_running_are_closed_when_the_daemon_starts() 
     .await
     .expect("seed runs");
     let daemon = Daemon::start(settings(&env)).await.expect("starts");
+    // Stopped first, so that a pass the daemon started at once would be in the count.
+    daemon.stop().await;
     let all = passes(&db, "planningnow").await;
     assert_eq!(all.len(), 2, "nothing ran: the last success is recent");
     assert_eq!(all[1].status, "failed");
@@ -408,7 +420,6 @@ async fn runs_a_killed_process_left_running_are_closed_when_the_daemon_starts() 
         .await
         .unwrap();
     assert!(error.contains("interrupted"), "{error}");
-    daemon.stop().await;
     sim.stop().await;
     db.drop().await;
 }

@@ -321,10 +321,16 @@ async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
         .await
         .expect("tributary exits within the grace period")
         .expect("its output");
+    let stopped_after = signalled.elapsed();
+    eprintln!(
+        "tributary {command}: exited {:?} {} ms after kill {signal}",
+        out.status.code(),
+        stopped_after.as_millis()
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert!(
-        signalled.elapsed() < Duration::from_secs(10),
+        stopped_after < Duration::from_secs(10),
         "exited within shutdown_grace_secs"
     );
     let all = passes(&db, "aimsio").await;

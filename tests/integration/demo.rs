@@ -190,44 +190,30 @@ fn demo_runs_on_a_private_cluster_when_nothing_answers_and_stops_it() {
     let exe = runnable_by_others(exe, &scratch.dir);
     let data = scratch.data();
 
-    let out = unprivileged(&exe, &env, &scratch.dir)
-        .args(demo)
-        .output()
-        .expect("run tributary");
-    assert!(out.status.success(), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains(&format!(
-            "no PostgreSQL answers at 127.0.0.1:1: created and started a private cluster in {} \
-             on port",
-            data.display()
-        )),
-        "{stdout}"
+    // The first demo creates the cluster, the second reuses it; both stop it at the end.
+    let first = format!(
+        "no PostgreSQL answers at 127.0.0.1:1: created and started a private cluster in {} \
+         on port",
+        data.display()
     );
-    assert!(stdout.contains("succeeded"), "{stdout}");
-    assert!(
-        !join_rows(&stdout).is_empty(),
-        "no joined orders in:\n{stdout}"
-    );
-    assert!(data.join("PG_VERSION").is_file());
-    assert_stopped(&data);
-
-    let out = unprivileged(&exe, &env, &scratch.dir)
-        .args(demo)
-        .output()
-        .expect("run tributary");
-    assert!(out.status.success(), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains(&format!(
-            "started the private cluster in {}",
-            data.display()
-        )),
-        "{stdout}"
-    );
-    assert!(
-        !join_rows(&stdout).is_empty(),
-        "no joined orders in:\n{stdout}"
-    );
-    assert_stopped(&data);
+    let again = format!("started the private cluster in {}", data.display());
+    for expected in [first, again] {
+        let out = unprivileged(&exe, &env, &scratch.dir)
+            .args(demo)
+            .output()
+            .expect("run tributary");
+        assert!(out.status.success(), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&expected),
+            "{expected} missing in:\n{stdout}"
+        );
+        assert!(stdout.contains("succeeded"), "{stdout}");
+        assert!(
+            !join_rows(&stdout).is_empty(),
+            "no joined orders in:\n{stdout}"
+        );
+        assert!(data.join("PG_VERSION").is_file());
+        assert_stopped(&data);
+    }
 }

@@ -213,6 +213,17 @@ fn compose_wires_postgres_tributary_and_the_demo_profile() {
         );
         let url = &process_env(service)["DATABASE_URL"];
         assert!(url.contains("@postgres:5432/"), "{name}: {url}");
+        // Docker kills after 10 s by default: the daemon needs its whole grace period.
+        let grace = tributary::config::Settings::load(None, &HashMap::new())
+            .expect("the defaults load")
+            .server
+            .shutdown_grace;
+        let stop = scalar(&service["stop_grace_period"]);
+        let stop_secs: u64 = stop
+            .strip_suffix('s')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: stop_grace_period in seconds, got {stop:?}"));
+        assert!(stop_secs > grace.as_secs(), "{name}: {stop}");
     }
     let tributary = service(&compose, "tributary");
     assert!(tributary.get("profiles").is_none());

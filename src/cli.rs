@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db::runs::RunStatus;
+use crate::signals::StopSignals;
 use crate::simulate::{self, SimOptions};
 use crate::sync::{SourceReport, SyncOptions};
 use crate::telemetry::LogFormat;
@@ -163,7 +164,8 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             };
             // Ctrl-C or SIGTERM: finish the batch in flight and stop; a second one abandons it.
             let shutdown = crate::sync::Shutdown::default();
-            let watcher = tokio::spawn(stop_on_signals(shutdown.clone()));
+            let signals = StopSignals::new().context("listening for SIGTERM and SIGINT")?;
+            let watcher = tokio::spawn(stop_on_signals(signals, shutdown.clone()));
             let mut reports = Vec::new();
             let mut not_run = Vec::new();
             for source in &sources {
@@ -280,6 +282,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 planningnow_token: token.clone(),
                 ..defaults.clone()
             };
+            let mut signals = StopSignals::new().context("listening for SIGTERM and SIGINT")?;
             let sim = simulate::start(bind, options)
                 .await
                 .with_context(|| format!("cannot serve on {bind}"))?;
@@ -301,7 +304,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 defaults.aircalc_client_id,
                 defaults.aircalc_client_secret
             );
-            crate::daemon::stop_signal().await;
+            signals.recv().await;
             sim.stop().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -322,14 +325,14 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
 /// Stops `shutdown` gently on the first stop signal and hard on the second.
 /// Stops `shutdown` gently on the first stop signal and hard on the second; the third ends
 /// the process at once (what is left `running` is closed by the next pass).
-async fn stop_on_signals(shutdown: crate::sync::Shutdown) {
-    crate::daemon::stop_signal().await;
+async fn stop_on_signals(mut signals: StopSignals, shutdown: crate::sync::Shutdown) {
+    signals.recv().await;
     eprintln!("stopping after the batch in flight (press Ctrl-C again to abandon it)");
     shutdown.stop.cancel();
-    crate::daemon::stop_signal().await;
+    signals.recv().await;
     eprintln!("abandoning the batch in flight; it rolls back (Ctrl-C again to quit at once)");
     shutdown.abort.cancel();
-    crate::daemon::stop_signal().await;
+    signals.recv().await;
     std::process::exit(130);
 }
 

@@ -26,6 +26,7 @@ use crate::config::Settings;
 use crate::http::error_chain;
 use crate::metrics::{Metrics, Skip};
 use crate::server::{self, ServerState};
+use crate::signals::StopSignals;
 use crate::sources::{self, Source};
 use crate::sync::{self, Shutdown, SyncOptions};
 
@@ -298,34 +299,9 @@ async fn last_successes(
 
 /// Runs the daemon until SIGTERM or SIGINT, then stops it gracefully.
 pub async fn run(settings: Settings) -> Result<(), StartError> {
+    let mut signals = StopSignals::new().context("listening for SIGTERM and SIGINT")?;
     let daemon = Daemon::start(settings).await?;
-    stop_signal().await;
+    signals.recv().await;
     daemon.stop().await;
     Ok(())
-}
-
-/// Waits for SIGTERM or SIGINT (Ctrl-C).
-pub async fn stop_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => tracing::info!("SIGINT received"),
-                    _ = term.recv() => tracing::info!("SIGTERM received"),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on SIGINT only");
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-        tracing::info!("Ctrl-C received");
-    }
 }

@@ -15,6 +15,7 @@ pub mod progress;
 pub mod report;
 pub mod schedule;
 pub mod server;
+pub mod signals;
 pub mod simulate;
 pub mod sources;
 pub mod status;

@@ -324,7 +324,10 @@ async fn ctrl_c_while_sync_waits_for_another_process_stops_it_at_once() {
     let child = cmd.spawn().expect("start tributary sync");
     let started = std::time::Instant::now();
     while db
-        .count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        .count(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()",
+        )
         .await
         == 0
     {

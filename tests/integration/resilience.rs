@@ -192,3 +192,42 @@ async fn the_token_never_follows_a_redirect_to_another_host() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn the_database_connection_uses_tls_as_the_url_asks() {
+    let db = fresh_db().await;
+    let ssl: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    if ssl != "on" {
+        eprintln!("skipped: the test server runs with ssl = off");
+        db.drop().await;
+        return;
+    }
+    let settings = |mode: &str| tributary::config::DatabaseSettings {
+        url: secrecy::SecretString::from(format!("{}?sslmode={mode}", db.url)),
+        max_connections: 2,
+    };
+    for (mode, encrypted) in [("require", true), ("disable", false)] {
+        let pool = tributary::db::connect(&settings(mode)).await.expect(mode);
+        let tls: bool =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(tls, encrypted, "sslmode={mode}");
+        pool.close().await;
+    }
+    // verify-full checks the server's certificate: a self-signed one is refused, and the
+    // error names the database and says why.
+    let error = tributary::db::connect(&settings("verify-full"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("cannot connect to PostgreSQL database") && error.contains("certificate"),
+        "{error}"
+    );
+    db.drop().await;
+}

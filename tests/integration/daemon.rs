@@ -212,6 +212,18 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
         .unwrap()
             >= 3.0
     );
+    // A database behind the binary's migrations is not ready.
+    let newest: i64 =
+        sqlx::query_scalar("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations) RETURNING version")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let (status, body) = get(format!("{base}/readyz")).await;
+    assert_eq!(status, 503);
+    assert!(
+        body.contains(&format!("migrations not applied: [{newest}]")),
+        "{body}"
+    );
     daemon.stop().await;
     let all = passes(&db, "planningnow").await;
     assert_eq!(all[0].trigger, "startup", "never synced: it runs at once");

@@ -23,6 +23,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
+use crate::db::runs;
 use crate::http::error_chain;
 use crate::metrics::{Metrics, Skip};
 use crate::server::{self, ServerState};
@@ -114,7 +115,9 @@ impl Daemon {
         let scheduler = schedule(&shared).await?;
         // Overdue passes first, so that they, not a tick, run first.
         let now = chrono::Utc::now();
-        let last = last_successes(&pool).await.map_err(anyhow::Error::from)?;
+        let last = runs::last_successes(&pool)
+            .await
+            .map_err(anyhow::Error::from)?;
         for source in &shared.sources {
             let name = source.name();
             let cron = shared.cron(name);
@@ -282,19 +285,6 @@ async fn schedule(shared: &Arc<Shared>) -> anyhow::Result<JobScheduler> {
         tracing::info!(source = name, %schedule, next_run = ?shared.next_run(name), "scheduled");
     }
     Ok(scheduler)
-}
-
-/// When each source's last successful pass finished (any process).
-async fn last_successes(
-    pool: &PgPool,
-) -> Result<HashMap<String, chrono::DateTime<chrono::Utc>>, sqlx::Error> {
-    let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT source, max(finished_at) FROM tributary.sync_runs \
-         WHERE stream IS NULL AND status = 'succeeded' GROUP BY source",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().collect())
 }
 
 /// Runs the daemon until SIGTERM or SIGINT, then stops it gracefully.

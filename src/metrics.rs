@@ -275,22 +275,15 @@ async fn database_metrics(
 ) -> Result<DatabaseMetrics, sqlx::Error> {
     let mut budgets = Vec::new();
     for source in sources {
-        let Some(common) = settings.source_common(source.name()) else {
-            continue;
-        };
-        let b = &common.budget;
-        if b.requests > 0 {
-            let window = std::time::Duration::from_secs(b.window_secs);
-            let limit = i64::from(b.requests - b.reserve);
-            budgets.push(budget::usage(pool, source.name(), limit, window).await?);
+        if let Some(common) = settings.source_common(source.name()) {
+            budgets.extend(budget::configured_usage(pool, source.name(), &common.budget).await?);
         }
     }
-    let last_success = sqlx::query_as(
-        "SELECT source, extract(epoch FROM max(finished_at))::float8 FROM tributary.sync_runs \
-         WHERE stream IS NULL AND status = 'succeeded' GROUP BY source ORDER BY source",
-    )
-    .fetch_all(pool)
-    .await?;
+    let last_success = crate::db::runs::last_successes(pool)
+        .await?
+        .into_iter()
+        .map(|(source, at)| (source, at.timestamp_millis() as f64 / 1000.0))
+        .collect();
     Ok(DatabaseMetrics {
         budgets,
         last_success,

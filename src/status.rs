@@ -59,19 +59,13 @@ pub struct AircalcBacklog {
 
 pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx::Error> {
     let runs = runs::last_runs(pool).await?;
+    let last_successes = runs::last_successes(pool).await?;
     let now = chrono::Utc::now();
     let mut sources = Vec::new();
     for name in crate::config::SOURCE_NAMES {
         let Some(common) = settings.source_common(name) else {
             continue;
         };
-        let last_success_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-            "SELECT max(finished_at) FROM tributary.sync_runs \
-             WHERE source = $1 AND stream IS NULL AND status = 'succeeded'",
-        )
-        .bind(name)
-        .fetch_one(pool)
-        .await?;
         sources.push(SourceStatus {
             source: name,
             enabled: common.enabled,
@@ -83,7 +77,7 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
                 .iter()
                 .find(|r| r.source == *name && r.stream.is_none())
                 .map(|r| r.status.clone()),
-            last_success_at,
+            last_success_at: last_successes.get(*name).copied(),
         });
     }
     let tables = table_rows(pool).await?;
@@ -92,26 +86,19 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
         let Some(common) = settings.source_common(name) else {
             continue;
         };
-        let b = &common.budget;
-        if b.requests > 0 {
-            let window = Duration::from_secs(b.window_secs);
-            budgets
-                .push(budget::usage(pool, name, i64::from(b.requests - b.reserve), window).await?);
-        }
+        budgets.extend(budget::configured_usage(pool, name, &common.budget).await?);
     }
     let aircalc = &settings.sources.aircalc;
-    let b = &aircalc.common.budget;
-    let aircalc = if aircalc.common.enabled && b.requests > 0 {
+    let usage = if aircalc.common.enabled {
+        budget::configured_usage(pool, crate::sources::aircalc::NAME, &aircalc.common.budget)
+            .await?
+    } else {
+        None
+    };
+    let aircalc = if let Some(usage) = usage {
         let pending = refresh::queue(pool, aircalc).await?.len();
-        let per_window = b.requests.saturating_sub(b.reserve).max(1);
-        let window = Duration::from_secs(b.window_secs);
-        let usage = budget::usage(
-            pool,
-            crate::sources::aircalc::NAME,
-            i64::from(per_window),
-            window,
-        )
-        .await?;
+        let per_window = usage.limit as u32;
+        let window = Duration::from_secs(usage.window_secs);
         // What the current window still allows goes now; the rest needs whole windows, the
         // first of which starts when the current one's oldest request leaves it.
         let now_left = usage.remaining.max(0) as usize;
@@ -126,7 +113,7 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
         Some(AircalcBacklog {
             pending_projects: pending,
             requests_per_window: per_window,
-            window_secs: b.window_secs,
+            window_secs: usage.window_secs,
             all_refreshed_by,
         })
     } else {

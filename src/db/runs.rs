@@ -174,3 +174,16 @@ pub async fn last_runs(pool: &PgPool) -> Result<Vec<LastRun>, sqlx::Error> {
     .fetch_all(pool)
     .await
 }
+
+/// When each source's last successful pass finished (any process), by source.
+pub async fn last_successes(
+    pool: &PgPool,
+) -> Result<BTreeMap<String, chrono::DateTime<chrono::Utc>>, sqlx::Error> {
+    let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT source, max(finished_at) FROM tributary.sync_runs \
+         WHERE stream IS NULL AND status = 'succeeded' GROUP BY source",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}

@@ -118,6 +118,21 @@ impl Budget {
     }
 }
 
+/// Usage of `source`'s configured budget (`requests - reserve` per window); `None` when the
+/// settings turn it off.
+pub async fn configured_usage(
+    pool: &PgPool,
+    source: &str,
+    settings: &BudgetSettings,
+) -> Result<Option<Usage>, sqlx::Error> {
+    if settings.requests == 0 {
+        return Ok(None);
+    }
+    let limit = i64::from(settings.requests - settings.reserve);
+    let window = Duration::from_secs(settings.window_secs);
+    usage(pool, source, limit, window).await.map(Some)
+}
+
 /// Budget usage of `source` in the window ending now.
 pub async fn usage(
     pool: &PgPool,

@@ -10,9 +10,10 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::MutationReport;
 use super::aimsio_data::{Context, Entity, Stamp, Store, nonzero_ms};
 use super::rng::Rng;
 
@@ -78,18 +79,10 @@ impl Plan {
     }
 }
 
-/// What a mutation did to one entity; guids (or ids) ascending.
-#[derive(Debug, Default, Serialize)]
-pub(super) struct Report {
-    pub(super) changed: Vec<String>,
-    pub(super) added: Vec<String>,
-    pub(super) deleted: Vec<String>,
-}
-
 /// Applies `plan` to `store`, entity by entity in a fixed order; keyed by entity name.
 /// Deletions come first, then changes among the rest (objects with a detail only), then
 /// additions; counts beyond what there is are capped.
-pub(super) fn apply(store: &mut Store, plan: &Plan) -> BTreeMap<&'static str, Report> {
+pub(super) fn apply(store: &mut Store, plan: &Plan) -> BTreeMap<&'static str, MutationReport> {
     let root = Rng::new(plan.seed).fork(store.mutations);
     store.mutations += 1;
     plan.entities
@@ -101,13 +94,13 @@ pub(super) fn apply(store: &mut Store, plan: &Plan) -> BTreeMap<&'static str, Re
         .collect()
 }
 
-fn mutate_entity(store: &mut Store, entity: Entity, plan: &Plan, rng: &mut Rng) -> Report {
+fn mutate_entity(store: &mut Store, entity: Entity, plan: &Plan, rng: &mut Rng) -> MutationReport {
     let mut keys: Vec<String> = store.objects(entity).keys().cloned().collect();
     let deletes = plan.delete.min(keys.len());
     rng.shuffle_prefix(&mut keys, deletes);
-    let mut report = Report {
+    let mut report = MutationReport {
         deleted: keys.drain(..deletes).collect(),
-        ..Report::default()
+        ..MutationReport::default()
     };
     report.deleted.sort_unstable();
     for key in &report.deleted {

@@ -10,9 +10,10 @@
 
 use bytes::Bytes;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::MutationReport;
 use super::aimsio_data::{nonzero_ms, number};
 use super::aircalc_data::{Stamp, Store, iso, parse_iso};
 use super::aircalc_units::price_cents;
@@ -70,25 +71,17 @@ impl Plan {
     }
 }
 
-/// What a mutation did; project numbers ascending.
-#[derive(Debug, Default, Serialize)]
-pub(super) struct Report {
-    pub(super) changed: Vec<String>,
-    pub(super) added: Vec<String>,
-    pub(super) deleted: Vec<String>,
-}
-
 /// Applies `plan` to `store`: deletions first, then changes among the rest, then
 /// additions.
-pub(super) fn apply(store: &mut Store, plan: &Plan) -> Report {
+pub(super) fn apply(store: &mut Store, plan: &Plan) -> MutationReport {
     let mut rng = Rng::new(plan.seed).fork(store.mutations);
     store.mutations += 1;
     let mut numbers = store.numbers();
     let deletes = plan.delete.min(numbers.len());
     rng.shuffle_prefix(&mut numbers, deletes);
-    let mut report = Report {
+    let mut report = MutationReport {
         deleted: numbers.drain(..deletes).collect(),
-        ..Report::default()
+        ..MutationReport::default()
     };
     report.deleted.sort_unstable();
     for project_no in &report.deleted {

@@ -397,6 +397,15 @@ fn json_response(body: impl Into<Body>) -> Response {
     ([(CONTENT_TYPE, "application/json")], body.into()).into_response()
 }
 
+/// What a mutation of Aimsio objects or aircalc projects did; keys (guids, ids, project
+/// numbers) ascending.
+#[derive(Debug, Default, Serialize)]
+pub(super) struct MutationReport {
+    pub(super) changed: Vec<String>,
+    pub(super) added: Vec<String>,
+    pub(super) deleted: Vec<String>,
+}
+
 /// `{"ok":true}`, the answer of successful control calls.
 fn ok() -> Response {
     Json(serde_json::json!({ "ok": true })).into_response()

@@ -250,7 +250,7 @@ pub async fn start(bind: SocketAddr, opts: SimOptions) -> io::Result<RunningSimu
     let addr = listener.local_addr()?;
     let (store, aimsio_store, aircalc_store) = tokio::task::spawn_blocking(move || {
         (
-            planningnow_data::Store::generate(seed, orders),
+            planningnow_data::Store::generate_for(seed, orders, aircalc_projects),
             aimsio_data::Store::generate(seed, aimsio_objects),
             aircalc_data::Store::generate(seed, aircalc_projects),
         )

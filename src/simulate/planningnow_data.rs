@@ -75,15 +75,32 @@ impl Kind {
 pub(super) struct Store {
     objects: [BTreeMap<i64, Bytes>; 5],
     pub(super) tree: Vec<Value>,
+    /// Orders and offers name project numbers `PRJ-00001` to `PRJ-<projects>`.
+    projects: i64,
 }
 
 impl Store {
-    /// The full data set for `orders` orders; identical for identical arguments.
+    /// The full data set for `orders` orders naming `orders / 2` project numbers;
+    /// identical for identical arguments.
+    #[cfg(test)]
     pub(super) fn generate(seed: u64, orders: usize) -> Store {
+        Store::generate_naming(seed, orders, (orders / 2).max(3) as i64)
+    }
+
+    /// Like [`Store::generate`], with orders and offers naming the aircalc projects
+    /// `PRJ-00001` to `PRJ-<aircalc_projects>` and, about one in ten, a number past them
+    /// that aircalc does not know (yet), as real orders do.
+    pub(super) fn generate_for(seed: u64, orders: usize, aircalc_projects: usize) -> Store {
+        let known = aircalc_projects.max(1) as i64;
+        Store::generate_naming(seed, orders, known + (known / 9).max(1))
+    }
+
+    fn generate_naming(seed: u64, orders: usize, projects: i64) -> Store {
         let root = Rng::new(seed);
         let mut store = Store {
             objects: Default::default(),
             tree: folder_tree(),
+            projects,
         };
         let counts = [
             orders,
@@ -94,7 +111,7 @@ impl Store {
         ];
         for (stream, (kind, count)) in Kind::ALL.into_iter().zip(counts).enumerate() {
             let mut rng = root.fork(stream as u64);
-            let context = Context::of(&store, orders);
+            let context = Context::of(&store);
             for id in (kind.first_id()..).take(count) {
                 let object = create(kind, &mut rng, id, &context);
                 store.objects_mut(kind).insert(id, object);
@@ -121,12 +138,12 @@ pub(super) struct Context {
 }
 
 impl Context {
-    /// The context for `store` when it holds (or will hold) about `orders` orders.
-    pub(super) fn of(store: &Store, orders: usize) -> Context {
+    /// The context for new objects of `store`.
+    pub(super) fn of(store: &Store) -> Context {
         Context {
             orders: store.objects(Kind::Order).keys().copied().collect(),
             offers: store.objects(Kind::Offer).keys().copied().collect(),
-            projects: (orders / 2).max(3) as i64,
+            projects: store.projects,
         }
     }
 }

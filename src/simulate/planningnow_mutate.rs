@@ -136,7 +136,7 @@ fn mutate_kind(store: &mut Store, kind: Kind, plan: &Plan, rng: &mut Rng) -> Rep
         report.changed.push(id);
     }
 
-    let context = Context::of(store, store.objects(Kind::Order).len());
+    let context = Context::of(store);
     for id in (0..adds).map_while(|k| next_id.checked_add(k as i64)) {
         let object = create(kind, rng, id, &context);
         store.objects_mut(kind).insert(id, object);

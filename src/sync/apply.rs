@@ -37,18 +37,55 @@ impl Batch {
 
 /// A refused mass delete.
 #[derive(Debug, Clone)]
-pub struct GuardTrip {
-    pub table: String,
-    pub vanished: i64,
-    pub live: i64,
+pub enum GuardTrip {
+    /// A complete listing lacks an implausible share of a table's live rows.
+    Listing {
+        table: String,
+        vanished: i64,
+        live: i64,
+    },
+    /// Too many objects the source itself vouched for (listed, or returned before) now
+    /// answer 404 one by one: a wrong `base_url` or a broken proxy is likelier than that
+    /// many deletions.
+    NotFound {
+        table: String,
+        missing: i64,
+        vouched: i64,
+    },
+}
+
+impl GuardTrip {
+    /// The source whose table it is (the schema).
+    fn source(&self) -> &str {
+        let (GuardTrip::Listing { table, .. } | GuardTrip::NotFound { table, .. }) = self;
+        table.split('.').next().unwrap_or(table)
+    }
 }
 
 impl std::fmt::Display for GuardTrip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GuardTrip::Listing {
+                table,
+                vanished,
+                live,
+            } => write!(
+                f,
+                "deletion guard: the listing would soft-delete {vanished} of {live} live rows of {table}; nothing of it was applied"
+            )?,
+            GuardTrip::NotFound {
+                table,
+                missing,
+                vouched,
+            } => write!(
+                f,
+                "deletion guard: {missing} of the {vouched} objects of {table} asked this run that the source itself listed or returned before now answer 404 (a wrong base_url or a broken proxy is likelier than that many deletions); none of them was soft-deleted"
+            )?,
+        }
         write!(
             f,
-            "deletion guard: the listing would soft-delete {} of {} live rows of {}; nothing of it was applied (run `tributary sync --allow-mass-delete` if this is real)",
-            self.vanished, self.live, self.table
+            " (if this is real, run `tributary sync {} --allow-mass-delete` once, also while the daemon runs)",
+            self.source()
         )
     }
 }
@@ -180,7 +217,7 @@ impl<'t> Stager<'t> {
                 .await?;
             if policy.refuses(gone, live, i == 0 && self.staged[0] == 0) {
                 self.tx.rollback().await?;
-                return Ok(Applied::Refused(GuardTrip {
+                return Ok(Applied::Refused(GuardTrip::Listing {
                     table: table.name.to_string(),
                     vanished: gone,
                     live,

@@ -82,7 +82,7 @@ async fn run(
     {
         rejects::record(ctx.pool, ctx.source, stream.name, ctx.run_id, &rejected).await?;
         counts.rejected = rejected.len() as u64;
-        return Err(SyncError::Guard(super::apply::GuardTrip {
+        return Err(SyncError::Guard(super::apply::GuardTrip::Listing {
             table: stream.table.name.to_string(),
             vanished,
             live,

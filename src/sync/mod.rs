@@ -384,10 +384,17 @@ async fn run_pass(
             break;
         }
     }
-    let left: Vec<&str> = exhausted_at
-        .or(cancelled_at)
-        .map(|i| streams[i..].to_vec())
-        .unwrap_or_default();
+    // A pass cut short leaves what it did not reach, and what failed before the cut, for the
+    // next pass; a stream is only ever skipped once it has succeeded.
+    let left: Vec<&str> = match exhausted_at.or(cancelled_at) {
+        Some(cut) => reports[..cut]
+            .iter()
+            .filter(|r| r.status != RunStatus::Succeeded)
+            .map(|r| r.stream)
+            .chain(streams[cut..].iter().copied())
+            .collect(),
+        None => Vec::new(),
+    };
     checkpoints::set_pending_streams(pool, name, &left, pass_id).await?;
     let (status, error) = match (first_error, exhausted_at, cancelled_at) {
         (Some(e), _, _) => (RunStatus::Failed, Some(e)),

@@ -10,4 +10,5 @@ mod container;
 mod daemon;
 mod demo;
 mod planningnow;
+mod regressions;
 mod resilience;

@@ -2,6 +2,8 @@
 //! they are fetched, and storing a fetched project with its positions (and BOMs), or a 404.
 //! Each project is committed on its own, so a run that runs out of budget keeps its place.
 
+use std::collections::HashSet;
+
 use chrono_tz::UTC;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -11,7 +13,7 @@ use crate::config::AircalcSettings;
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
 use crate::http::{ApiClient, HttpError};
-use crate::sync::apply::{Applied, Batch, Stager, soft_delete_missing};
+use crate::sync::apply::{Applied, Batch, GuardTrip, Stager, soft_delete_missing};
 use crate::sync::table::{ColType, Normalizer, Table, convert, row_line};
 use crate::sync::{StreamContext, SyncError};
 
@@ -96,6 +98,23 @@ SELECT project_no, fetch_no, priority FROM ranked
 WHERE priority < 3 OR last_fetched_at IS NULL OR last_fetched_at < now() - make_interval(secs => $2)
 ORDER BY priority, last_fetched_at NULLS FIRST, project_no";
 
+/// The numbers among `due` that aircalc itself vouches for: listed by pos-rows-aggregated,
+/// or stored from an earlier fetch (and not deleted since). Only their 404s can mean a
+/// deletion, so only they feed the wrong-`base_url` heuristic; a 404 for a number only
+/// PlanningNow or the configuration names is a plain "unknown".
+async fn vouched(pool: &PgPool, due: &[Due]) -> Result<HashSet<String>, sqlx::Error> {
+    let numbers: Vec<&str> = due.iter().map(|d| d.project_no.as_str()).collect();
+    let vouched: Vec<String> = sqlx::query_scalar(
+        "SELECT n FROM unnest($1::text[]) AS n WHERE \
+         EXISTS (SELECT 1 FROM aircalc.pos_rows r WHERE aircalc.match_key(r.project_no) = n AND r._deleted_at IS NULL) \
+         OR EXISTS (SELECT 1 FROM aircalc.projects p WHERE aircalc.match_key(p.project_no) = n AND p._deleted_at IS NULL)",
+    )
+    .bind(&numbers)
+    .fetch_all(pool)
+    .await?;
+    Ok(vouched.into_iter().collect())
+}
+
 /// Fetches due projects in priority order for as long as the budget allows.
 pub async fn refresh(
     ctx: &StreamContext<'_>,
@@ -105,10 +124,16 @@ pub async fn refresh(
 ) -> Result<(), SyncError> {
     discover(ctx.pool, &settings.projects).await?;
     let due = queue(ctx.pool, settings).await?;
-    tracing::info!(due = due.len(), "aircalc projects due for a refresh");
+    let vouched = vouched(ctx.pool, &due).await?;
+    tracing::info!(
+        due = due.len(),
+        vouched = vouched.len(),
+        "aircalc projects due for a refresh"
+    );
     let projects = model::projects();
     let mut rejected = Vec::new();
     let mut missing = Vec::new();
+    let mut vouched_asked = 0i64;
     let mut result = Ok(());
     for (
         done,
@@ -132,6 +157,7 @@ pub async fn refresh(
         let cursor = json!({"last_project": project_no, "priority": priority, "done": done + 1, "due": due.len()});
         match fetched {
             Ok(project) => {
+                vouched_asked += i64::from(vouched.contains(project_no));
                 match store_project(ctx, &projects, &project, project_no, &cursor, counts).await? {
                     Some(reject) => rejected.push(reject),
                     None if settings.fetch_bom => {
@@ -147,6 +173,7 @@ pub async fn refresh(
                 }
             }
             Err(HttpError::Status { status, .. }) if status.as_u16() == 404 => {
+                vouched_asked += i64::from(vouched.contains(project_no));
                 missing.push(project_no.clone());
             }
             Err(e) => {
@@ -157,23 +184,36 @@ pub async fn refresh(
     }
     counts.rejected = rejected.len() as u64;
     rejects::record(ctx.pool, ctx.source, ctx.stream, ctx.run_id, &rejected).await?;
+    let (unknown, gone): (Vec<String>, Vec<String>) =
+        missing.into_iter().partition(|no| !vouched.contains(no));
+    // Numbers aircalc never vouched for are remembered as unknown whatever else happens:
+    // that deletes nothing and saves asking again before `not_found_retry_days`.
+    for project_no in &unknown {
+        not_found(ctx, project_no, counts).await?;
+    }
+    if !unknown.is_empty() {
+        tracing::info!(
+            unknown = unknown.len(),
+            "project numbers named by PlanningNow or the configuration that aircalc does not know; asking again after not_found_retry_days"
+        );
+    }
+    // A pass cut off by a shutdown judges nothing on its partial set.
+    if matches!(result, Err(SyncError::Cancelled)) {
+        return result;
+    }
     // Many 404s at once smell of a wrong base_url or a broken proxy, not of deleted projects.
-    let asked = counts.fetched as i64;
-    if missing.len() > 2
+    let trip = gone.len() > 2
         && ctx
             .delete_policy()
-            .refuses(missing.len() as i64, asked, false)
-    {
-        return Err(SyncError::Guard(crate::sync::apply::GuardTrip {
-            table: format!(
-                "aircalc.projects ({} of {asked} asked answered 404)",
-                missing.len()
-            ),
-            vanished: missing.len() as i64,
-            live: asked,
+            .refuses(gone.len() as i64, vouched_asked, false);
+    if trip {
+        return Err(SyncError::Guard(GuardTrip::NotFound {
+            table: projects.name.to_string(),
+            missing: gone.len() as i64,
+            vouched: vouched_asked,
         }));
     }
-    for project_no in &missing {
+    for project_no in &gone {
         not_found(ctx, project_no, counts).await?;
     }
     result

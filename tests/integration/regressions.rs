@@ -1,0 +1,381 @@
+//! Defects found from outside the team, each as a test that failed before its fix: project
+//! numbers aircalc does not know, a failed stream skipped on resume, the guard's way out
+//! while the daemon runs, and an aircalc pass cut off by a shutdown.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::*;
+use tributary::daemon::Daemon;
+use tributary::db::runs::RunStatus;
+use tributary::simulate::{self, RunningSimulator, SimOptions};
+use tributary::sources::{self, aircalc};
+use tributary::sync::{Shutdown, SyncOptions, try_sync_source};
+
+/// Every source enabled against the simulator, as a user would set them; Aimsio limited to
+/// `entities`.
+pub fn all_sources_env(
+    db: &TestDb,
+    sim: &RunningSimulator,
+    entities: &str,
+) -> HashMap<String, String> {
+    let mut env = env_for(db, sim);
+    for (k, v) in [
+        ("AIMSIO__ENABLED", "true".to_string()),
+        ("AIMSIO__BASE_URL", sim.aimsio_url()),
+        ("AIMSIO__USERNAME", "sim-user".into()),
+        ("AIMSIO__PASSWORD", "sim-password".into()),
+        ("AIMSIO__ENTITIES", entities.into()),
+        ("AIRCALC__ENABLED", "true".into()),
+        ("AIRCALC__BASE_URL", sim.aircalc_url()),
+        ("AIRCALC__TOKEN_URL", sim.aircalc_token_url()),
+        ("AIRCALC__CLIENT_ID", "sim-client".into()),
+        ("AIRCALC__CLIENT_SECRET", "sim-secret".into()),
+        ("AIRCALC__REQUESTS_PER_SECOND", "100".into()),
+    ] {
+        env.insert(format!("TRIBUTARY__SOURCES__{k}"), v);
+    }
+    env
+}
+
+fn pairs(env: &HashMap<String, String>) -> Vec<(String, String)> {
+    env.clone().into_iter().collect()
+}
+
+async fn project_fetches(db: &TestDb) -> i64 {
+    db.count(
+        "SELECT count(*) FROM tributary.request_ledger \
+         WHERE source = 'aircalc' AND endpoint LIKE 'GET /project-by-no/%'",
+    )
+    .await
+}
+
+/// The standalone simulator's orders name some projects its aircalc lacks, as real orders
+/// do: two passes of all three sources both succeed, and the second asks aircalc for no
+/// project it already answered (known or 404).
+#[tokio::test]
+async fn simulate_and_sync_of_all_sources_succeeds_twice_and_asks_nothing_known_again() {
+    let db = fresh_db().await;
+    let sim = simulate::start(([127, 0, 0, 1], 0).into(), SimOptions::default())
+        .await
+        .expect("simulator");
+    let env = pairs(&all_sources_env(&db, &sim, "JobOrder"));
+    let first = tributary(&["sync"], &env).await;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let unknown = db
+        .count("SELECT count(*) FROM aircalc.project_refresh WHERE not_found_at IS NOT NULL")
+        .await;
+    let stored = db
+        .count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+        .await;
+    assert_eq!(stored, 30, "every project aircalc knows is stored");
+    assert!(
+        unknown > 0,
+        "some orders name numbers aircalc does not know"
+    );
+    let asked = project_fetches(&db).await;
+    assert_eq!(asked, stored + unknown, "each number asked once");
+    let second = tributary(&["sync"], &env).await;
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert_eq!(
+        project_fetches(&db).await,
+        asked,
+        "the second pass asks nothing it already knows"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
+            .await,
+        0
+    );
+    db.assert_nothing_running().await;
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// Ten orders naming numbers aircalc never heard of, three it knows: the 404s are
+/// "unknown", not deletions, and do not trip the guard. A wrong base_url still does, and
+/// its message counts only what aircalc vouched for.
+#[tokio::test]
+async fn numbers_only_planningnow_names_are_unknown_not_deletions() {
+    let db = fresh_db().await;
+    let sim = simulate::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimOptions {
+            orders: 1,
+            aircalc_projects: 3,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("simulator");
+    for id in 0..10 {
+        control(&sim, "PUT", "/_sim/planningnow/order",
+            json!({"id": 9000 + id, "o_conf_date": "2025-05-01", "project_no": format!("TYPO-{id}"), "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
+    }
+    let mut env = all_sources_env(&db, &sim, "JobOrder");
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
+        "0".into(),
+    );
+    let settings = settings(&env);
+    for name in ["planningnow", aircalc::NAME] {
+        let built = sources::build(&settings, &[name], &db.pool).expect("source");
+        let report = tributary::sync::sync_source(
+            &db.pool,
+            &settings.sync,
+            built[0].as_ref(),
+            &SyncOptions {
+                trigger: "cli",
+                allow_mass_delete: false,
+            },
+        )
+        .await
+        .expect("run records");
+        assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.project_refresh WHERE not_found_at IS NOT NULL AND project_no LIKE 'TYPO%'")
+            .await,
+        10
+    );
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__BASE_URL".into(),
+        format!("{}/v9", sim.aircalc_url()),
+    );
+    let out = tributary(&["sync", "aircalc"], &pairs(&env)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let error: String = sqlx::query_scalar(
+        "SELECT error FROM tributary.sync_runs WHERE stream = 'projects' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        error.contains("3 of the 3 objects of aircalc.projects")
+            && error.contains("tributary sync aircalc --allow-mass-delete"),
+        "{error}"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+            .await,
+        3
+    );
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// A stream that failed before the pass was cut short (budget) is run again by the next
+/// pass, not skipped with the streams that succeeded.
+#[tokio::test]
+async fn a_stream_that_failed_before_a_cut_is_run_again_on_resume() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let mut env = env_for(&db, &sim);
+    for (k, v) in [
+        ("RETRY__MAX_ATTEMPTS", "1"),
+        ("BUDGET__REQUESTS", "3"),
+        ("BUDGET__WINDOW_SECS", "600"),
+        ("BUDGET__RESERVE", "0"),
+        ("BUDGET__MAX_WAIT_SECS", "0"),
+    ] {
+        env.insert(format!("TRIBUTARY__SOURCES__PLANNINGNOW__{k}"), v.into());
+    }
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/order", "status": 500}),
+    )
+    .await;
+    let first = sync(&db, &settings(&env), false).await;
+    let statuses: Vec<(&str, RunStatus)> =
+        first.streams.iter().map(|s| (s.stream, s.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("orders", RunStatus::Failed),
+            ("offers", RunStatus::Succeeded),
+            ("work_schedules", RunStatus::Succeeded),
+            ("cost_centres", RunStatus::BudgetExhausted),
+        ]
+    );
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__BUDGET__REQUESTS".into(),
+        "100".into(),
+    );
+    let second = sync(&db, &settings(&env), false).await;
+    assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+    let ran: Vec<&str> = second.streams.iter().map(|s| s.stream).collect();
+    assert_eq!(
+        ran,
+        ["orders", "cost_centres", "documents", "document_folders"]
+    );
+    assert_eq!(db.count("SELECT count(*) FROM planningnow.orders").await, 5);
+    db.assert_nothing_running().await;
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// The guard's message names the one-shot override, and it works while the daemon runs.
+#[tokio::test]
+async fn the_guard_override_the_message_names_works_while_the_daemon_runs() {
+    let db = fresh_db().await;
+    let sim = simulator(20).await;
+    let env = env_for(&db, &sim);
+    assert_eq!(
+        sync(&db, &settings(&env), false).await.status,
+        RunStatus::Succeeded
+    );
+    control(
+        &sim,
+        "POST",
+        "/_sim/planningnow/mutate",
+        json!({"delete": 0.8, "kinds": ["order"], "seed": 3}),
+    )
+    .await;
+    let mut daemon_env = env.clone();
+    // A schedule that ticks every second: the daemon's pass trips the guard at once.
+    daemon_env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
+        "*/1 * * * * *".into(),
+    );
+    daemon_env.insert("TRIBUTARY__SERVER__BIND".into(), "127.0.0.1:0".into());
+    let daemon = Daemon::start(settings(&daemon_env))
+        .await
+        .expect("the daemon starts");
+    let error = loop {
+        let failed: Option<String> = sqlx::query_scalar(
+            "SELECT error FROM tributary.sync_runs WHERE stream = 'orders' AND status = 'failed' LIMIT 1",
+        )
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap();
+        if let Some(error) = failed {
+            break error;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let command = "tributary sync planningnow --allow-mass-delete";
+    assert!(error.contains(command), "{error}");
+    let out = tributary(
+        &["sync", "planningnow", "--allow-mass-delete"],
+        &pairs(&env),
+    )
+    .await;
+    daemon.stop().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        db.count("SELECT count(*) FROM planningnow.orders WHERE _deleted_at IS NOT NULL")
+            .await,
+        16
+    );
+    db.assert_nothing_running().await;
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// An aircalc pass stopped by a shutdown in the middle of its projects is `cancelled`: the
+/// guard does not judge the partial set, and nothing is soft-deleted.
+#[tokio::test]
+async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
+    let db = fresh_db().await;
+    let sim = simulate::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimOptions {
+            orders: 1,
+            aircalc_projects: 8,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("simulator");
+    let numbers: Vec<String> = (1..=8).map(|n| format!("PRJ-{n:05}")).collect();
+    let mut env = all_sources_env(&db, &sim, "JobOrder");
+    for (k, v) in [
+        ("REFRESH_AFTER_HOURS", "0".to_string()),
+        ("FETCH_USERS", "false".into()),
+        ("DISCOVER_FROM_POS_ROWS", "false".into()),
+        ("PROJECTS", numbers.join(",")),
+    ] {
+        env.insert(format!("TRIBUTARY__SOURCES__AIRCALC__{k}"), v);
+    }
+    let settings = settings(&env);
+    let source = sources::build(&settings, &[aircalc::NAME], &db.pool).expect("source");
+    let options = SyncOptions {
+        trigger: "cli",
+        allow_mass_delete: false,
+    };
+    let shutdown = Shutdown::default();
+    let first = try_sync_source(
+        &db.pool,
+        &settings.sync,
+        source[0].as_ref(),
+        &options,
+        &shutdown,
+    )
+    .await
+    .unwrap()
+    .expect("the lock is free");
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
+    // Every stored project now answers 404, slowly; stop while they are being asked.
+    control(
+        &sim,
+        "POST",
+        "/_sim/aircalc/mutate",
+        json!({"delete": 1, "seed": 2}),
+    )
+    .await;
+    for no in &numbers {
+        control(
+            &sim,
+            "POST",
+            "/_sim/faults",
+            json!({"path": format!("/aircalc/external/project-by-no/v0/{no}"), "delay_ms": 300}),
+        )
+        .await;
+    }
+    let stopper = {
+        let stop = shutdown.stop.clone();
+        let pool = db.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                let asked: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM tributary.request_ledger \
+                     WHERE endpoint LIKE 'GET /project-by-no/%'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                if asked >= 12 {
+                    stop.cancel();
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let report = try_sync_source(
+        &db.pool,
+        &settings.sync,
+        source[0].as_ref(),
+        &options,
+        &shutdown,
+    )
+    .await
+    .unwrap()
+    .expect("the lock is free");
+    stopper.await.unwrap();
+    assert_eq!(report.status, RunStatus::Cancelled, "{report:?}");
+    assert_eq!(stream(&report, "projects").status, RunStatus::Cancelled);
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
+            .await,
+        0,
+        "a cut-off pass judges nothing"
+    );
+    db.assert_nothing_running().await;
+    sim.stop().await;
+    db.drop().await;
+}

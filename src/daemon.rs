@@ -124,7 +124,7 @@ impl Daemon {
             if crate::schedule::overdue(&cron, last.get(name).copied(), now) {
                 tracing::info!(
                     source = name,
-                    last_success = ?last.get(name),
+                    last_success = %crate::schedule::display(last.get(name).copied()),
                     "a tick passed since the last success; running now"
                 );
                 shared.trigger(name, "startup");
@@ -204,7 +204,7 @@ impl Shared {
             return;
         }
         let Ok(guard) = Arc::clone(&self.busy[name]).try_lock_owned() else {
-            tracing::info!(source = name, next_run = ?self.next_run(name), "the previous run of this source is still going; skipping this tick");
+            tracing::info!(source = name, next_run = %self.next_run(name), "the previous run of this source is still going; skipping this tick");
             self.metrics.skipped(name, Skip::Overlap);
             return;
         };
@@ -243,13 +243,13 @@ impl Shared {
                     run_id = report.run_id,
                     status = report.status.as_str(),
                     duration_ms = report.duration.as_millis() as u64,
-                    next_run = ?self.next_run(name),
+                    next_run = %self.next_run(name),
                     "pass finished"
                 );
             }
             Ok(None) => {
                 self.metrics.skipped(name, Skip::Locked);
-                tracing::info!(source = name, next_run = ?self.next_run(name), "another process is syncing this source; skipping this tick");
+                tracing::info!(source = name, next_run = %self.next_run(name), "another process is syncing this source; skipping this tick");
             }
             Err(e) => {
                 self.metrics.errored(name);
@@ -258,8 +258,12 @@ impl Shared {
         }
     }
 
-    fn next_run(&self, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-        crate::schedule::next_tick(&self.cron(name), chrono::Utc::now())
+    /// The source's next tick, for logs: a whole second, or `none`.
+    fn next_run(&self, name: &str) -> impl std::fmt::Display + use<> {
+        crate::schedule::display(crate::schedule::next_tick(
+            &self.cron(name),
+            chrono::Utc::now(),
+        ))
     }
 }
 
@@ -282,7 +286,7 @@ async fn schedule(shared: &Arc<Shared>) -> anyhow::Result<JobScheduler> {
         })
         .with_context(|| format!("sources.{name}.schedule `{schedule}`"))?;
         scheduler.add(job).await.context("adding a job")?;
-        tracing::info!(source = name, %schedule, next_run = ?shared.next_run(name), "scheduled");
+        tracing::info!(source = name, %schedule, next_run = %shared.next_run(name), "scheduled");
     }
     Ok(scheduler)
 }

@@ -1,9 +1,12 @@
 //! Cron schedules of `tributary run`: parsing `sources.<name>.schedule` exactly as
 //! tokio-cron-scheduler does (six fields, seconds first, UTC, both day fields must match
-//! when both are restricted), the next tick, and whether a source is overdue at start.
-//! It does not run anything; `daemon` does.
+//! when both are restricted), the next tick (always a whole second), whether a source is
+//! overdue at start, and how such moments read in logs. It does not run anything; `daemon`
+//! does.
 
-use chrono::{DateTime, Utc};
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 
@@ -23,8 +26,27 @@ pub fn parse(expression: &str) -> Result<Cron, String> {
 }
 
 /// The first tick strictly after `after`; `None` for a schedule that never fires again.
+/// Ticks are whole seconds: croner keeps the fraction of the moment it starts from, so the
+/// search starts from `after` truncated to its second (a tick in that second before `after`
+/// has passed, one at its start is not strictly after it).
 pub fn next_tick(cron: &Cron, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    cron.find_next_occurrence(&after, false).ok()
+    cron.find_next_occurrence(&after.trunc_subsecs(0), false)
+        .ok()
+}
+
+/// A moment as logs show it: RFC 3339 in UTC (`2026-11-21T10:15:00Z`, a fraction only when
+/// it has one), or `none`.
+pub fn display(at: Option<DateTime<Utc>>) -> impl fmt::Display {
+    struct Moment(Option<DateTime<Utc>>);
+    impl fmt::Display for Moment {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self.0 {
+                Some(at) => f.write_str(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+                None => f.write_str("none"),
+            }
+        }
+    }
+    Moment(at)
 }
 
 /// Whether a source should run at once when the daemon starts: it never succeeded, or a
@@ -61,6 +83,35 @@ mod tests {
         let cron = parse("0 */15 * * * *").unwrap();
         assert_eq!(next_tick(&cron, at(10, 7, 3)), Some(at(10, 15, 0)));
         assert_eq!(next_tick(&cron, at(10, 15, 0)), Some(at(10, 30, 0)));
+    }
+
+    #[test]
+    fn the_next_tick_is_a_whole_second_whatever_the_fraction_of_now() {
+        let hourly = parse("0 0 * * * *").unwrap();
+        let now = at(20, 59, 59) + chrono::Duration::nanoseconds(982_321_997);
+        let next = next_tick(&hourly, now).unwrap();
+        assert_eq!(next, at(21, 0, 0));
+        assert_eq!(next.timestamp_subsec_nanos(), 0);
+        // Within the second of a tick, the tick has passed: the next one follows.
+        let every_second = parse("* * * * * *").unwrap();
+        let in_a_tick = at(10, 0, 5) + chrono::Duration::milliseconds(500);
+        assert_eq!(next_tick(&every_second, in_a_tick), Some(at(10, 0, 6)));
+        assert_eq!(next_tick(&every_second, at(10, 0, 5)), Some(at(10, 0, 6)));
+    }
+
+    #[test]
+    fn moments_display_without_some_or_fractions_they_lack() {
+        assert_eq!(
+            display(Some(at(21, 0, 0))).to_string(),
+            "2026-11-21T21:00:00Z"
+        );
+        assert_eq!(display(None).to_string(), "none");
+        let hourly = parse("0 0 * * * *").unwrap();
+        let now = at(20, 15, 0) + chrono::Duration::nanoseconds(1);
+        assert_eq!(
+            display(next_tick(&hourly, now)).to_string(),
+            "2026-11-21T21:00:00Z"
+        );
     }
 
     #[test]

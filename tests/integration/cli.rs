@@ -360,3 +360,36 @@ async fn ctrl_c_while_sync_waits_for_another_process_stops_it_at_once() {
     sim.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn status_prints_the_next_run_as_a_whole_second() {
+    let db = fresh_db().await;
+    // status reads the schedule and the database only: nothing answers at the base URL.
+    let env: Vec<(String, String)> = [
+        ("DATABASE_URL", db.url.clone()),
+        ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true".into()),
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL",
+            "http://127.0.0.1:9/planningnow".into(),
+        ),
+        ("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "sim-token".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let out = tributary(&["status", "--json"], &env).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status --json is JSON");
+    let next_run = status["sources"][0]["next_run"]
+        .as_str()
+        .expect("an hourly schedule has a next run")
+        .to_string();
+    assert!(
+        !next_run.contains('.'),
+        "the next tick of `0 0 * * * *` has no fraction of a second: {next_run}"
+    );
+    let next: chrono::DateTime<chrono::Utc> = next_run.parse().expect("RFC 3339");
+    assert_eq!(next.format("%M:%S").to_string(), "00:00", "{next_run}");
+    assert!(next > chrono::Utc::now(), "{next_run}");
+    db.drop().await;
+}

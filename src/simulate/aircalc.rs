@@ -18,8 +18,12 @@
 //!   `{"changed":[…],"added":[…],"deleted":[…]}` with project numbers;
 //! - `PUT project` with a project object (`projectNo` required) stores it verbatim,
 //!   inserting or replacing, and derives its rows from its positions;
+//! - `PUT user` with a user object (an integer `id` required) stores it verbatim:
+//!   `users-by-id` serves it for that id instead of (or besides) the fixed users, also
+//!   when it is malformed;
 //! - `POST expire-tokens`: every token issued so far is invalid from now on.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::body::Bytes;
@@ -30,6 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::aircalc_auth::Auth;
 use super::aircalc_data::Store;
@@ -44,6 +49,8 @@ const EXTERNAL: &str = "/external";
 pub(super) struct Aircalc {
     auth: Auth,
     store: RwLock<Store>,
+    /// Users stored by `PUT user`, by id, served instead of the fixed ones.
+    users: RwLock<BTreeMap<i64, Value>>,
 }
 
 type Shared = Arc<Aircalc>;
@@ -53,6 +60,7 @@ impl Aircalc {
         Arc::new(Aircalc {
             auth,
             store: RwLock::new(store),
+            users: RwLock::default(),
         })
     }
 
@@ -104,6 +112,7 @@ pub(super) fn control_router(state: Shared) -> Router {
     Router::new()
         .route("/mutate", post(mutate))
         .route("/project", put(put_project))
+        .route("/user", put(put_user))
         .route("/expire-tokens", post(expire_tokens))
         .with_state(state)
 }
@@ -154,7 +163,7 @@ struct UsersQuery {
     ids: Option<String>,
 }
 
-async fn users_by_id(Query(query): Query<UsersQuery>) -> Response {
+async fn users_by_id(State(aircalc): State<Shared>, Query(query): Query<UsersQuery>) -> Response {
     let ids = query.ids.unwrap_or_default();
     let ids: Result<Vec<i64>, _> = ids
         .split(',')
@@ -163,7 +172,22 @@ async fn users_by_id(Query(query): Query<UsersQuery>) -> Response {
         .map(str::parse)
         .collect();
     match ids {
-        Ok(ids) => Json(users(&ids)).into_response(),
+        Ok(mut ids) => {
+            ids.sort_unstable();
+            ids.dedup();
+            let stored = aircalc.users.read().unwrap_or_else(PoisonError::into_inner);
+            let found: Vec<Value> = ids
+                .iter()
+                .flat_map(|id| match stored.get(id) {
+                    Some(user) => vec![user.clone()],
+                    None => users(&[*id])
+                        .iter()
+                        .map(|user| serde_json::to_value(user).expect("users are plain JSON"))
+                        .collect(),
+                })
+                .collect();
+            Json(found).into_response()
+        }
         Err(_) => json_error(
             StatusCode::BAD_REQUEST,
             "ids must be comma-separated integers",
@@ -183,6 +207,25 @@ async fn put_project(State(aircalc): State<Shared>, body: Bytes) -> Response {
         Ok(_) => ok(),
         Err(message) => json_error(StatusCode::BAD_REQUEST, &message),
     }
+}
+
+async fn put_user(State(aircalc): State<Shared>, body: Bytes) -> Response {
+    let user: Value = match serde_json::from_slice(&body) {
+        Ok(user) => user,
+        Err(err) => return json_error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {err}")),
+    };
+    let Some(id) = user.get("id").and_then(Value::as_i64) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            r#"a user must be a JSON object with an integer "id""#,
+        );
+    };
+    aircalc
+        .users
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id, user);
+    ok()
 }
 
 async fn expire_tokens(State(aircalc): State<Shared>) -> Response {

@@ -477,3 +477,71 @@ async fn a_wrong_base_url_answering_404_everywhere_deletes_nothing() {
     sim.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_malformed_user_is_set_aside_in_rejects_and_resolved_once_it_is_fixed() {
+    let db = fresh_db().await;
+    let sim = sim(3, 1, 3600).await;
+    let mut env = both_env(&db, &sim, (200, 600, 20));
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__FETCH_USERS".into(),
+        "false".into(),
+    );
+    let first = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
+    let creator: i64 = sqlx::query_scalar("SELECT min(created_by) FROM aircalc.projects")
+        .fetch_one(&db.pool)
+        .await
+        .expect("the projects name their creators");
+    control(
+        &sim,
+        "PUT",
+        "/_sim/aircalc/user",
+        json!({"id": creator, "name": "Jürgen\u{0}Weiß", "email": "juergen.weiss@aircalc.example"}),
+    )
+    .await;
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__FETCH_USERS".into(),
+        "true".into(),
+    );
+    let second = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+    assert_eq!(stream(&second, "users").counts.rejected, 1, "{second:?}");
+    type RejectRow = (String, String, Value, Option<i64>, bool);
+    let row: RejectRow = sqlx::query_as(
+        "SELECT record_key, error, payload, run_id, resolved_at IS NULL FROM tributary.rejects \
+         WHERE source = 'aircalc' AND stream = 'users'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("the rejected user is recorded");
+    let (key, error, payload, run_id, open) = row;
+    assert_eq!(key, creator.to_string());
+    assert!(error.contains("NUL"), "the reason is kept: {error}");
+    assert_eq!(payload["id"], creator, "{payload}");
+    assert_eq!(run_id, Some(stream(&second, "users").run_id));
+    assert!(open);
+    let stored = format!("SELECT count(*) FROM aircalc.users WHERE id = {creator}");
+    assert_eq!(db.count(&stored).await, 0, "a rejected user is not stored");
+    // Fixed at the source: the next pass stores the user and resolves the reject.
+    control(
+        &sim,
+        "PUT",
+        "/_sim/aircalc/user",
+        json!({"id": creator, "name": "Jürgen Weiß", "email": "juergen.weiss@aircalc.example"}),
+    )
+    .await;
+    let third = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(third.status, RunStatus::Succeeded, "{third:?}");
+    assert_eq!(db.count(&stored).await, 1);
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM tributary.rejects WHERE source = 'aircalc' AND stream = 'users' \
+             AND resolved_at IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    sim.stop().await;
+    db.drop().await;
+}

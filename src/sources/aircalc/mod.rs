@@ -57,6 +57,9 @@ impl Aircalc {
         })
     }
 
+    /// Fetches the users who created projects and are not stored yet. A user that cannot be
+    /// normalized is set aside in `tributary.rejects` (keyed by its id) and asked for again
+    /// next pass; the stream's earlier rejects no longer rejected are resolved.
     async fn users(
         &self,
         ctx: &StreamContext<'_>,
@@ -70,26 +73,50 @@ impl Aircalc {
         .fetch_all(ctx.pool)
         .await?;
         let table = model::users();
+        let mut rejected = Vec::new();
+        let mut result = Ok(());
         for chunk in ids.chunks(USERS_PER_REQUEST) {
             if ctx.stopping() {
-                return Err(SyncError::Cancelled);
+                result = Err(SyncError::Cancelled);
+                break;
             }
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
-            let users: Vec<Value> = self
+            let users: Vec<Value> = match self
                 .client
                 .get_json(&format!("/users-by-id/v0?ids={}", list.join(",")))
-                .await?;
+                .await
+            {
+                Ok(users) => users,
+                Err(e) => {
+                    result = Err(SyncError::Http(e));
+                    break;
+                }
+            };
             counts.fetched += users.len() as u64;
             let mut normalizer = Normalizer::new(table.clone(), chrono_tz::UTC);
             let mut batch = Batch::new(1);
-            for user in &users {
-                if let Ok(rows) = normalizer.record(user) {
-                    for (_, line) in rows {
-                        batch.rows[0].push_str(&line);
-                        batch.counts[0] += 1;
+            for user in users {
+                match normalizer.record(&user) {
+                    Ok(rows) => {
+                        for (_, line) in rows {
+                            batch.rows[0].push_str(&line);
+                            batch.counts[0] += 1;
+                        }
                     }
-                } else {
-                    counts.rejected += 1;
+                    Err(e) => {
+                        counts.rejected += 1;
+                        // The id as served, also when it is no integer.
+                        let key = e.key.map(|k| k.join("/")).or_else(|| match &user["id"] {
+                            Value::String(id) => Some(id.clone()),
+                            Value::Number(id) => Some(id.to_string()),
+                            _ => None,
+                        });
+                        rejected.push(crate::db::rejects::Reject {
+                            key,
+                            payload: user,
+                            error: e.error,
+                        });
+                    }
                 }
             }
             let lock = format!("tributary:{NAME}:users");
@@ -105,7 +132,8 @@ impl Aircalc {
                 }
             }
         }
-        Ok(())
+        crate::db::rejects::record(ctx.pool, ctx.source, ctx.stream, ctx.run_id, &rejected).await?;
+        result
     }
 }
 

@@ -82,7 +82,7 @@ impl Daemon {
             busy: selected.iter().map(|n| (*n, Arc::default())).collect(),
             settings,
             sources,
-            metrics: Arc::default(),
+            metrics: Arc::new(Metrics::for_sources(&selected)),
             shutdown: Shutdown::default(),
             tracker: TaskTracker::new(),
         });

@@ -3,8 +3,13 @@
 //! Counters of what this process did (passes by outcome, their durations, rows by table and
 //! operation, skipped ticks) live here and are fed from each pass's report; requests by
 //! status come live from the sources' HTTP clients; budgets and last successes are read from
-//! the database at scrape time, so they agree across replicas and restarts. It does not
-//! serve HTTP (`server` does).
+//! the database at scrape time, so they agree across replicas and restarts. Every series
+//! whose labels are known before the first pass (outcomes, skip reasons, fetched and
+//! rejected records, durations) exists from the start at 0, so that a source that never
+//! ran is visible to alerts. Also `tributary_build_info` and, on Linux, the standard
+//! `process_*` metrics read from `/proc/self`. It does not serve HTTP (`server` does).
+
+mod process;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,6 +18,7 @@ use std::sync::Mutex;
 use sqlx::PgPool;
 
 use crate::config::Settings;
+use crate::db::runs::RunStatus;
 use crate::http::budget;
 use crate::sources::Source;
 use crate::sync::SourceReport;
@@ -54,7 +60,63 @@ pub enum Skip {
     Locked,
 }
 
+impl Skip {
+    const ALL: [Skip; 2] = [Skip::Overlap, Skip::Locked];
+
+    /// The `reason` label.
+    fn reason(self) -> &'static str {
+        match self {
+            Skip::Overlap => "overlap",
+            Skip::Locked => "locked",
+        }
+    }
+}
+
+/// The `outcome` label of a pass that could not even be recorded.
+const ERRORED: &str = "error";
+
+/// Every `outcome` of `tributary_runs_total`: how a pass can end, and `error`.
+fn outcomes() -> [&'static str; 5] {
+    [
+        RunStatus::Succeeded.as_str(),
+        RunStatus::Failed.as_str(),
+        RunStatus::BudgetExhausted.as_str(),
+        RunStatus::Cancelled.as_str(),
+        ERRORED,
+    ]
+}
+
 impl Metrics {
+    /// Metrics whose series of `sources` exist at 0 from the start: passes by every
+    /// outcome, skipped ticks by every reason, records fetched and rejected, durations
+    /// (an empty histogram) and the in-progress gauge.
+    pub fn for_sources(sources: &[&str]) -> Self {
+        let mut c = Counters::default();
+        for source in sources {
+            let source = source.to_string();
+            for outcome in outcomes() {
+                c.runs.insert((source.clone(), outcome.to_string()), 0);
+            }
+            for skip in Skip::ALL {
+                c.skipped
+                    .insert((source.clone(), skip.reason().to_string()), 0);
+            }
+            c.durations.insert(
+                source.clone(),
+                Histogram {
+                    buckets: vec![0; DURATION_BUCKETS.len()],
+                    ..Histogram::default()
+                },
+            );
+            c.fetched.insert(source.clone(), 0);
+            c.rejected.insert(source.clone(), 0);
+            c.running.insert(source, false);
+        }
+        Self {
+            counters: Mutex::new(c),
+        }
+    }
+
     fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
         self.counters.lock().expect("metrics are never poisoned")
     }
@@ -64,14 +126,10 @@ impl Metrics {
     }
 
     pub fn skipped(&self, source: &str, why: Skip) {
-        let reason = match why {
-            Skip::Overlap => "overlap",
-            Skip::Locked => "locked",
-        };
         *self
             .counters()
             .skipped
-            .entry((source.to_string(), reason.to_string()))
+            .entry((source.to_string(), why.reason().to_string()))
             .or_default() += 1;
     }
 
@@ -80,7 +138,7 @@ impl Metrics {
         *self
             .counters()
             .runs
-            .entry((source.to_string(), "error".to_string()))
+            .entry((source.to_string(), ERRORED.to_string()))
             .or_default() += 1;
     }
 
@@ -230,34 +288,65 @@ impl Metrics {
         );
         out.sample("database_up", &[], f64::from(u8::from(from_db.is_ok())));
         if let Ok(db) = from_db {
-            out.family(
-                "budget_used",
-                "gauge",
-                "Requests in the source's current budget window (every process on the database).",
-            );
-            for u in &db.budgets {
-                out.sample("budget_used", &[("source", &u.source)], u.used as f64);
-            }
-            out.family(
-                "budget_remaining",
-                "gauge",
-                "Requests the source's budget still allows in the current window.",
-            );
-            for u in &db.budgets {
-                out.sample(
-                    "budget_remaining",
-                    &[("source", &u.source)],
-                    u.remaining as f64,
-                );
+            type Field = fn(&budget::Usage) -> f64;
+            let budget_families: [(&str, &str, Field); 4] = [
+                (
+                    "budget_used_requests",
+                    "Requests in the source's current budget window (every process on the database).",
+                    |u| u.used as f64,
+                ),
+                (
+                    "budget_remaining_requests",
+                    "Requests the source's budget still allows in the current window.",
+                    |u| u.remaining as f64,
+                ),
+                (
+                    "budget_limit_requests",
+                    "Requests the source's budget allows per window (budget.requests less budget.reserve).",
+                    |u| u.limit as f64,
+                ),
+                (
+                    "budget_window_seconds",
+                    "Length of the source's sliding budget window.",
+                    |u| u.window_secs as f64,
+                ),
+            ];
+            for (name, help, field) in budget_families {
+                out.family(name, "gauge", help);
+                for u in &db.budgets {
+                    out.sample(name, &[("source", &u.source)], field(u));
+                }
             }
             out.family(
                 "last_success_timestamp_seconds",
                 "gauge",
-                "Unix time the source's last successful pass finished (any process).",
+                "Unix time the source's last successful pass finished (any process); absent while it never succeeded.",
             );
             for (source, at) in &db.last_success {
                 out.sample("last_success_timestamp_seconds", &[("source", source)], *at);
             }
+            out.family(
+                "source_never_succeeded",
+                "gauge",
+                "1 while no pass of the enabled source has succeeded yet (any process), else 0.",
+            );
+            for source in sources {
+                let never = !db.last_success.iter().any(|(s, _)| s == source.name());
+                out.sample(
+                    "source_never_succeeded",
+                    &[("source", source.name())],
+                    f64::from(u8::from(never)),
+                );
+            }
+        }
+        out.family(
+            "build_info",
+            "gauge",
+            "Always 1; the labels say which build this process runs.",
+        );
+        out.sample("build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+        if let Some(process) = process::read() {
+            process.write(&mut out);
         }
         out.text
     }
@@ -297,13 +386,24 @@ struct Exposition {
 }
 
 impl Exposition {
+    /// A `tributary_` family.
     fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.text, "# HELP tributary_{name} {help}");
-        let _ = writeln!(self.text, "# TYPE tributary_{name} {kind}");
+        self.family_named(&format!("tributary_{name}"), kind, help);
     }
 
+    /// A sample of a `tributary_` family.
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        let _ = write!(self.text, "tributary_{name}");
+        self.sample_named(&format!("tributary_{name}"), labels, value);
+    }
+
+    /// A family by its full name (the standard `process_` ones have no prefix).
+    fn family_named(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    fn sample_named(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let _ = write!(self.text, "{name}");
         if !labels.is_empty() {
             let pairs: Vec<String> = labels
                 .iter()

@@ -91,7 +91,10 @@ fn parse_metrics(text: &str) -> Scrape {
                     Some(family),
                     "a sample outside its family's group: {line}"
                 );
-                assert!(metric_name.starts_with("tributary_"), "{line}");
+                assert!(
+                    metric_name.starts_with("tributary_") || metric_name.starts_with("process_"),
+                    "{line}"
+                );
             }
             LineInfo::Doc { .. } => {}
             LineInfo::Empty | LineInfo::Ignored => panic!("not Prometheus text: {line:?}"),
@@ -181,13 +184,13 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
     assert!(sample(&scrape, "tributary_requests_total", &[("status", "200")]).unwrap() >= 18.0);
     let used = sample(
         &scrape,
-        "tributary_budget_used",
+        "tributary_budget_used_requests",
         &[("source", "planningnow")],
     )
     .unwrap();
     let remaining = sample(
         &scrape,
-        "tributary_budget_remaining",
+        "tributary_budget_remaining_requests",
         &[("source", "planningnow")],
     )
     .unwrap();
@@ -487,4 +490,168 @@ async fn bad_configuration_stops_run_before_anything_starts() {
         assert!(!all.contains("connect"), "{named}: {all}");
         assert!(!all.contains("t0ps3cret"), "{all}");
     }
+}
+
+#[tokio::test]
+async fn every_enabled_sources_series_exist_at_zero_from_the_start() {
+    let db = fresh_db().await;
+    // Accepts connections (the kernel does, into the backlog) but never answers: the
+    // never-synced source's startup pass waits on it for the whole test.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let yearly = "0 0 0 1 1 *";
+    let mut env: HashMap<String, String> = HashMap::new();
+    for (k, v) in [
+        ("DATABASE_URL", db.url.clone()),
+        ("TRIBUTARY__SERVER__BIND", "127.0.0.1:0".into()),
+        ("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS", "2".into()),
+        ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true".into()),
+        ("TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE", yearly.into()),
+        (
+            "TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL",
+            format!("{silent_url}/planningnow"),
+        ),
+        ("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "sim-token".into()),
+        ("TRIBUTARY__SOURCES__PLANNINGNOW__TIMEOUT_SECS", "60".into()),
+        ("TRIBUTARY__SOURCES__AIRCALC__ENABLED", "true".into()),
+        ("TRIBUTARY__SOURCES__AIRCALC__SCHEDULE", yearly.into()),
+        (
+            "TRIBUTARY__SOURCES__AIRCALC__BASE_URL",
+            format!("{silent_url}/aircalc/external"),
+        ),
+        (
+            "TRIBUTARY__SOURCES__AIRCALC__TOKEN_URL",
+            format!("{silent_url}/aircalc/oauth/token"),
+        ),
+        (
+            "TRIBUTARY__SOURCES__AIRCALC__CLIENT_ID",
+            "sim-client".into(),
+        ),
+        (
+            "TRIBUTARY__SOURCES__AIRCALC__CLIENT_SECRET",
+            "sim-secret".into(),
+        ),
+    ] {
+        env.insert(k.into(), v);
+    }
+    // aircalc succeeded a minute ago and its yearly schedule has not ticked since: it does
+    // not run at all. PlanningNow never succeeded: its startup pass hangs on the listener.
+    sqlx::query(
+        "INSERT INTO tributary.sync_runs (source, trigger, status, started_at, finished_at) \
+         VALUES ('aircalc', 'schedule', 'succeeded', now() - interval '61 seconds', \
+         now() - interval '60 seconds')",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("seed a success");
+    let daemon = Daemon::start(settings(&env))
+        .await
+        .expect("the daemon starts");
+    let (status, text) = get(format!("http://{}/metrics", daemon.addr())).await;
+    assert_eq!(status, 200);
+    let scrape = parse_metrics(&text);
+    let value = |metric: &str, labels: &[(&str, &str)]| {
+        sample(&scrape, metric, labels).unwrap_or_else(|| panic!("{metric} {labels:?} in:\n{text}"))
+    };
+    for source in ["planningnow", "aircalc"] {
+        let of = [("source", source)];
+        for outcome in [
+            "succeeded",
+            "failed",
+            "budget_exhausted",
+            "cancelled",
+            "error",
+        ] {
+            assert_eq!(
+                value(
+                    "tributary_runs_total",
+                    &[("source", source), ("outcome", outcome)]
+                ),
+                0.0
+            );
+        }
+        for reason in ["overlap", "locked"] {
+            assert_eq!(
+                value(
+                    "tributary_runs_skipped_total",
+                    &[("source", source), ("reason", reason)]
+                ),
+                0.0
+            );
+        }
+        assert_eq!(value("tributary_records_fetched_total", &of), 0.0);
+        assert_eq!(value("tributary_records_rejected_total", &of), 0.0);
+        assert_eq!(
+            value("tributary_run_duration_seconds", &of),
+            0.0,
+            "no pass yet"
+        );
+    }
+    assert_eq!(
+        value("tributary_run_in_progress", &[("source", "aircalc")]),
+        0.0
+    );
+    assert_eq!(
+        value(
+            "tributary_source_never_succeeded",
+            &[("source", "planningnow")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value("tributary_source_never_succeeded", &[("source", "aircalc")]),
+        0.0
+    );
+    assert!(
+        sample(
+            &scrape,
+            "tributary_last_success_timestamp_seconds",
+            &[("source", "planningnow")]
+        )
+        .is_none()
+    );
+    let aircalc_success = value(
+        "tributary_last_success_timestamp_seconds",
+        &[("source", "aircalc")],
+    );
+    assert!((Utc::now().timestamp() as f64 - 60.0 - aircalc_success).abs() < 30.0);
+    // aircalc's default budget: 200 requests per 600 s, 20 of them left to others.
+    let aircalc = [("source", "aircalc")];
+    assert_eq!(value("tributary_budget_used_requests", &aircalc), 0.0);
+    assert_eq!(
+        value("tributary_budget_remaining_requests", &aircalc),
+        180.0
+    );
+    assert_eq!(value("tributary_budget_limit_requests", &aircalc), 180.0);
+    assert_eq!(value("tributary_budget_window_seconds", &aircalc), 600.0);
+    assert_eq!(
+        value(
+            "tributary_budget_window_seconds",
+            &[("source", "planningnow")]
+        ),
+        3600.0
+    );
+    assert!(
+        !text.contains("tributary_budget_used{") && !text.contains("tributary_budget_remaining{"),
+        "the gauges without units are gone:\n{text}"
+    );
+    assert_eq!(
+        value(
+            "tributary_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    assert!(value("process_resident_memory_bytes", &[]) > 1_000_000.0);
+    assert!(value("process_cpu_seconds_total", &[]) > 0.0);
+    assert!(value("process_open_fds", &[]) >= 3.0);
+    let started = value("process_start_time_seconds", &[]);
+    let now = Utc::now().timestamp() as f64;
+    assert!(
+        started <= now + 1.0 && started > now - 86_400.0,
+        "{started}"
+    );
+    daemon.stop().await;
+    drop(silent);
+    db.drop().await;
 }

@@ -1,8 +1,13 @@
 //! Test harness: a fresh PostgreSQL database per test and the simulator over HTTP.
 //!
-//! The server is found in this order: `DATABASE_URL`; a server answering on 127.0.0.1:5432;
-//! a PostgreSQL container via testcontainers where a Docker engine answers; otherwise the
-//! test fails saying how to provide one.
+//! The server is found in this order: `TRIBUTARY_TEST_DATABASE_URL`; a server answering on
+//! 127.0.0.1:5432 (as user `postgres`); a PostgreSQL container via testcontainers where a
+//! Docker engine answers; otherwise the test fails saying how to provide one. `DATABASE_URL`
+//! is never read here: it is what users export for their real tenant, and the tests create
+//! and drop databases. (The binary under test runs without it too, unless a test passes it.)
+//!
+//! Each test database is named `tributary_test_<pid>_<n>_<random>` and dropped when its
+//! [`TestDb`] is dropped — also when the test panics — or by the explicit [`TestDb::drop`].
 
 use std::collections::HashMap;
 use std::process::Output;
@@ -16,6 +21,12 @@ use tributary::simulate::{self, RunningSimulator, SimOptions};
 use tributary::sources;
 use tributary::sync::{SourceReport, SyncOptions, sync_source};
 
+/// The variable that names the tests' server (any database on it; the role must be allowed to
+/// create databases).
+const TEST_SERVER_VAR: &str = "TRIBUTARY_TEST_DATABASE_URL";
+/// Every test database's name starts with it; nothing else is ever dropped.
+const PREFIX: &str = "tributary_test_";
+
 static SERVER: OnceCell<String> = OnceCell::const_new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -27,7 +38,7 @@ fn on_server(server: &str, database: &str) -> String {
 async fn server() -> String {
     SERVER
         .get_or_init(|| async {
-            if let Ok(url) = std::env::var("DATABASE_URL") {
+            if let Ok(url) = std::env::var(TEST_SERVER_VAR) {
                 return url;
             }
             if tokio::net::TcpStream::connect("127.0.0.1:5432")
@@ -54,26 +65,29 @@ async fn container() -> String {
             format!("postgres://postgres@{host}:{port}/postgres")
         }
         Err(e) => panic!(
-            "no PostgreSQL for the tests: DATABASE_URL is unset, nothing answers on \
+            "no PostgreSQL for the tests: {TEST_SERVER_VAR} is unset, nothing answers on \
              127.0.0.1:5432, and no Docker engine could start a container ({e}). \
-             Set DATABASE_URL=postgres://user@host:port/db (the role must be allowed to \
+             Set {TEST_SERVER_VAR}=postgres://user@host:port/db (the role must be allowed to \
              create databases), or start PostgreSQL locally, or start Docker."
         ),
     }
 }
 
+/// A test database; dropping it drops the database (see the module doc).
 pub struct TestDb {
     pub url: String,
     pub pool: PgPool,
     name: String,
     admin: String,
+    /// Set once the database is gone (the explicit [`TestDb::drop`] ran).
+    dropped: bool,
 }
 
 /// A new, empty, migrated database.
 pub async fn fresh_db() -> TestDb {
     let server = server().await;
     let name = format!(
-        "tributary_test_{}_{}_{}",
+        "{PREFIX}{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
         fastrand::u32(..)
@@ -97,21 +111,27 @@ pub async fn fresh_db() -> TestDb {
         pool,
         name,
         admin,
+        dropped: false,
     }
 }
 
 impl TestDb {
-    /// Drops the database (tests call it at the end; a failed test leaves it for a look).
-    pub async fn drop(self) {
+    /// Drops the database now, closing the pool first (what dropping the value does, without
+    /// blocking the runtime; a test that panics before it gets there is covered by `Drop`).
+    pub async fn drop(mut self) {
         self.pool.close().await;
         let admin = PgPool::connect(&self.admin).await.expect("connect");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&admin)
-        .await
-        .expect("drop the test database");
+        sqlx::query(sqlx::AssertSqlSafe(drop_sql(&self.name)))
+            .execute(&admin)
+            .await
+            .expect("drop the test database");
+        admin.close().await;
+        self.dropped = true;
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// No run is left `running` (every pass and stream recorded its outcome).
@@ -130,6 +150,73 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
+}
+
+impl Drop for TestDb {
+    /// Drops the database, also while a panicking test unwinds. `Drop` cannot await, and a
+    /// runtime cannot block inside another, so a thread of its own connects and drops it.
+    /// Failures are printed, not raised: a panic here would abort the test process.
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let done = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(sqlx::AssertSqlSafe(drop_sql(&name)))
+                    .execute(&mut admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = admin.close().await;
+                Ok(())
+            })
+        })
+        .join();
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test database {}: {e}", self.name),
+            Err(_) => eprintln!(
+                "could not drop test database {}: the thread panicked",
+                self.name
+            ),
+        }
+    }
+}
+
+/// `DROP DATABASE` of a test database (its sessions are ended); only for names the harness made.
+fn drop_sql(name: &str) -> String {
+    assert!(
+        name.starts_with(PREFIX) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "not a test database: {name}"
+    );
+    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+}
+
+/// Whether the test server has a database of this name.
+pub async fn database_exists(name: &str) -> bool {
+    let admin = PgPool::connect(&on_server(&server().await, "postgres"))
+        .await
+        .expect("connect to the test server");
+    let exists = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&admin)
+        .await
+        .expect("query pg_database");
+    admin.close().await;
+    exists
+}
+
+/// The URL of database `name` on the test server (which need not exist).
+pub async fn url_on_test_server(name: &str) -> String {
+    on_server(&server().await, name)
 }
 
 /// The simulator with `orders` orders on a free port.
@@ -240,4 +327,40 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+#[tokio::test]
+async fn a_test_database_is_dropped_even_when_the_test_panics() {
+    let (named, name) = tokio::sync::oneshot::channel();
+    let test = tokio::spawn(async move {
+        let db = fresh_db().await;
+        named.send(db.name().to_string()).unwrap();
+        panic!("a failing test (on purpose)");
+    });
+    assert!(test.await.unwrap_err().is_panic());
+    let name = name.await.unwrap();
+    assert!(name.starts_with(PREFIX), "{name}");
+    assert!(
+        !database_exists(&name).await,
+        "{name} outlived its panicking test"
+    );
+}
+
+#[tokio::test]
+async fn a_test_database_is_dropped_when_it_goes_out_of_scope_or_explicitly() {
+    let db = fresh_db().await;
+    let scoped = db.name().to_string();
+    assert!(database_exists(&scoped).await);
+    std::mem::drop(db);
+    assert!(
+        !database_exists(&scoped).await,
+        "{scoped} outlived its TestDb"
+    );
+    let db = fresh_db().await;
+    let explicit = db.name().to_string();
+    db.drop().await;
+    assert!(
+        !database_exists(&explicit).await,
+        "{explicit} was not dropped"
+    );
 }

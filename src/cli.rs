@@ -66,7 +66,8 @@ pub enum Command {
         /// Sources to check; default: every enabled one.
         sources: Vec<String>,
     },
-    /// The latest run of every source and stream.
+    /// The latest run of every source and stream (read-only: exits 1 when the database cannot
+    /// be reached, does not exist or is not migrated).
     Status {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -259,8 +260,10 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
         }
         Command::Status { json } => {
             let settings = settings();
-            let pool = db::connect(&settings.database).await?;
-            db::migrate(&pool).await?;
+            // Read-only: a missing database or pending migrations are reported (exit 1),
+            // never created or applied.
+            let pool = db::connect_existing(&settings.database).await?;
+            db::require_migrated(&pool).await?;
             let status = crate::status::collect(&pool, &settings).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);

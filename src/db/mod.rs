@@ -1,12 +1,14 @@
-//! The database: connection pool (creating the database when it is missing) and embedded
-//! migrations. Run records, checkpoints and rejects live in the submodules; a source's own
-//! SQL is generated from its table specs in `crate::sync::apply`.
+//! The database: connection pool (creating the database when it is missing, for the commands
+//! that write; the read-only ones only connect to an existing one and do not migrate) and
+//! embedded migrations. Run records, checkpoints and rejects live in the submodules; a
+//! source's own SQL is generated from its table specs in `crate::sync::apply`.
 
 pub mod checkpoints;
 pub mod rejects;
 pub mod runs;
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::migrate::MigrateDatabase;
@@ -17,17 +19,32 @@ use crate::config::DatabaseSettings;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// How long the first connection may take (TCP, TLS, authentication) before tributary gives
+/// up saying nothing answered. A refused connection fails at once.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database.url is not a valid PostgreSQL URL: {0}")]
     Url(String),
-    #[error("cannot connect to PostgreSQL database `{database}` at {host}:{port}: {source}")]
+    /// The server could not be reached or refused the session (`reason` says how; it never
+    /// holds the password).
+    #[error("cannot connect to PostgreSQL database `{database}` at {host}:{port}: {reason}")]
     Connect {
         database: String,
         host: String,
         port: u16,
-        #[source]
-        source: sqlx::Error,
+        reason: String,
+    },
+    /// The server answers but has no such database, and the command may not create it.
+    #[error(
+        "database `{database}` does not exist on the PostgreSQL server at {host}:{port} \
+         (`tributary migrate` creates it)"
+    )]
+    Missing {
+        database: String,
+        host: String,
+        port: u16,
     },
     #[error("database `{database}` does not exist and could not be created: {source}")]
     Create {
@@ -35,29 +52,74 @@ pub enum DbError {
         #[source]
         source: sqlx::Error,
     },
+    /// Embedded migrations the database has not applied (read-only commands do not apply them).
+    #[error(
+        "database `{database}` is not migrated ({pending} of {total} migrations pending); \
+         run `tributary migrate`"
+    )]
+    NotMigrated {
+        database: String,
+        pending: usize,
+        total: usize,
+    },
     #[error("applying migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
 }
 
-/// Opens a pool, creating the database first when it does not exist (and the role may).
+/// Opens a pool, creating the database first when it does not exist (and the role may): for
+/// the commands that write (`migrate`, `sync`, `run`, `demo`, `bench`).
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
+    open(settings, true).await
+}
+
+/// Opens a pool on a database that must exist already; never creates it. For the read-only
+/// commands (`status`, `check`), which also do not migrate (see [`require_migrated`]).
+pub async fn connect_existing(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
+    open(settings, false).await
+}
+
+/// A pool that connects on first use and gives up acquiring after `acquire_timeout`, for
+/// work that should go on (and fail on its own) when the database is down.
+pub fn connect_lazy(
+    settings: &DatabaseSettings,
+    acquire_timeout: Duration,
+) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(settings.url.expose_secret())
+        .map_err(|e| DbError::Url(redact(e)))?;
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(acquire_timeout)
+        .connect_lazy_with(options))
+}
+
+/// One connection first, within [`CONNECT_TIMEOUT`], so that a refused connection or a
+/// missing database is reported as such at once (the pool itself would retry a refused
+/// connection until its acquire timeout and then only say it timed out); then the pool.
+async fn open(settings: &DatabaseSettings, create: bool) -> Result<PgPool, DbError> {
+    use sqlx::ConnectOptions;
     let url = settings.url.expose_secret();
     let options = PgConnectOptions::from_str(url).map_err(|e| DbError::Url(redact(e)))?;
-    let describe = |source| DbError::Connect {
-        database: options.get_database().unwrap_or("").to_string(),
+    let database = options.get_database().unwrap_or("").to_string();
+    let describe = |reason: String| DbError::Connect {
+        database: database.clone(),
         host: options.get_host().to_string(),
         port: options.get_port(),
-        source,
+        reason,
     };
-    let pool_options = PgPoolOptions::new()
-        .max_connections(settings.max_connections)
-        .acquire_timeout(std::time::Duration::from_secs(30));
-    match pool_options.clone().connect_with(options.clone()).await {
-        Ok(pool) => Ok(pool),
-        Err(e) if is_missing_database(&e) => {
-            let database = options.get_database().unwrap_or("").to_string();
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = sqlx::Connection::close(connection).await;
+        }
+        Ok(Err(e)) if is_missing_database(&e) => {
+            if !create {
+                return Err(DbError::Missing {
+                    database,
+                    host: options.get_host().to_string(),
+                    port: options.get_port(),
+                });
+            }
             match Postgres::create_database(url).await {
                 Ok(()) => tracing::info!(%database, "created database"),
                 // Another process may have created it meanwhile.
@@ -69,12 +131,58 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
                 }
                 Err(_) => {}
             }
-            pool_options
-                .connect_with(options.clone())
-                .await
-                .map_err(describe)
         }
-        Err(e) => Err(describe(e)),
+        Ok(Err(e)) => return Err(describe(connect_failure(&e))),
+        Err(_) => {
+            return Err(describe(format!(
+                "no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )));
+        }
+    }
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| describe(connect_failure(&e)))
+}
+
+/// Fails with [`DbError::NotMigrated`] when embedded migrations are pending.
+pub async fn require_migrated(pool: &PgPool) -> Result<(), DbError> {
+    let pending = pending_migrations(pool).await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await?;
+    Err(DbError::NotMigrated {
+        database,
+        pending: pending.len(),
+        total: MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .count(),
+    })
+}
+
+/// Why a connection attempt failed, in words that name the cause (sqlx's own text for an io
+/// error only says "error communicating with database"). Never holds the URL.
+fn connect_failure(e: &sqlx::Error) -> String {
+    use std::io::ErrorKind;
+    match e {
+        sqlx::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => {
+                "connection refused (is PostgreSQL running and listening there?)".to_string()
+            }
+            ErrorKind::NotFound => format!("no such host or socket ({io})"),
+            ErrorKind::TimedOut => format!("timed out ({io})"),
+            _ => io.to_string(),
+        },
+        sqlx::Error::Database(db) => db.message().to_string(),
+        sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_string(),
+        other => crate::http::error_chain(other),
     }
 }
 
@@ -86,7 +194,7 @@ pub async fn nothing_answers(settings: &DatabaseSettings) -> Option<String> {
     use sqlx::ConnectOptions;
     use std::io::ErrorKind;
     let options = PgConnectOptions::from_str(settings.url.expose_secret()).ok()?;
-    let attempt = tokio::time::timeout(std::time::Duration::from_secs(10), options.connect());
+    let attempt = tokio::time::timeout(CONNECT_TIMEOUT, options.connect());
     match attempt.await {
         Ok(Err(sqlx::Error::Io(e)))
             if matches!(

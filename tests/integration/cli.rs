@@ -361,6 +361,98 @@ async fn ctrl_c_while_sync_waits_for_another_process_stops_it_at_once() {
     db.drop().await;
 }
 
+/// A port on 127.0.0.1 that nothing listens on (it was free a moment ago).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn status_and_check_do_not_create_a_missing_database() {
+    let name = format!(
+        "tributary_test_missing_{}_{}",
+        std::process::id(),
+        fastrand::u32(..)
+    );
+    let env = [("DATABASE_URL".to_string(), url_on_test_server(&name).await)];
+    for command in ["status", "check"] {
+        let out = tributary(&[command], &env).await;
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{command}: {all}");
+        assert!(
+            all.contains(&format!("database `{name}` does not exist")),
+            "{command}: {all}"
+        );
+        assert!(
+            !database_exists(&name).await,
+            "{command} created the database"
+        );
+    }
+}
+
+#[tokio::test]
+async fn status_and_check_fail_fast_on_a_refused_connection_without_the_password() {
+    let port = closed_port();
+    let env = [(
+        "DATABASE_URL".to_string(),
+        format!("postgres://postgres:s3cr3t-pw@127.0.0.1:{port}/x"),
+    )];
+    for command in ["status", "check"] {
+        let started = std::time::Instant::now();
+        let out = tributary(&[command], &env).await;
+        let took = started.elapsed();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{command}: {all}");
+        assert!(
+            took < std::time::Duration::from_secs(15),
+            "{command} took {took:?}: {all}"
+        );
+        assert!(all.contains("connection refused"), "{command}: {all}");
+        assert!(
+            all.contains(&format!("127.0.0.1:{port}")),
+            "{command}: {all}"
+        );
+        assert!(
+            !all.contains("s3cr3t-pw"),
+            "{command} leaked the password: {all}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn status_and_check_report_pending_migrations_without_applying_them() {
+    let db = fresh_db().await;
+    let latest: i64 = sqlx::query_scalar(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations) \
+         RETURNING version",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let env = [("DATABASE_URL".to_string(), db.url.clone())];
+    let out = tributary(&["status"], &env).await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!("database `{}` is not migrated", db.name()))
+            && all.contains("run `tributary migrate`"),
+        "{all}"
+    );
+    let out = tributary(&["check"], &env).await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let line = all
+        .lines()
+        .find(|l| l.starts_with("database"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("FAILED") && line.contains("1 of") && line.contains("tributary migrate"),
+        "{all}"
+    );
+    let applied = format!("SELECT count(*) FROM _sqlx_migrations WHERE version = {latest}");
+    assert_eq!(db.count(&applied).await, 0, "a read-only command migrated");
+}
+
 #[tokio::test]
 async fn status_prints_the_next_run_as_a_whole_second() {
     let db = fresh_db().await;

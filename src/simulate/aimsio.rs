@@ -91,6 +91,7 @@ pub(super) fn control_router(state: Shared) -> Router {
         .route("/vanish", post(vanish_detail))
         .route("/stale", post(stale_detail))
         .route("/forbidden", put(forbid))
+        .route("/truth", get(truth))
         .with_state(state)
 }
 
@@ -285,6 +286,32 @@ async fn forbid(State(aimsio): State<Shared>, body: Bytes) -> Response {
         }
         Err(message) => bad_request(&message),
     }
+}
+
+/// `GET /_sim/aimsio/truth`: every object of every entity as the store holds it, for tests
+/// that compare a database with it: `{"<Entity>": [{"key", "updatedAt", "detail"}]}`
+/// (`detail` is `null` while it answers 404).
+async fn truth(State(aimsio): State<Shared>) -> Response {
+    let store = aimsio.read();
+    let all: serde_json::Map<String, serde_json::Value> = Entity::ALL
+        .into_iter()
+        .map(|entity| {
+            let objects = store
+                .objects(entity)
+                .iter()
+                .map(|(key, object)| {
+                    let detail = object
+                        .detail
+                        .as_ref()
+                        .and_then(|d| serde_json::from_slice(d).ok())
+                        .unwrap_or(serde_json::Value::Null);
+                    serde_json::json!({"key": key, "updatedAt": object.updated_at, "detail": detail})
+                })
+                .collect();
+            (entity.name().to_owned(), serde_json::Value::Array(objects))
+        })
+        .collect();
+    Json(all).into_response()
 }
 
 #[cfg(test)]

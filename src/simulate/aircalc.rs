@@ -111,6 +111,7 @@ pub(super) fn api(state: Shared) -> Api {
 pub(super) fn control_router(state: Shared) -> Router {
     Router::new()
         .route("/mutate", post(mutate))
+        .route("/truth", get(truth))
         .route("/project", put(put_project))
         .route("/user", put(put_user))
         .route("/expire-tokens", post(expire_tokens))
@@ -231,4 +232,17 @@ async fn put_user(State(aircalc): State<Shared>, body: Bytes) -> Response {
 async fn expire_tokens(State(aircalc): State<Shared>) -> Response {
     aircalc.auth.expire_all();
     ok()
+}
+
+/// `GET /_sim/aircalc/truth`: every project as project-by-no answers it, for tests that
+/// compare a database with it: `{"projects": [...]}`.
+async fn truth(State(aircalc): State<Shared>) -> Response {
+    let store = aircalc.read();
+    let projects: Vec<Value> = store
+        .numbers()
+        .iter()
+        .filter_map(|no| store.project(no))
+        .filter_map(|body| serde_json::from_slice(body).ok())
+        .collect();
+    Json(serde_json::json!({ "projects": projects })).into_response()
 }

@@ -1,17 +1,19 @@
 //! Fault injection for the layer every API shares: the pending faults, their control
 //! endpoints (`POST /_sim/faults`, `DELETE /_sim/faults`) and the look-ups the layer makes.
 //!
-//! A fault is either a failure (`status`, optional `retry_after`), which answers the next
-//! `times` requests to `path` before the rate limits are checked, or a delay (`delay_ms`),
-//! which holds the next `times` requests to `path` that the rate limits admit for that long
-//! before they reach the API (a slow vendor; the requests stay in flight meanwhile).
+//! A fault is a failure (`status`, optional `retry_after`), which answers the next `times`
+//! requests to `path` before the rate limits are checked; a delay (`delay_ms`), which holds
+//! the next `times` requests to `path` that the rate limits admit for that long before they
+//! reach the API (a slow vendor; the requests stay in flight meanwhile); or a truncation
+//! (`truncate_after`), which sends the API's answer but breaks the connection after that
+//! many bytes of its body.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::header::RETRY_AFTER;
+use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
@@ -34,6 +36,8 @@ enum Effect {
         retry_after: Option<HeaderValue>,
     },
     Delay(Duration),
+    /// The API's answer, cut after this many bytes of its body by a broken connection.
+    Truncate(usize),
 }
 
 /// Consumes one use of the first fault on `path` that `pick` selects, and returns what
@@ -59,7 +63,7 @@ pub(super) fn take_failure(faults: &Faults, path: &str) -> Option<Response> {
             status,
             retry_after,
         } => Some((*status, retry_after.clone())),
-        Effect::Delay(_) => None,
+        Effect::Delay(_) | Effect::Truncate(_) => None,
     })?;
     let mut response = json_error(status, "simulated fault");
     if let Some(value) = retry_after {
@@ -72,8 +76,32 @@ pub(super) fn take_failure(faults: &Faults, path: &str) -> Option<Response> {
 pub(super) fn take_delay(faults: &Faults, path: &str) -> Option<Duration> {
     take(faults, path, |effect| match effect {
         Effect::Delay(delay) => Some(*delay),
-        Effect::Fail { .. } => None,
+        Effect::Fail { .. } | Effect::Truncate(_) => None,
     })
+}
+
+/// The next truncation pending on `path`, if any (consumed).
+pub(super) fn take_truncation(faults: &Faults, path: &str) -> Option<usize> {
+    take(faults, path, |effect| match effect {
+        Effect::Truncate(keep) => Some(*keep),
+        Effect::Fail { .. } | Effect::Delay(_) => None,
+    })
+}
+
+/// `response` with its body cut after `keep` bytes: the status and headers go out, then
+/// that much of the body, then the connection breaks.
+pub(super) async fn truncate(response: Response, keep: usize) -> Response {
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let head = bytes.slice(..keep.min(bytes.len()));
+    let chunks: [Result<Bytes, std::io::Error>; 2] = [
+        Ok(head),
+        Err(std::io::Error::other("simulated truncated body")),
+    ];
+    Response::from_parts(parts, Body::from_stream(futures_util::stream::iter(chunks)))
 }
 
 #[derive(Deserialize)]
@@ -82,6 +110,7 @@ struct FaultRequest {
     path: String,
     status: Option<u16>,
     delay_ms: Option<u64>,
+    truncate_after: Option<usize>,
     #[serde(default = "one")]
     times: u32,
     retry_after: Option<String>,
@@ -100,11 +129,17 @@ fn parse_fault(body: &[u8]) -> Result<Fault, String> {
     if request.times == 0 {
         return Err("times must be at least 1".to_owned());
     }
-    let effect = match (request.status, request.delay_ms, request.retry_after) {
-        (Some(status), None, retry_after) => failure(status, retry_after)?,
-        (None, Some(delay_ms), None) => Effect::Delay(Duration::from_millis(delay_ms)),
-        (None, Some(_), Some(_)) => return Err("retry_after goes with status only".to_owned()),
-        _ => return Err("give either status or delay_ms".to_owned()),
+    let effect = match (
+        request.status,
+        request.delay_ms,
+        request.truncate_after,
+        request.retry_after,
+    ) {
+        (Some(status), None, None, retry_after) => failure(status, retry_after)?,
+        (None, Some(delay_ms), None, None) => Effect::Delay(Duration::from_millis(delay_ms)),
+        (None, None, Some(keep), None) => Effect::Truncate(keep),
+        (None, _, _, Some(_)) => return Err("retry_after goes with status only".to_owned()),
+        _ => return Err("give one of status, delay_ms or truncate_after".to_owned()),
     };
     Ok(Fault {
         path: request.path,

@@ -12,7 +12,10 @@
 //!   answer the next `times` requests to `path` with `status` before they reach the API;
 //!   for tests of slow vendors, `{"path","delay_ms","times"}` instead holds the next
 //!   `times` requests to `path` that the rate limits admit for `delay_ms` before they reach
-//!   the API;
+//!   the API; `{"path","truncate_after","times"}` sends the API's answer but breaks the
+//!   connection after that many bytes of its body; `GET /_sim/aimsio/truth` and
+//!   `GET /_sim/aircalc/truth` show the data as the stores hold it (for tests comparing a
+//!   database with it);
 //! - `PUT /_sim/limits/{api}` with a [`Limit`] body, `DELETE /_sim/limits/{api}`: set
 //!   (starting afresh) or remove the rate limit of an API, named by its prefix without the
 //!   slash (`planningnow`); an API without routes keeps its limit until it gets some;
@@ -433,16 +436,20 @@ async fn guard(
     next: Next,
 ) -> Response {
     let now = Instant::now();
-    let path = request.uri().path();
-    let failure = faults::take_failure(&control.faults, path);
+    let path = request.uri().path().to_owned();
+    let failure = faults::take_failure(&control.faults, &path);
     let (ticket, rejection) = limits::arrive(&control.meters, api, now, failure.is_some());
     let response = match failure.or(rejection) {
         Some(response) => response,
         None => {
-            if let Some(delay) = faults::take_delay(&control.faults, path) {
+            if let Some(delay) = faults::take_delay(&control.faults, &path) {
                 tokio::time::sleep(delay).await;
             }
-            next.run(request).await
+            let response = next.run(request).await;
+            match faults::take_truncation(&control.faults, &path) {
+                Some(keep) => faults::truncate(response, keep).await,
+                None => response,
+            }
         }
     };
     ticket.hold(response)

@@ -12,3 +12,4 @@ mod demo;
 mod planningnow;
 mod regressions;
 mod resilience;
+mod scenario;

@@ -379,3 +379,60 @@ async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
     sim.stop().await;
     db.drop().await;
 }
+
+/// Found by the scenario suite (seed 3): a number aircalc answered 404 for, then created and
+/// listed in pos-rows-aggregated, waited `not_found_retry_days` before it was fetched.
+#[tokio::test]
+async fn a_number_unknown_until_aircalc_lists_it_is_fetched_at_once() {
+    let db = fresh_db().await;
+    let sim = simulate::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimOptions {
+            orders: 1,
+            aircalc_projects: 3,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("simulator");
+    control(&sim, "PUT", "/_sim/planningnow/order",
+        json!({"id": 9001, "o_conf_date": "2025-05-01", "project_no": "PRJ-00004", "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
+    let env = all_sources_env(&db, &sim, "JobOrder");
+    let settings = settings(&env);
+    let pass = |name: &'static str| {
+        let settings = settings.clone();
+        let pool = db.pool.clone();
+        async move {
+            let built = sources::build(&settings, &[name], &pool).expect("source");
+            let options = SyncOptions {
+                trigger: "cli",
+                allow_mass_delete: false,
+            };
+            tributary::sync::sync_source(&pool, &settings.sync, built[0].as_ref(), &options)
+                .await
+                .expect("run records")
+        }
+    };
+    assert_eq!(pass("planningnow").await.status, RunStatus::Succeeded);
+    assert_eq!(pass(aircalc::NAME).await.status, RunStatus::Succeeded);
+    let unknown = "SELECT count(*) FROM aircalc.project_refresh WHERE project_no = 'PRJ-00004' AND not_found_at IS NOT NULL";
+    assert_eq!(db.count(unknown).await, 1);
+    let added = control(
+        &sim,
+        "POST",
+        "/_sim/aircalc/mutate",
+        json!({"add": 1, "seed": 1}),
+    )
+    .await;
+    assert_eq!(added["added"], json!(["PRJ-00004"]));
+    let report = pass(aircalc::NAME).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.projects WHERE project_no = 'PRJ-00004' AND _deleted_at IS NULL")
+            .await,
+        1,
+        "listed by aircalc now, so fetched now"
+    );
+    sim.stop().await;
+    db.drop().await;
+}

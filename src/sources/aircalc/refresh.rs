@@ -59,7 +59,8 @@ pub struct Due {
 /// Project numbers due for a fetch, most urgent first: (1) named by a PlanningNow order or
 /// offer (or the configuration) and not stored yet; (2) rows in pos-rows-aggregated changed
 /// or removed since the last fetch; (3) the least recently refreshed, once older than
-/// `refresh_after`. Numbers that answered 404 wait `not_found_retry`.
+/// `refresh_after`. Numbers that answered 404 wait `not_found_retry`, unless
+/// pos-rows-aggregated has listed them since (aircalc knows them now).
 pub async fn queue(pool: &PgPool, settings: &AircalcSettings) -> Result<Vec<Due>, sqlx::Error> {
     sqlx::query_as(QUEUE)
         .bind(&settings.projects)
@@ -93,6 +94,7 @@ WITH named AS (
     FROM aircalc.project_refresh r
     LEFT JOIN rows ON rows.no = r.project_no
     WHERE r.not_found_at IS NULL OR r.not_found_at < now() - make_interval(secs => $3)
+       OR rows.changed_at > r.not_found_at
 )
 SELECT project_no, fetch_no, priority FROM ranked
 WHERE priority < 3 OR last_fetched_at IS NULL OR last_fetched_at < now() - make_interval(secs => $2)

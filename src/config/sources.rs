@@ -7,7 +7,39 @@ use config::Config;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ConfigError, invalid, require_url, secret};
+use super::{ConfigError, invalid, secret};
+
+/// A URL as it may be shown: a password in its user info (`https://user:pass@host`) becomes
+/// `***`. Works on text that does not parse as a URL too, since that is when it is echoed.
+pub fn redact_url(value: &str) -> String {
+    let rest_at = value.find("://").map_or(0, |i| i + 3);
+    let (scheme, rest) = value.split_at(rest_at);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            // A user name alone may be a token: it goes too.
+            let user = match userinfo.find(':') {
+                Some(colon) => format!("{}:***", &userinfo[..colon]),
+                None => "***".to_string(),
+            };
+            format!("{scheme}{user}{host}{tail}")
+        }
+        None => value.to_string(),
+    }
+}
+
+/// `super::require_url`, except that a password in the URL is never echoed in the error.
+fn require_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    super::require_url(key, value).map_err(|e| match e {
+        ConfigError::Invalid { key, reason } => ConfigError::Invalid {
+            key,
+            reason: reason.replace(value, &redact_url(value)),
+        },
+        other => other,
+    })
+}
 
 /// Keys every source has: `enabled`, limits, timeouts and retries.
 #[derive(Debug, Clone, Deserialize)]
@@ -345,5 +377,32 @@ impl AircalcSettings {
             refresh_after: Duration::from_secs(raw.refresh_after_hours * 3600),
             not_found_retry: Duration::from_secs(raw.not_found_retry_days * 86_400),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_password_in_a_url_is_redacted() {
+        for (url, shown) in [
+            ("https://user:s3cret@host/x", "https://user:***@host/x"),
+            (
+                "https://user:s3cret@host:99999",
+                "https://user:***@host:99999",
+            ),
+            ("https://t0ken@host", "https://***@host"),
+            ("user:s3cret@host/a@b", "user:***@host/a@b"),
+            ("https://host/a@b", "https://host/a@b"),
+            ("https://u:p@ss@host?q=1", "https://u:***@host?q=1"),
+        ] {
+            assert_eq!(super::redact_url(url), shown);
+        }
+        let err = super::require_url("k", "https://user:s3cret@host:99999")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("s3cret") && err.contains("user:***@host"),
+            "{err}"
+        );
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -167,7 +167,7 @@ impl ApiClient {
     ) -> Result<Self, HttpError> {
         let build_error = |message: String| HttpError::Request {
             source_name: source,
-            endpoint: base_url.to_string(),
+            endpoint: crate::config::redact_url(base_url),
             message,
         };
         let client = reqwest::Client::builder()
@@ -245,6 +245,15 @@ impl ApiClient {
     pub async fn get(&self, path: &str) -> Result<Response, HttpError> {
         let url = format!("{}{}", self.base_url, path);
         let endpoint = format!("GET {path}");
+        if let Some(segment) = dot_segment(path) {
+            return Err(HttpError::Request {
+                source_name: self.source,
+                endpoint,
+                message: format!(
+                    "the path segment `{segment}` cannot be requested: URLs treat `.` and `..` (also as %2E) as moves within the path, so the request would reach another resource; not sent"
+                ),
+            });
+        }
         let started = Instant::now();
         let mut attempt = 0u32;
         let mut token_renewed = false;
@@ -284,6 +293,23 @@ impl ApiClient {
                 .await;
             let (last, wait, throttled) = match sent {
                 Ok(inner) if inner.status().is_success() => {
+                    // An HTML page (a login portal, a proxy's page) is never the JSON asked for.
+                    let content_type = inner
+                        .headers()
+                        .get(CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    if let Some(kind) = content_type.filter(|t| is_html(t)) {
+                        let status = inner.status();
+                        let body = body_excerpt(inner).await;
+                        return Err(HttpError::Request {
+                            source_name: self.source,
+                            endpoint: endpoint.clone(),
+                            message: format!(
+                                "answered {status} with non-JSON (content-type {kind}): {body}"
+                            ),
+                        });
+                    }
                     return Ok(Response { inner, _slot: slot });
                 }
                 Ok(resp) => {
@@ -336,10 +362,15 @@ impl ApiClient {
                     (error_chain(&e), self.retry.backoff(attempt), false)
                 }
                 Err(e) => {
+                    // A refused redirect says why; the URL it would have reached is left out.
+                    let message = match std::error::Error::source(&e) {
+                        Some(reason) if e.is_redirect() => reason.to_string(),
+                        _ => error_chain(&e),
+                    };
                     return Err(HttpError::Request {
                         source_name: self.source,
                         endpoint: endpoint.clone(),
-                        message: error_chain(&e),
+                        message,
                     });
                 }
             };
@@ -417,11 +448,24 @@ impl ApiClient {
         path: &str,
     ) -> Result<T, HttpError> {
         let resp = self.get(path).await?;
-        resp.json().await.map_err(|e| HttpError::Request {
+        let failed = |message: String| HttpError::Request {
             source_name: self.source,
             endpoint: format!("GET {path}"),
-            message: format!("unreadable JSON body: {}", error_chain(&e)),
-        })
+            message,
+        };
+        let content_type = resp
+            .inner
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp
+            .inner
+            .bytes()
+            .await
+            .map_err(|e| failed(format!("unreadable body: {}", error_chain(&e))))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| failed(undecodable(content_type.as_deref(), &body, &e)))
     }
 
     /// The answer to an admitted request is in (or it failed without one): it is counted by
@@ -483,6 +527,18 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Why a redirect was not followed (names hosts, never credentials).
+#[derive(Debug)]
+struct RedirectRefused(String);
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
 /// Redirects are followed only within the same scheme, host and port (at most 5): the
 /// credentials travel in headers that must never reach another host.
 fn same_host_redirects() -> reqwest::redirect::Policy {
@@ -496,19 +552,89 @@ fn same_host_redirects() -> reqwest::redirect::Policy {
         } else if same {
             attempt.follow()
         } else {
-            attempt.stop()
+            let host = attempt.url().host_str().unwrap_or("no host").to_string();
+            let target = match attempt.url().port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            };
+            let error = RedirectRefused(format!(
+                "the redirect to another host ({target}) was refused: the credentials stay with {}",
+                origin.host_str().unwrap_or("the configured host")
+            ));
+            attempt.error(error)
         }
     })
 }
 
-/// The first 300 characters of an error body, on one line.
-async fn body_excerpt(resp: reqwest::Response) -> String {
-    let text = resp.text().await.unwrap_or_default();
+/// The most of an error body ever read: an excerpt needs 300 characters, and a source that
+/// answers an endless body must not fill the memory (the rest is never read; dropping the
+/// response closes the connection).
+pub const ERROR_BODY_LIMIT: usize = 4096;
+
+/// The first 300 characters of an error body, on one line, reading at most
+/// [`ERROR_BODY_LIMIT`] bytes of it.
+async fn body_excerpt(mut resp: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < ERROR_BODY_LIMIT {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = ERROR_BODY_LIMIT - bytes.len();
+                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    drop(resp);
+    excerpt(&bytes, 300)
+}
+
+/// The first `chars` characters of `bytes` (lossy UTF-8), whitespace collapsed to one line.
+fn excerpt(bytes: &[u8], chars: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
     let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match line.char_indices().nth(300) {
+    match line.char_indices().nth(chars) {
         Some((i, _)) => format!("{}…", &line[..i]),
         None => line,
     }
+}
+
+/// Why a successful answer cannot be decoded: a body that is not JSON at all (an HTML login
+/// page, a proxy's error page) is named as such, with its content type and first bytes.
+fn undecodable(content_type: Option<&str>, body: &[u8], error: &serde_json::Error) -> String {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let looks_like_json = matches!(
+        first,
+        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    );
+    let json_type = content_type.is_none_or(|t| t.to_ascii_lowercase().contains("json"));
+    if looks_like_json && json_type {
+        return format!("unreadable JSON body: {error}");
+    }
+    let head = &body[..body.len().min(200)];
+    format!(
+        "answered non-JSON (content-type {}, {} bytes): {}",
+        content_type.unwrap_or("not given"),
+        body.len(),
+        excerpt(head, 120)
+    )
+}
+
+/// An HTML content type (`text/html`, `application/xhtml+xml`), parameters aside.
+fn is_html(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/html")
+        || essence.eq_ignore_ascii_case("application/xhtml+xml")
+}
+
+/// A path that the URL parser would rewrite: a `.` or `..` segment (also percent-encoded, as
+/// `%2E`) is removed or climbs one level by the URL standard, so the request would reach
+/// another resource than the one asked for — and its answer would be stored as this one's.
+fn dot_segment(path: &str) -> Option<&str> {
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.split('/').find(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        matches!(decoded.as_str(), "." | "..")
+    })
 }
 
 /// An error with its causes, e.g. "error sending request: connection refused".
@@ -528,6 +654,51 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dot_ids_are_never_sent() {
+        use crate::sync::delta::path_segment;
+        // The URL standard takes `..` and `%2E%2E` alike for a move up: the final URL would
+        // reach the list's parent, which is why such a path is refused rather than sent.
+        for id in ["..", "%2E%2E", ".%2e"] {
+            let url = reqwest::Url::parse(&format!("http://h/api/jobs/{id}")).unwrap();
+            assert_eq!(url.path(), "/api/", "{id}");
+        }
+        for id in [".", ".."] {
+            let path = format!("/api/jobs/{}", path_segment(id));
+            assert!(super::dot_segment(&path).is_some(), "{path}");
+        }
+        for path in ["/jobs/%2E%2E", "/jobs/%2e", "/jobs/./x", "/a/.%2E/b"] {
+            assert!(super::dot_segment(path).is_some(), "{path}");
+        }
+        for path in [
+            "/jobs/a.b",
+            "/jobs/...",
+            "/users?ids=.,..",
+            "/jobs/%2E%2E%2E",
+        ] {
+            assert_eq!(super::dot_segment(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn non_json_answers_are_named_with_their_first_bytes() {
+        let body = b"<!DOCTYPE html><html><body>Sign in</body></html>";
+        let err = serde_json::from_slice::<serde_json::Value>(body).unwrap_err();
+        let text = super::undecodable(Some("text/html; charset=utf-8"), body, &err);
+        assert!(
+            text.contains("non-JSON") && text.contains("text/html"),
+            "{text}"
+        );
+        assert!(text.contains("<!DOCTYPE html>"), "{text}");
+        let body = b"{\"a\": }";
+        let err = serde_json::from_slice::<serde_json::Value>(body).unwrap_err();
+        let text = super::undecodable(Some("application/json"), body, &err);
+        assert!(text.starts_with("unreadable JSON body"), "{text}");
+        let long = vec![b'x'; 100_000];
+        let err = serde_json::from_slice::<serde_json::Value>(&long).unwrap_err();
+        assert!(super::undecodable(None, &long, &err).len() < 400);
+    }
+
     #[test]
     fn base64_matches_rfc_4648() {
         for (plain, encoded) in [

@@ -14,6 +14,7 @@ mod process;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use sqlx::PgPool;
 
@@ -22,6 +23,11 @@ use crate::db::runs::RunStatus;
 use crate::http::budget;
 use crate::sources::Source;
 use crate::sync::SourceReport;
+
+/// How long `/metrics` and `/readyz` wait for the database, in all (a connection from the
+/// pool and every query), so that they answer well within a probe's or scrape's timeout
+/// while the database is down or frozen.
+pub const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Upper bounds (seconds) of the run-duration histogram's buckets.
 const DURATION_BUCKETS: &[f64] = &[1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0];
@@ -178,7 +184,7 @@ impl Metrics {
 
     /// The text exposition: this process's counters, the sources' request counts, and the
     /// budgets and last successes as the database has them (`tributary_database_up 0` and
-    /// none of those when it does not answer).
+    /// none of those when it does not answer within [`DATABASE_PROBE_TIMEOUT`]).
     pub async fn render(
         &self,
         pool: &PgPool,
@@ -280,11 +286,19 @@ impl Metrics {
                 );
             }
         }
-        let from_db = database_metrics(pool, settings, sources).await;
+        // A scrape answers at once whatever the database does: the gauges it holds are
+        // left out when it does not answer within DATABASE_PROBE_TIMEOUT.
+        let from_db = tokio::time::timeout(
+            DATABASE_PROBE_TIMEOUT,
+            database_metrics(pool, settings, sources),
+        )
+        .await
+        .map_err(|_| ())
+        .and_then(|r| r.map_err(|_| ()));
         out.family(
             "database_up",
             "gauge",
-            "1 when the database answered this scrape.",
+            "1 when the database answered this scrape (within 500 ms).",
         );
         out.sample("database_up", &[], f64::from(u8::from(from_db.is_ok())));
         if let Ok(db) = from_db {

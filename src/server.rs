@@ -1,6 +1,7 @@
 //! The daemon's HTTP server: `GET /healthz` (the process is alive), `GET /readyz` (the
-//! database answers, its migrations are current, and the daemon is not shutting down) and
-//! `GET /metrics` (Prometheus text, see `metrics`). It owns the routes, not what they report.
+//! database answers within 500 ms, its migrations are current, and the daemon is not
+//! shutting down) and `GET /metrics` (Prometheus text, see `metrics`; it too waits at most
+//! 500 ms for the database). It owns the routes, not what they report.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::metrics::Metrics;
+use crate::metrics::{DATABASE_PROBE_TIMEOUT, Metrics};
 use crate::sources::Source;
 
 /// What the routes read.
@@ -38,15 +39,26 @@ async fn readyz(State(state): State<Arc<ServerState>>) -> (StatusCode, String) {
     if state.stopping.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
     }
-    match crate::db::pending_migrations(&state.pool).await {
-        Ok(pending) if pending.is_empty() => (StatusCode::OK, "ready\n".into()),
-        Ok(pending) => (
+    let probe = tokio::time::timeout(
+        DATABASE_PROBE_TIMEOUT,
+        crate::db::pending_migrations(&state.pool),
+    );
+    match probe.await {
+        Ok(Ok(pending)) if pending.is_empty() => (StatusCode::OK, "ready\n".into()),
+        Ok(Ok(pending)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("migrations not applied: {pending:?}\n"),
         ),
-        Err(e) => (
+        Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("database: {}\n", crate::http::error_chain(&e)),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "database: no answer within {} ms\n",
+                DATABASE_PROBE_TIMEOUT.as_millis()
+            ),
         ),
     }
 }

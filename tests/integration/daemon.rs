@@ -655,3 +655,158 @@ async fn every_enabled_sources_series_exist_at_zero_from_the_start() {
     drop(silent);
     db.drop().await;
 }
+
+/// A TCP proxy to the test database that can freeze: while frozen it still accepts
+/// connections and reads what both sides send, but forwards nothing (a database behind a
+/// stalled network, or a stopped server's port); thawed, it forwards what it held and
+/// goes on.
+struct FreezingProxy {
+    addr: std::net::SocketAddr,
+    frozen: tokio::sync::watch::Sender<bool>,
+}
+
+impl FreezingProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a listener");
+        let addr = listener.local_addr().unwrap();
+        let (frozen, _) = tokio::sync::watch::channel(false);
+        let watch = frozen.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(Self::forward(client_read, server_write, watch.subscribe()));
+                tokio::spawn(Self::forward(server_read, client_write, watch.subscribe()));
+            }
+        });
+        Self { addr, frozen }
+    }
+
+    async fn forward(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        mut frozen: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if frozen.wait_for(|f| !*f).await.is_err() {
+                return;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn freeze(&self, on: bool) {
+        self.frozen.send_replace(on);
+    }
+}
+
+#[tokio::test]
+async fn readyz_and_metrics_answer_within_a_second_while_the_database_is_frozen() {
+    use sqlx::postgres::PgConnectOptions;
+    use std::str::FromStr;
+    let db = fresh_db().await;
+    let sim = simulator(30).await;
+    let options = PgConnectOptions::from_str(&db.url).expect("the test URL parses");
+    let upstream = format!("{}:{}", options.get_host(), options.get_port());
+    let proxy = FreezingProxy::start(upstream.clone()).await;
+    let proxied = db.url.replacen(&upstream, &proxy.addr.to_string(), 1);
+    assert_ne!(proxied, db.url, "the URL names {upstream}");
+    let mut env = daemon_env(&db, &sim);
+    env.insert("DATABASE_URL".into(), proxied);
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
+        "0 0 0 1 1 *".into(),
+    );
+    env.insert("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS".into(), "2".into());
+    let daemon = Daemon::start(settings(&env))
+        .await
+        .expect("the daemon starts");
+    let base = format!("http://{}", daemon.addr());
+    // The startup pass (the source never succeeded) ends; then the database freezes.
+    wait_for(Duration::from_secs(30), "the startup pass", || async {
+        passes(&db, "planningnow")
+            .await
+            .iter()
+            .any(|p| p.status == "succeeded")
+    })
+    .await;
+    assert_eq!(get(format!("{base}/readyz")).await, (200, "ready\n".into()));
+    proxy.freeze(true);
+    // Without a bound they would wait for the database for good: give up after 10 s.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for round in 0..3 {
+        let started = Instant::now();
+        let resp = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("/readyz with the database frozen: {e}"));
+        let (status, body) = (resp.status().as_u16(), resp.text().await.unwrap());
+        let took = started.elapsed();
+        eprintln!("round {round}: /readyz {status} in {took:?}: {body}");
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("database"), "{body}");
+        assert!(took < Duration::from_secs(2), "/readyz took {took:?}");
+
+        let started = Instant::now();
+        let resp = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("/metrics with the database frozen: {e}"));
+        assert_eq!(resp.status().as_u16(), 200);
+        let text = resp.text().await.unwrap();
+        let took = started.elapsed();
+        eprintln!("round {round}: /metrics in {took:?}");
+        assert!(took < Duration::from_secs(2), "/metrics took {took:?}");
+        let scrape = parse_metrics(&text);
+        assert_eq!(
+            sample(&scrape, "tributary_database_up", &[]),
+            Some(0.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&scrape, "tributary_budget_used_requests", &[]),
+            None,
+            "no database-derived gauge without the database: {text}"
+        );
+        assert!(
+            sample(
+                &scrape,
+                "tributary_runs_total",
+                &[("source", "planningnow"), ("outcome", "succeeded")]
+            )
+            .is_some_and(|n| n >= 1.0),
+            "the process's own counters are still served: {text}"
+        );
+    }
+    // Thawed, the daemon is ready again.
+    proxy.freeze(false);
+    wait_for(Duration::from_secs(30), "ready again", || async {
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    daemon.stop().await;
+    sim.stop().await;
+    db.drop().await;
+}

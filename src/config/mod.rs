@@ -72,6 +72,8 @@ struct ServerRaw {
 pub struct SyncSettings {
     pub max_delete_fraction: f64,
     pub batch_rows: usize,
+    pub max_record_bytes: usize,
+    pub max_listing_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +173,15 @@ impl Settings {
             return Err(invalid(
                 "sync.max_delete_fraction",
                 "must be between 0.0 and 1.0",
+            ));
+        }
+        if self.sync.max_record_bytes < 1024 {
+            return Err(invalid("sync.max_record_bytes", "must be at least 1024"));
+        }
+        if self.sync.max_listing_bytes < self.sync.max_record_bytes as u64 {
+            return Err(invalid(
+                "sync.max_listing_bytes",
+                "must be at least sync.max_record_bytes",
             ));
         }
         if self.sync.batch_rows == 0 {

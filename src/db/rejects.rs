@@ -4,6 +4,8 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::sync::table::storable_number;
+
 /// A source record that could not be normalized.
 #[derive(Debug, Clone)]
 pub struct Reject {
@@ -26,7 +28,7 @@ pub async fn record(
     // PostgreSQL's jsonb cannot hold NUL; show it as the symbol for NUL instead.
     let payloads: Vec<String> = rejects
         .iter()
-        .map(|r| without_nul(r.payload.clone()).to_string())
+        .map(|r| storable(r.payload.clone()).to_string())
         .collect();
     let errors: Vec<String> = rejects.iter().map(|r| r.error.clone()).collect();
     let mut tx = pool.begin().await?;
@@ -60,13 +62,16 @@ pub async fn record(
     tx.commit().await
 }
 
-fn without_nul(value: Value) -> Value {
+/// The payload as PostgreSQL's jsonb can hold it: a NUL shown as the symbol for NUL, a
+/// number beyond `numeric` kept as its text.
+fn storable(value: Value) -> Value {
     match value {
         Value::String(s) => Value::String(s.replace('\0', "\u{2400}")),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Number(n) if !storable_number(&n.to_string()) => Value::String(n.to_string()),
+        Value::Array(items) => Value::Array(items.into_iter().map(storable).collect()),
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .map(|(k, v)| (k.replace('\0', "\u{2400}"), without_nul(v)))
+                .map(|(k, v)| (k.replace('\0', "\u{2400}"), storable(v)))
                 .collect(),
         ),
         other => other,

@@ -14,7 +14,7 @@ use sqlx::AssertSqlSafe;
 use tokio_util::sync::CancellationToken;
 
 use super::apply::{Applied, Batch, Stager, soft_delete_missing};
-use super::table::{Table, has_nul, row_line};
+use super::table::{Table, row_line, unstorable};
 use super::{StreamContext, StreamResult, SyncError};
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
@@ -286,8 +286,8 @@ fn detail_row(stream: &DeltaStream, item: &Item, detail: &Value) -> Result<Strin
     let obj = detail
         .as_object()
         .ok_or_else(|| "the detail is not a JSON object".to_string())?;
-    if has_nul(detail) {
-        return Err("contains a NUL character, which PostgreSQL cannot store".into());
+    if let Some(problem) = unstorable(detail, "") {
+        return Err(problem);
     }
     let stamp = own_stamp(obj).map_or(item.updated_ms, |own| own.max(item.updated_ms));
     let mut values = obj.clone();

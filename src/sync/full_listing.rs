@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::apply::{Applied, Batch, Stager};
-use super::listing::{self, ChannelReader};
-use super::table::{Normalizer, Table, copy_line};
+use super::listing::{self, ChannelReader, Item, Limits};
+use super::table::{Normalizer, Rejected, Table, copy_line};
 use super::{StreamContext, StreamResult, SyncError};
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::RunCounts;
@@ -38,7 +38,15 @@ struct Sink {
 }
 
 impl Sink {
-    fn item(&mut self, record: Value) -> Result<(), String> {
+    fn item(&mut self, item: Item) -> Result<(), String> {
+        let record = match item {
+            Item::Record(record) => record,
+            Item::Unreadable { head, error } => {
+                let rejected = self.normalizer.unreadable(&head, error);
+                self.reject(rejected, unreadable_payload(&head));
+                return Ok(());
+            }
+        };
         match self.normalizer.record(&record) {
             Ok(rows) => {
                 for (i, line) in rows {
@@ -46,21 +54,24 @@ impl Sink {
                     self.batch.counts[i] += 1;
                 }
             }
-            Err(rejected) => {
-                for key in &rejected.keep {
-                    self.batch.keep.push_str(&copy_line(key));
-                }
-                self.rejects.push(Reject {
-                    key: rejected.key.map(|k| k.join("/")),
-                    payload: record,
-                    error: rejected.error,
-                });
-            }
+            Err(rejected) => self.reject(rejected, record),
         }
         if self.batch.rows() >= self.batch_rows {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Sets a record aside; the rows stored under its keys stay as they are.
+    fn reject(&mut self, rejected: Rejected, payload: Value) {
+        for key in &rejected.keep {
+            self.batch.keep.push_str(&copy_line(key));
+        }
+        self.rejects.push(Reject {
+            key: rejected.key.map(|k| k.join("/")),
+            payload,
+            error: rejected.error,
+        });
     }
 
     fn flush(&mut self) -> Result<(), String> {
@@ -72,6 +83,13 @@ impl Sink {
             .blocking_send(batch)
             .map_err(|_| "the database writer stopped".to_string())
     }
+}
+
+/// What `tributary.rejects` keeps of a record that is not valid JSON or too large: its
+/// first KiB as text (invalid UTF-8 shown as U+FFFD).
+fn unreadable_payload(head: &[u8]) -> Value {
+    let head = &head[..head.len().min(1024)];
+    json!({ "unreadable_head": String::from_utf8_lossy(head) })
 }
 
 /// Fetches the listing and applies it.
@@ -124,9 +142,15 @@ async fn run(
         rejects: Vec::new(),
     };
     let envelope = stream.envelope;
+    let limits = Limits {
+        max_record_bytes: ctx.settings.max_record_bytes,
+        max_listing_bytes: ctx.settings.max_listing_bytes,
+    };
     let parser = tokio::task::spawn_blocking(move || {
-        let parsed = listing::parse(ChannelReader::new(chunk_rx), envelope, |v| sink.item(v))
-            .and_then(|parsed| sink.flush().map(|()| parsed));
+        let parsed = listing::parse(ChannelReader::new(chunk_rx), envelope, limits, |item| {
+            sink.item(item)
+        })
+        .and_then(|parsed| sink.flush().map(|()| parsed));
         (parsed, sink.rejects)
     });
     let feed = async move {

@@ -1,35 +1,308 @@
-//! Streaming a JSON listing: the response body flows chunk by chunk into a blocking parser
-//! that hands each element of the array (bare, or inside an envelope object under a named
-//! key) to a callback, so a listing of any size is never held in memory whole.
+//! Streaming a JSON listing: the response body flows chunk by chunk into a blocking
+//! scanner that cuts the array (bare, or inside an envelope object under a named key) into
+//! its elements by their bytes, and parses each element on its own. So a listing of any size
+//! is never held in memory whole, one element larger than `max_record_bytes` is kept only
+//! up to that size, and an element that is not valid JSON (invalid UTF-8, a lone surrogate)
+//! is handed over as unreadable instead of ending the listing: the caller quarantines it
+//! and the rest goes on. Only a broken structure (the body cut off, not an array) fails the
+//! listing.
 
-use std::fmt;
 use std::io::Read;
 
 use bytes::Bytes;
-use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 /// The fields of an envelope object other than the listed array.
 pub type Envelope = Map<String, Value>;
 
+/// How much the scanner reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes one element may have; a larger one is unreadable (its first bytes are kept).
+    pub max_record_bytes: usize,
+    /// Bytes the whole listing may have; a larger one fails.
+    pub max_listing_bytes: u64,
+}
+
+/// One element of the listing.
+#[derive(Debug)]
+pub enum Item {
+    Record(Value),
+    /// Not storable as it came: `head` holds its first bytes (at most `max_record_bytes`).
+    Unreadable {
+        head: Vec<u8>,
+        error: String,
+    },
+}
+
 /// Parses a listing from `reader`, handing each element to `on_item` (an error it returns
 /// stops the parse). Returns the number of elements and the envelope's other fields.
-pub fn parse<R: Read, F: FnMut(Value) -> Result<(), String>>(
+pub fn parse<R: Read, F: FnMut(Item) -> Result<(), String>>(
     reader: R,
     envelope: Option<&'static str>,
+    limits: Limits,
     mut on_item: F,
 ) -> Result<(u64, Envelope), String> {
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let result = Root {
-        envelope,
-        on_item: &mut on_item,
+    let mut scan = Scanner::new(reader, limits);
+    let mut rest = Envelope::new();
+    let count = match (scan.non_space()?, envelope) {
+        (Some(b'['), _) => scan.elements(&mut on_item)?,
+        (Some(b'{'), Some(wanted)) => {
+            let mut count = None;
+            loop {
+                match scan.non_space()? {
+                    Some(b'}') if count.is_some() || rest.is_empty() => break,
+                    Some(b'"') => {}
+                    _ => return Err("the answer's object is malformed".into()),
+                }
+                let key = scan.string_tail()?;
+                if scan.non_space()? != Some(b':') {
+                    return Err(format!("expected `:` after the key {key:?}"));
+                }
+                if key == wanted {
+                    if scan.non_space()? != Some(b'[') {
+                        return Err(format!("`{wanted}` is not a JSON array"));
+                    }
+                    count = Some(scan.elements(&mut on_item)?);
+                } else {
+                    let value = scan.value()?;
+                    let parsed = serde_json::from_slice(&value.bytes)
+                        .map_err(|e| format!("the answer's `{key}`: {e}"))?;
+                    rest.insert(key, parsed);
+                }
+                match scan.non_space()? {
+                    Some(b',') => {}
+                    Some(b'}') => break,
+                    _ => return Err("the answer's object is malformed".into()),
+                }
+            }
+            count.ok_or_else(|| format!("the answer has no `{wanted}`"))?
+        }
+        (Some(b'{'), None) => return Err("expected a JSON array, got an object".into()),
+        (Some(_), Some(wanted)) => {
+            return Err(format!(
+                "expected an object with an array `{wanted}`, got something else"
+            ));
+        }
+        (Some(_), None) => return Err("expected a JSON array, got something else".into()),
+        (None, _) => return Err("the answer is empty".into()),
+    };
+    if scan.non_space()?.is_some() {
+        return Err("trailing data after the listing".into());
     }
-    .deserialize(&mut de)
-    .map_err(|e| e.to_string())?;
-    de.end()
-        .map_err(|e| format!("trailing data after the listing: {e}"))?;
-    Ok(result)
+    Ok((count, rest))
+}
+
+/// One scanned JSON value: its bytes up to the record limit, and whether it had more.
+struct Captured {
+    bytes: Vec<u8>,
+    total: u64,
+}
+
+/// Reads a JSON text byte by byte through its own buffer.
+struct Scanner<R> {
+    reader: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    /// A byte read too far (the end of a number), to be read again.
+    back: Option<u8>,
+    read: u64,
+    limits: Limits,
+}
+
+impl<R: Read> Scanner<R> {
+    fn new(reader: R, limits: Limits) -> Self {
+        Self {
+            reader,
+            buf: vec![0; 64 * 1024].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+            back: None,
+            read: 0,
+            limits,
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<u8>, String> {
+        if let Some(b) = self.back.take() {
+            return Ok(Some(b));
+        }
+        if self.pos == self.len {
+            self.len = loop {
+                match self.reader.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            };
+            self.pos = 0;
+            if self.len == 0 {
+                return Ok(None);
+            }
+            self.read += self.len as u64;
+            if self.read > self.limits.max_listing_bytes {
+                return Err(format!(
+                    "the listing is larger than sync.max_listing_bytes ({} bytes)",
+                    self.limits.max_listing_bytes
+                ));
+            }
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(Some(b))
+    }
+
+    fn must(&mut self) -> Result<u8, String> {
+        self.next()?
+            .ok_or_else(|| "the body ended inside the listing".to_string())
+    }
+
+    fn non_space(&mut self) -> Result<Option<u8>, String> {
+        loop {
+            match self.next()? {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => {}
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// The elements of an array whose `[` was read, each handed to `on_item`.
+    fn elements<F: FnMut(Item) -> Result<(), String>>(
+        &mut self,
+        on_item: &mut F,
+    ) -> Result<u64, String> {
+        let mut count = 0;
+        match self.non_space()? {
+            Some(b']') => return Ok(0),
+            Some(b) => self.back = Some(b),
+            None => return Err("the body ended inside the listing".into()),
+        }
+        loop {
+            let value = self.value()?;
+            let limit = self.limits.max_record_bytes;
+            let item = if value.total > limit as u64 {
+                Item::Unreadable {
+                    head: value.bytes,
+                    error: format!(
+                        "the record has {} bytes, more than sync.max_record_bytes ({limit})",
+                        value.total
+                    ),
+                }
+            } else {
+                match serde_json::from_slice(&value.bytes) {
+                    Ok(record) => Item::Record(record),
+                    Err(e) => Item::Unreadable {
+                        head: value.bytes,
+                        error: format!("not valid JSON: {e}"),
+                    },
+                }
+            };
+            on_item(item)?;
+            count += 1;
+            match self.non_space()? {
+                Some(b',') => {}
+                Some(b']') => return Ok(count),
+                Some(_) => return Err("expected `,` or `]` between the listing's records".into()),
+                None => return Err("the body ended inside the listing".into()),
+            }
+        }
+    }
+
+    /// The bytes of the next value, kept up to the record limit, read to its end.
+    fn value(&mut self) -> Result<Captured, String> {
+        let limit = self.limits.max_record_bytes;
+        let mut out = Captured {
+            bytes: Vec::new(),
+            total: 0,
+        };
+        let mut keep = |out: &mut Captured, b: u8| {
+            out.total += 1;
+            if out.bytes.len() < limit {
+                out.bytes.push(b);
+            }
+        };
+        let first = self
+            .non_space()?
+            .ok_or_else(|| "the body ended inside the listing".to_string())?;
+        match first {
+            b'{' | b'[' => {
+                let mut depth = 0u64;
+                let mut b = first;
+                loop {
+                    keep(&mut out, b);
+                    match b {
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Ok(out);
+                            }
+                        }
+                        b'"' => self.string_into(&mut out, &mut keep)?,
+                        _ => {}
+                    }
+                    b = self.must()?;
+                }
+            }
+            b'"' => {
+                keep(&mut out, first);
+                self.string_into(&mut out, &mut keep)?;
+                Ok(out)
+            }
+            b',' | b']' | b'}' | b':' => Err("a value is missing in the listing".into()),
+            _ => {
+                keep(&mut out, first);
+                loop {
+                    match self.next()? {
+                        Some(b @ (b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')) => {
+                            self.back = Some(b);
+                            return Ok(out);
+                        }
+                        Some(b) => keep(&mut out, b),
+                        None => return Ok(out),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rest of a string whose opening quote was read, closing quote included.
+    fn string_into(
+        &mut self,
+        out: &mut Captured,
+        keep: &mut impl FnMut(&mut Captured, u8),
+    ) -> Result<(), String> {
+        loop {
+            let b = self.must()?;
+            keep(out, b);
+            match b {
+                b'"' => return Ok(()),
+                b'\\' => {
+                    let escaped = self.must()?;
+                    keep(out, escaped);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// An object key whose opening quote was read.
+    fn string_tail(&mut self) -> Result<String, String> {
+        let mut out = Captured {
+            bytes: vec![b'"'],
+            total: 1,
+        };
+        let limit = self.limits.max_record_bytes;
+        self.string_into(&mut out, &mut |out: &mut Captured, b| {
+            out.total += 1;
+            if out.bytes.len() < limit {
+                out.bytes.push(b);
+            }
+        })?;
+        serde_json::from_slice(&out.bytes).map_err(|e| format!("a key of the answer: {e}"))
+    }
 }
 
 /// A blocking `Read` over body chunks sent from async code; an `Err` chunk is a transport
@@ -63,89 +336,25 @@ impl Read for ChannelReader {
     }
 }
 
-struct Root<'f, F> {
-    envelope: Option<&'static str>,
-    on_item: &'f mut F,
-}
-
-impl<'de, F: FnMut(Value) -> Result<(), String>> DeserializeSeed<'de> for Root<'_, F> {
-    type Value = (u64, Envelope);
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, F: FnMut(Value) -> Result<(), String>> Visitor<'de> for Root<'_, F> {
-    type Value = (u64, Envelope);
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self.envelope {
-            Some(key) => write!(f, "an object with an array `{key}`"),
-            None => f.write_str("a JSON array"),
-        }
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        let count = Items(self.on_item).visit_seq(seq)?;
-        Ok((count, Envelope::new()))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let Some(wanted) = self.envelope else {
-            return Err(A::Error::custom("expected a JSON array, got an object"));
-        };
-        let mut count = None;
-        let mut rest = Envelope::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if key == wanted {
-                count = Some(map.next_value_seed(Items(&mut *self.on_item))?);
-            } else {
-                rest.insert(key, map.next_value()?);
-            }
-        }
-        let count =
-            count.ok_or_else(|| A::Error::custom(format!("the answer has no `{wanted}`")))?;
-        Ok((count, rest))
-    }
-}
-
-struct Items<'f, F>(&'f mut F);
-
-impl<'de, F: FnMut(Value) -> Result<(), String>> DeserializeSeed<'de> for Items<'_, F> {
-    type Value = u64;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, F: FnMut(Value) -> Result<(), String>> Visitor<'de> for Items<'_, F> {
-    type Value = u64;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-        let mut count = 0;
-        while let Some(item) = seq.next_element::<Value>()? {
-            (self.0)(item).map_err(A::Error::custom)?;
-            count += 1;
-        }
-        Ok(count)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_record_bytes: 64,
+        max_listing_bytes: 1 << 20,
+    };
 
     fn run(
         body: &str,
         envelope: Option<&'static str>,
     ) -> Result<(Vec<Value>, u64, Envelope), String> {
         let mut items = Vec::new();
-        let (count, rest) = parse(body.as_bytes(), envelope, |v| {
-            items.push(v);
+        let (count, rest) = parse(body.as_bytes(), envelope, LIMITS, |item| {
+            match item {
+                Item::Record(v) => items.push(v),
+                Item::Unreadable { error, .. } => items.push(Value::String(error)),
+            }
             Ok(())
         })?;
         Ok((items, count, rest))
@@ -185,7 +394,10 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         let handle = tokio::task::spawn_blocking(move || {
             let mut names = Vec::new();
-            let parsed = parse(ChannelReader::new(rx), None, |v| {
+            let parsed = parse(ChannelReader::new(rx), None, LIMITS, |item| {
+                let Item::Record(v) = item else {
+                    panic!("{item:?}")
+                };
                 names.push(v["name"].as_str().unwrap().to_string());
                 Ok(())
             });
@@ -198,5 +410,64 @@ mod tests {
         let (count, names) = handle.await.unwrap();
         assert_eq!(count, Ok(2));
         assert_eq!(names, vec!["Müller", "東京"]);
+    }
+
+    #[test]
+    fn one_unreadable_or_oversized_record_does_not_end_the_listing() {
+        let body = "[{\"id\":1},{\"id\":2,\"name\":\"\\ud800\"},{\"id\":3,\"long\":\"".to_string()
+            + &"x".repeat(500)
+            + "\"},{\"id\":4}]";
+        let mut got = Vec::new();
+        let (count, _) = parse(body.as_bytes(), None, LIMITS, |item| {
+            got.push(item);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count, 4);
+        assert!(matches!(&got[0], Item::Record(v) if v["id"] == 1));
+        assert!(
+            matches!(&got[1], Item::Unreadable { error, .. } if error.contains("not valid JSON")),
+            "{:?}",
+            got[1]
+        );
+        match &got[2] {
+            Item::Unreadable { head, error } => {
+                assert_eq!(head.len(), 64, "kept only up to the limit");
+                assert!(head.starts_with(br#"{"id":3"#));
+                assert!(error.contains("max_record_bytes"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&got[3], Item::Record(v) if v["id"] == 4));
+    }
+
+    #[test]
+    fn invalid_utf8_is_one_unreadable_record() {
+        let mut body = br#"[{"id":1,"name":"M"#.to_vec();
+        body.push(0xff);
+        body.extend_from_slice(br#"ller"},{"id":2}]"#);
+        let mut got = Vec::new();
+        parse(&body[..], None, LIMITS, |item| {
+            got.push(item);
+            Ok(())
+        })
+        .unwrap();
+        assert!(matches!(&got[0], Item::Unreadable { .. }), "{:?}", got[0]);
+        assert!(matches!(&got[1], Item::Record(v) if v["id"] == 2));
+    }
+
+    #[test]
+    fn a_listing_over_its_ceiling_fails() {
+        let body = format!("[{}1]", "1,".repeat(1 << 20));
+        let err = parse(body.as_bytes(), None, LIMITS, |_| Ok(())).unwrap_err();
+        assert!(err.contains("max_listing_bytes"), "{err}");
+    }
+
+    #[test]
+    fn escaped_quotes_and_brackets_inside_strings_do_not_cut_records() {
+        let (items, count, _) = run(r#"[{"a":"x\"]}[{"},{"b":[1,{"c":"}"}]}]"#, None).unwrap();
+        assert_eq!(count, 2);
+        assert_eq!(items[0]["a"], "x\"]}[{");
+        assert_eq!(items[1]["b"][1]["c"], "}");
     }
 }

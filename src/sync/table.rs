@@ -160,10 +160,8 @@ impl Normalizer {
                 error,
             }
         };
-        if has_nul(record) {
-            return Err(reject(
-                "contains a NUL character, which PostgreSQL cannot store".into(),
-            ));
+        if let Some(problem) = unstorable(record, "") {
+            return Err(reject(problem));
         }
         let mut rows = Vec::new();
         let mut root_keys = Vec::new();
@@ -187,6 +185,34 @@ impl Normalizer {
         }
         self.seen_root_keys.extend(root_keys);
         Ok(rows)
+    }
+
+    /// A record of the listing that is not storable as it came (not valid JSON, or over
+    /// the size limit), of which `head` are the first bytes: its root key is looked for in
+    /// them (the first `"field": value` of each key column), so that the row stored for it
+    /// before is kept.
+    pub fn unreadable(&self, head: &[u8], error: String) -> Rejected {
+        let text = String::from_utf8_lossy(head);
+        let mut found = Map::new();
+        for column in &self.root.key {
+            let names: &[&str] = if column.fields.is_empty() {
+                std::slice::from_ref(&column.name)
+            } else {
+                column.fields
+            };
+            if let Some((name, value)) = names
+                .iter()
+                .find_map(|name| sniff(&text, name).map(|v| (*name, v)))
+            {
+                found.insert(name.to_string(), value);
+            }
+        }
+        let key = self.root_key(&found).ok();
+        Rejected {
+            keep: key.iter().cloned().collect(),
+            key,
+            error,
+        }
     }
 
     /// Root keys that can be read from `value` and, for a tree, from its descendants.
@@ -287,13 +313,63 @@ impl Normalizer {
     }
 }
 
-/// Whether a NUL character hides in any string or key (PostgreSQL text cannot hold one).
-pub fn has_nul(value: &Value) -> bool {
+/// Why PostgreSQL could not store `value` (in `raw jsonb` or a column), if it could not: a
+/// NUL character in a string or key, or a number beyond `numeric`. `path` names where.
+pub fn unstorable(value: &Value, path: &str) -> Option<String> {
     match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
+        Value::String(s) if s.contains('\0') => Some(format!(
+            "`{path}` contains a NUL character, which PostgreSQL cannot store"
+        )),
+        Value::Number(n) if !storable_number(&n.to_string()) => Some(format!(
+            "`{path}` is the number {}, beyond what PostgreSQL's numeric can hold",
+            excerpt(&n.to_string())
+        )),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| unstorable(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                return Some(format!(
+                    "a key in `{path}` contains a NUL character, which PostgreSQL cannot store"
+                ));
+            }
+            unstorable(v, &at)
+        }),
+        _ => None,
+    }
+}
+
+/// Whether PostgreSQL's `numeric` (and so `jsonb`) accepts the JSON number `text`: an
+/// exponent within ±1000, at most 131072 digits before the point and 16383 after.
+pub fn storable_number(text: &str) -> bool {
+    let unsigned = text.trim_start_matches('-');
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => match unsigned[at + 1..].parse::<i64>() {
+            Ok(e) => (&unsigned[..at], e),
+            Err(_) => return false,
+        },
+        None => (unsigned, 0),
+    };
+    if exponent.abs() > 1000 {
+        return false;
+    }
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let int_digits = int.trim_start_matches('0').len() as i64 + exponent;
+    let frac_digits = frac.len() as i64 - exponent;
+    int_digits <= 131_072 && frac_digits <= 16_383
+}
+
+fn excerpt(text: &str) -> String {
+    if text.len() <= 40 {
+        text.to_string()
+    } else {
+        format!("{}… ({} characters)", &text[..40], text.len())
     }
 }
 
@@ -331,6 +407,21 @@ fn array<'v>(obj: &'v Map<String, Value>, field: &str) -> Result<&'v [Value], St
         Some(Value::Array(items)) => Ok(items),
         Some(other) => Err(format!("`{field}` should be an array, got {}", kind(other))),
     }
+}
+
+/// The scalar after the first `"name":` in `text`, if it parses.
+fn sniff(text: &str, name: &str) -> Option<Value> {
+    let quoted = format!("\"{name}\"");
+    let after = &text[text.find(&quoted)? + quoted.len()..];
+    let after = after.trim_start().strip_prefix(':')?.trim_start();
+    let end = if let Some(rest) = after.strip_prefix('"') {
+        rest.find('"')? + 2
+    } else {
+        after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.')))
+            .unwrap_or(after.len())
+    };
+    serde_json::from_str(&after[..end]).ok()
 }
 
 fn key_value(column: &Column, obj: &Map<String, Value>, tz: Tz) -> Result<String, String> {
@@ -743,5 +834,25 @@ mod tests {
                 .error
                 .contains("duplicate key 8")
         );
+    }
+}
+
+#[cfg(test)]
+mod storable_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_beyond_numeric_and_nul_are_unstorable() {
+        let v: Value = serde_json::from_str(r#"{"a":[1,{"b":1e999999}],"c":"x"}"#).unwrap();
+        let problem = unstorable(&v, "").expect("unstorable");
+        assert!(problem.contains("`a[1].b`"), "{problem}");
+        for ok in ["1", "-12.50", "1e1000", "1E-1000", "0.000001"] {
+            assert!(storable_number(ok), "{ok}");
+        }
+        for bad in ["1e1001", "1e999999", "-1E-999999"] {
+            assert!(!storable_number(bad), "{bad}");
+        }
+        let nul: Value = serde_json::from_str(r#"{"k":"a\u0000b"}"#).unwrap();
+        assert!(unstorable(&nul, "").unwrap().contains("NUL"));
     }
 }

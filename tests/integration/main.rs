@@ -9,6 +9,8 @@ mod common;
 mod container;
 mod daemon;
 mod demo;
+mod hostile;
+mod hostile_records;
 mod planningnow;
 mod regressions;
 mod resilience;

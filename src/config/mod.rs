@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat, Value, ValueKind};
 use secrecy::{ExposeSecret, SecretString};
@@ -36,16 +37,66 @@ pub enum ConfigError {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database: DatabaseSettings,
+    pub database: DatabaseConfig,
     pub server: ServerSettings,
     pub sync: SyncSettings,
     pub sources: SourcesSettings,
 }
 
+/// The `[database]` section: where to connect, and how long each database call may take.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub timeouts: DatabaseTimeouts,
+}
+
+/// A connection alone (URL and pool size); a pool opened from it gets the default
+/// [`DatabaseTimeouts`].
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
+}
+
+impl From<&DatabaseSettings> for DatabaseConfig {
+    fn from(s: &DatabaseSettings) -> Self {
+        Self {
+            url: s.url.clone(),
+            max_connections: s.max_connections,
+            timeouts: DatabaseTimeouts::default(),
+        }
+    }
+}
+
+impl From<&DatabaseConfig> for DatabaseConfig {
+    fn from(s: &DatabaseConfig) -> Self {
+        s.clone()
+    }
+}
+
+/// Bounds on every database call. A zero statement or lock timeout means none (as in
+/// PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseTimeouts {
+    /// `statement_timeout` of every pooled session: the longest one statement may run.
+    pub statement: Duration,
+    /// `lock_timeout` of every pooled session: the longest a statement waits for a lock
+    /// (another connection's table or row lock).
+    pub lock: Duration,
+    /// The longest a caller waits for a connection from the pool.
+    pub acquire: Duration,
+}
+
+impl Default for DatabaseTimeouts {
+    /// The values of `config/default.toml`.
+    fn default() -> Self {
+        Self {
+            statement: Duration::from_secs(300),
+            lock: Duration::from_secs(10),
+            acquire: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -53,6 +104,9 @@ struct DatabaseRaw {
     url: SecretString,
     url_file: String,
     max_connections: u32,
+    statement_timeout_secs: u64,
+    lock_timeout_secs: u64,
+    acquire_timeout_secs: u64,
 }
 
 /// The daemon's HTTP server and its shutdown.
@@ -125,10 +179,15 @@ impl Settings {
         } else {
             SecretString::from(String::new())
         };
-        let database = DatabaseSettings {
+        let database = DatabaseConfig {
             url: secret("database.url", inline, &raw.url_file)?
                 .ok_or_else(|| invalid("database.url", "must not be empty"))?,
             max_connections: raw.max_connections,
+            timeouts: DatabaseTimeouts {
+                statement: Duration::from_secs(raw.statement_timeout_secs),
+                lock: Duration::from_secs(raw.lock_timeout_secs),
+                acquire: Duration::from_secs(raw.acquire_timeout_secs),
+            },
         };
         let server: ServerRaw = config.get("server")?;
         let server = ServerSettings {
@@ -168,6 +227,19 @@ impl Settings {
         }
         if self.database.max_connections < 2 {
             return Err(invalid("database.max_connections", "must be at least 2"));
+        }
+        let t = &self.database.timeouts;
+        if t.acquire.is_zero() {
+            return Err(invalid(
+                "database.acquire_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if !t.statement.is_zero() && t.lock > t.statement {
+            return Err(invalid(
+                "database.lock_timeout_secs",
+                "must not exceed database.statement_timeout_secs (a lock wait is part of a statement)",
+            ));
         }
         if !(0.0..=1.0).contains(&self.sync.max_delete_fraction) {
             return Err(invalid(
@@ -366,6 +438,42 @@ mod tests {
         assert!(!s.sources.planningnow.common.enabled);
         assert_eq!(s.sync.max_delete_fraction, 0.5);
         assert_eq!(s.sources.planningnow.timezone, chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn database_timeouts_default_to_the_documented_values_and_are_checked() {
+        let s = Settings::load(None, &env(&[])).unwrap();
+        assert_eq!(s.database.timeouts, DatabaseTimeouts::default());
+        assert_eq!(s.database.timeouts.statement, Duration::from_secs(300));
+        assert_eq!(s.database.timeouts.lock, Duration::from_secs(10));
+        assert_eq!(s.database.timeouts.acquire, Duration::from_secs(10));
+        for (pairs, key) in [
+            (
+                &[("TRIBUTARY__DATABASE__ACQUIRE_TIMEOUT_SECS", "0")][..],
+                "database.acquire_timeout_secs",
+            ),
+            (
+                &[
+                    ("TRIBUTARY__DATABASE__STATEMENT_TIMEOUT_SECS", "5"),
+                    ("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "6"),
+                ][..],
+                "database.lock_timeout_secs",
+            ),
+        ] {
+            match Settings::load(None, &env(pairs)) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
+                other => panic!("{pairs:?}: {other:?}"),
+            }
+        }
+        let unlimited = Settings::load(
+            None,
+            &env(&[
+                ("TRIBUTARY__DATABASE__STATEMENT_TIMEOUT_SECS", "0"),
+                ("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "0"),
+            ]),
+        )
+        .unwrap();
+        assert!(unlimited.database.timeouts.statement.is_zero());
     }
 
     #[test]

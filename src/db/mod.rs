@@ -15,7 +15,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseConfig, DatabaseTimeouts};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -70,37 +70,55 @@ pub enum DbError {
 
 /// Opens a pool, creating the database first when it does not exist (and the role may): for
 /// the commands that write (`migrate`, `sync`, `run`, `demo`, `bench`).
-pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
-    open(settings, true).await
+pub async fn connect(settings: impl Into<DatabaseConfig>) -> Result<PgPool, DbError> {
+    open(&settings.into(), true).await
 }
 
 /// Opens a pool on a database that must exist already; never creates it. For the read-only
 /// commands (`status`, `check`), which also do not migrate (see [`require_migrated`]).
-pub async fn connect_existing(settings: &DatabaseSettings) -> Result<PgPool, DbError> {
-    open(settings, false).await
+pub async fn connect_existing(settings: impl Into<DatabaseConfig>) -> Result<PgPool, DbError> {
+    open(&settings.into(), false).await
 }
 
 /// A pool that connects on first use and gives up acquiring after `acquire_timeout`, for
 /// work that should go on (and fail on its own) when the database is down.
 pub fn connect_lazy(
-    settings: &DatabaseSettings,
+    settings: impl Into<DatabaseConfig>,
     acquire_timeout: Duration,
 ) -> Result<PgPool, DbError> {
+    let settings = settings.into();
     let options = PgConnectOptions::from_str(settings.url.expose_secret())
         .map_err(|e| DbError::Url(redact(e)))?;
+    let options = with_session_timeouts(options, &settings.timeouts);
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options))
 }
 
+/// `statement_timeout` and `lock_timeout` as session settings of every connection made
+/// with `options` (sent at connection start-up, so no pooled connection is ever without
+/// them). A connection that must wait longer on purpose sets them to 0 itself.
+fn with_session_timeouts(options: PgConnectOptions, t: &DatabaseTimeouts) -> PgConnectOptions {
+    options.options([
+        (
+            "statement_timeout",
+            format!("{}ms", t.statement.as_millis()),
+        ),
+        ("lock_timeout", format!("{}ms", t.lock.as_millis())),
+    ])
+}
+
 /// One connection first, within [`CONNECT_TIMEOUT`], so that a refused connection or a
 /// missing database is reported as such at once (the pool itself would retry a refused
-/// connection until its acquire timeout and then only say it timed out); then the pool.
-async fn open(settings: &DatabaseSettings, create: bool) -> Result<PgPool, DbError> {
+/// connection until its acquire timeout and then only say it timed out); then the pool,
+/// whose connections carry the configured statement and lock timeouts and whose callers
+/// wait at most the acquire timeout for one.
+async fn open(settings: &DatabaseConfig, create: bool) -> Result<PgPool, DbError> {
     use sqlx::ConnectOptions;
     let url = settings.url.expose_secret();
     let options = PgConnectOptions::from_str(url).map_err(|e| DbError::Url(redact(e)))?;
+    let options = with_session_timeouts(options, &settings.timeouts);
     let database = options.get_database().unwrap_or("").to_string();
     let describe = |reason: String| DbError::Connect {
         database: database.clone(),
@@ -142,7 +160,7 @@ async fn open(settings: &DatabaseSettings, create: bool) -> Result<PgPool, DbErr
     }
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(settings.timeouts.acquire)
         .connect_with(options.clone())
         .await
         .map_err(|e| describe(connect_failure(&e)))
@@ -190,9 +208,10 @@ fn connect_failure(e: &sqlx::Error) -> String {
 /// connection is refused, or the host, network or socket file is not there. `None` when
 /// something answers, even with an error (authentication, a missing database) that
 /// [`connect`] then reports, or when the URL does not parse or the server is slow to answer.
-pub async fn nothing_answers(settings: &DatabaseSettings) -> Option<String> {
+pub async fn nothing_answers(settings: impl Into<DatabaseConfig>) -> Option<String> {
     use sqlx::ConnectOptions;
     use std::io::ErrorKind;
+    let settings = settings.into();
     let options = PgConnectOptions::from_str(settings.url.expose_secret()).ok()?;
     let attempt = tokio::time::timeout(CONNECT_TIMEOUT, options.connect());
     match attempt.await {

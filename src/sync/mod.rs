@@ -240,6 +240,11 @@ impl PassLock {
                 source,
                 "another process is syncing this source; waiting for it to finish"
             );
+            // That pass may take as long as it takes: this wait is not bounded by the
+            // pool's statement and lock timeouts (the connection is detached, never reused).
+            sqlx::raw_sql("SET statement_timeout = 0; SET lock_timeout = 0")
+                .execute(&mut conn)
+                .await?;
             sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
                 .bind(&key)
                 .execute(&mut conn)

@@ -60,8 +60,14 @@ struct Scenario {
     figures: Figures,
 }
 
-/// Malformed orders carry this as their `netto`.
+/// Malformed orders carry this as their `netto`, or a field `HOSTILE` PostgreSQL cannot
+/// store (a number beyond numeric, a NUL).
 const BAD_NETTO: &str = "not-a-number";
+const HOSTILE: &str = "extra_hostile";
+
+fn malformed(order: &Value) -> bool {
+    order["netto"] == BAD_NETTO || order.get(HOSTILE).is_some()
+}
 
 impl Scenario {
     async fn new(seed: u64) -> Self {
@@ -302,7 +308,8 @@ impl Scenario {
             .to_string()
     }
 
-    /// Breaks an order the simulator serves (its `netto` unreadable), or mends one.
+    /// Breaks an order the simulator serves — its `netto` unreadable, a number beyond
+    /// PostgreSQL's numeric or a NUL in a field tributary does not map — or mends one.
     async fn malform_or_fix(&mut self) {
         let orders = served(&self.sim, "/api/order").await;
         let orders = orders.as_array().cloned().unwrap_or_default();
@@ -311,12 +318,30 @@ impl Scenario {
         }
         let mut order = orders[self.rng.usize(..orders.len())].clone();
         let id = order["id"].clone();
-        if order["netto"] == BAD_NETTO {
-            order["netto"] = json!("12.34");
+        let broken = malformed(&order);
+        let object = order.as_object_mut().expect("orders are objects");
+        if broken {
+            object.insert("netto".into(), json!("12.34"));
+            object.remove(HOSTILE);
             self.note(format!("order {id} mended"));
         } else {
-            order["netto"] = json!(BAD_NETTO);
-            self.note(format!("order {id} malformed"));
+            let how = self.rng.u8(0..3);
+            match how {
+                0 => object.insert("netto".into(), json!(BAD_NETTO)),
+                1 => object.insert(
+                    HOSTILE.into(),
+                    serde_json::from_str("1e999999").expect("a JSON number"),
+                ),
+                _ => object.insert(HOSTILE.into(), json!("a\u{0}b")),
+            };
+            self.note(format!(
+                "order {id} malformed ({})",
+                [
+                    "netto unreadable",
+                    "1e999999 in an unmapped field",
+                    "a NUL in an unmapped field"
+                ][usize::from(how)]
+            ));
         }
         self.control("PUT", "/_sim/planningnow/order", order).await;
     }
@@ -408,6 +433,16 @@ impl Scenario {
     /// Most orders vanish at once: the guard refuses, names its override, and the override
     /// applies it.
     async fn shrink(&mut self) {
+        let orders = served(&self.sim, "/api/order").await;
+        if items(&orders).count() < 10 {
+            for id in 80_000..80_020 {
+                self.control("PUT", "/_sim/planningnow/order",
+                    json!({"id": id, "o_conf_date": "2025-05-01", "project_no": "PRJ-00001", "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
+            }
+            return self
+                .pass("too few orders to shrink: 20 added, then a pass")
+                .await;
+        }
         let body = json!({"delete": 0.7, "kinds": ["order"], "seed": self.rng.u64(..1000)});
         self.control("POST", "/_sim/planningnow/mutate", body).await;
         let (code, out) = self.run(&["sync", "planningnow"], &[]).await;
@@ -606,7 +641,7 @@ impl Scenario {
     async fn compare_planningnow(&mut self) {
         let orders = served(&self.sim, "/api/order").await;
         let malformed: BTreeSet<String> = items(&orders)
-            .filter(|o| o["netto"] == BAD_NETTO)
+            .filter(|o| malformed(o))
             .map(|o| o["id"].to_string())
             .collect();
         for (path, parent, positions, tasks, parent_key) in [
@@ -753,7 +788,7 @@ impl Scenario {
     async fn compare_rejects(&mut self) {
         let orders = served(&self.sim, "/api/order").await;
         let want: BTreeSet<String> = items(&orders)
-            .filter(|o| o["netto"] == BAD_NETTO)
+            .filter(|o| malformed(o))
             .map(|o| format!("planningnow/orders/{}", o["id"]))
             .collect();
         let got: BTreeSet<String> = sqlx::query_scalar(

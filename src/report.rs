@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::db::runs::LastRun;
+use crate::db::runs::{LastRun, RunStatus};
 use crate::status::Status;
 use crate::sync::SourceReport;
 
@@ -50,6 +50,13 @@ pub fn summary(reports: &[SourceReport]) -> String {
     let mut rows = Vec::new();
     let mut errors = String::new();
     for report in reports {
+        if report.streams.is_empty() && report.status == RunStatus::Succeeded {
+            let _ = writeln!(
+                errors,
+                "{}: synced by another process (run {}) while this one waited; nothing left to do",
+                report.source, report.run_id
+            );
+        }
         for s in &report.streams {
             let t = s.counts.total();
             rows.push(vec![

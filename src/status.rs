@@ -58,7 +58,26 @@ pub struct AircalcBacklog {
 }
 
 pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx::Error> {
-    let runs = runs::last_runs(pool).await?;
+    let mut runs = runs::last_runs(pool).await?;
+    // A run shown `running` whose source no live process holds was cut off by a kill or a
+    // crash; the source's next pass records it failed.
+    for name in crate::config::SOURCE_NAMES {
+        let stale = runs
+            .iter()
+            .any(|r| r.source == *name && r.status == "running");
+        if stale && !crate::sync::pass_in_progress(pool, name).await? {
+            for run in runs
+                .iter_mut()
+                .filter(|r| r.source == *name && r.status == "running")
+            {
+                run.status = "interrupted".into();
+                run.error = Some(
+                    "its process stopped without finishing it; the next pass of this source records it failed"
+                        .into(),
+                );
+            }
+        }
+    }
     let last_successes = runs::last_successes(pool).await?;
     let now = chrono::Utc::now();
     let mut sources = Vec::new();

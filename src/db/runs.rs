@@ -95,6 +95,22 @@ pub async fn start(
     .await
 }
 
+/// The latest pass of `source` that succeeded and finished at or after `since`.
+pub async fn succeeded_since(
+    pool: &PgPool,
+    source: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM tributary.sync_runs WHERE source = $1 AND stream IS NULL \
+         AND status = 'succeeded' AND finished_at >= $2 ORDER BY finished_at DESC LIMIT 1",
+    )
+    .bind(source)
+    .bind(since)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Marks the source's runs still `running` as failed: call only while holding the source's
 /// pass lock, when no live process can own them.
 pub async fn close_interrupted(pool: &PgPool, source: &str) -> Result<u64, sqlx::Error> {

@@ -135,9 +135,10 @@ pub async fn sync_source(
     source: &dyn Source,
     options: &SyncOptions,
 ) -> Result<SourceReport, sqlx::Error> {
-    let lock = PassLock::acquire(pool, source.name(), true)
-        .await?
-        .expect("a waiting acquire always ends holding the lock");
+    let lock = match lock_or_done(pool, source.name(), options).await? {
+        Ok(lock) => lock,
+        Err(done) => return Ok(done),
+    };
     run_pass(
         pool,
         settings,
@@ -148,6 +149,56 @@ pub async fn sync_source(
         None,
     )
     .await
+}
+
+/// Takes the source's lock, waiting for another process's pass to end; `Err` with a report
+/// of that pass when it succeeded meanwhile — the work is done, and this process does not
+/// spend the budget on it again. `--allow-mass-delete` always runs its own pass.
+async fn lock_or_done(
+    pool: &PgPool,
+    source: &'static str,
+    options: &SyncOptions,
+) -> Result<Result<PassLock, SourceReport>, sqlx::Error> {
+    let asked: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(pool)
+        .await?;
+    let started = Instant::now();
+    let lock = PassLock::acquire(pool, source, true)
+        .await?
+        .expect("a waiting acquire always ends holding the lock");
+    if options.allow_mass_delete {
+        return Ok(Ok(lock));
+    }
+    match runs::succeeded_since(pool, source, asked).await? {
+        Some(run_id) => {
+            lock.release().await?;
+            tracing::info!(
+                source,
+                run_id,
+                "another process synced this source while this one waited; nothing left to do"
+            );
+            Ok(Err(SourceReport {
+                source,
+                run_id,
+                status: RunStatus::Succeeded,
+                streams: Vec::new(),
+                duration: started.elapsed(),
+            }))
+        }
+        None => Ok(Ok(lock)),
+    }
+}
+
+/// Whether a live process holds the source's pass (its runs marked `running` are its own),
+/// as opposed to runs a killed process left `running`.
+pub async fn pass_in_progress(pool: &PgPool, source: &str) -> Result<bool, sqlx::Error> {
+    match PassLock::acquire(pool, source, false).await? {
+        Some(lock) => {
+            lock.release().await?;
+            Ok(false)
+        }
+        None => Ok(true),
+    }
 }
 
 /// Told where a pass stands, for a progress display.
@@ -169,8 +220,13 @@ pub async fn sync_source_with_progress(
     progress: &dyn PassProgress,
 ) -> Result<Option<SourceReport>, sqlx::Error> {
     let lock = tokio::select! {
-        lock = PassLock::acquire(pool, source.name(), true) => lock?
-            .expect("a waiting acquire always ends holding the lock"),
+        lock = lock_or_done(pool, source.name(), options) => match lock? {
+            Ok(lock) => lock,
+            Err(done) => {
+                progress.finished(&done);
+                return Ok(Some(done));
+            }
+        },
         () = shutdown.stop.cancelled() => return Ok(None),
     };
     let report = run_pass(

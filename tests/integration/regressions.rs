@@ -436,3 +436,113 @@ async fn a_number_unknown_until_aircalc_lists_it_is_fetched_at_once() {
     sim.stop().await;
     db.drop().await;
 }
+
+async fn wait_for_sql(db: &TestDb, sql: &str) {
+    for _ in 0..300 {
+        if db.count(sql).await > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {sql}");
+}
+
+/// `status` shows a run a killed process left `running` as interrupted at once, also for a
+/// source that is disabled now (its next pass would never come).
+#[tokio::test]
+async fn status_shows_a_killed_run_as_interrupted_not_running() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let env = env_for(&db, &sim);
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/offer", "delay_ms": 20_000}),
+    )
+    .await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("sync")
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .envs(env.iter())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start sync");
+    wait_for_sql(
+        &db,
+        "SELECT count(*) FROM tributary.sync_runs WHERE stream = 'offers' AND status = 'running'",
+    )
+    .await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let mut disabled = pairs(&env);
+    disabled.retain(|(k, _)| k != "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED");
+    disabled.push((
+        "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED".into(),
+        "false".into(),
+    ));
+    disabled.push(("TRIBUTARY__SOURCES__AIMSIO__ENABLED".into(), "true".into()));
+    disabled.push((
+        "TRIBUTARY__SOURCES__AIMSIO__BASE_URL".into(),
+        sim.aimsio_url(),
+    ));
+    disabled.push(("TRIBUTARY__SOURCES__AIMSIO__USERNAME".into(), "u".into()));
+    disabled.push(("TRIBUTARY__SOURCES__AIMSIO__PASSWORD".into(), "p".into()));
+    for env in [pairs(&env), disabled] {
+        let out = tributary(&["status", "--json"], &env).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let offers = status["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["source"] == "planningnow" && r["stream"] == "offers")
+            .expect("the offers run");
+        assert_eq!(offers["status"], "interrupted", "{offers}");
+    }
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// A second `sync` that waited for the first finds the work done instead of downloading
+/// everything again.
+#[tokio::test]
+async fn a_sync_that_waited_for_another_finds_the_work_done() {
+    let db = fresh_db().await;
+    let sim = simulator(5).await;
+    let env = pairs(&env_for(&db, &sim));
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/order", "delay_ms": 1500}),
+    )
+    .await;
+    let first = {
+        let env = env.clone();
+        tokio::spawn(async move { tributary(&["sync"], &env).await })
+    };
+    wait_for_sql(
+        &db,
+        "SELECT count(*) FROM tributary.sync_runs WHERE stream = 'orders' AND status = 'running'",
+    )
+    .await;
+    let second = tributary(&["sync"], &env).await;
+    let first = first.await.unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(
+        text(&second).contains("synced by another process"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM tributary.request_ledger WHERE source = 'planningnow'")
+            .await,
+        6,
+        "one pass's requests, not two"
+    );
+    sim.stop().await;
+    db.drop().await;
+}

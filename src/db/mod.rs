@@ -261,6 +261,75 @@ pub async fn pending_migrations(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> 
         .collect())
 }
 
+/// Whether `e` is the connection failing rather than the statement: the socket broke or
+/// was refused (`Io`), the wire protocol broke off mid-message, or the server said so —
+/// SQLSTATE class 08 (connection exception), 57P01 (terminated by an administrator),
+/// 57P02 (crash shutdown), 57P03 (cannot connect now). The same statement may succeed on a
+/// fresh connection a moment later. A pool timeout is not one: the database may be frozen
+/// or the pool exhausted, and waiting again would only multiply the wait.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// The waits between attempts of [`retry`]: about 8 s in all, enough to ride out a restart
+/// or a failover of a few seconds.
+pub const RETRY_WAITS: [Duration; 5] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
+/// No attempt of [`retry`] starts later than this after the first.
+const RETRY_WITHIN: Duration = Duration::from_secs(15);
+
+/// Runs `op` (one small statement or transaction, safe to run again), and again on a fresh
+/// connection after each of [`RETRY_WAITS`] while it fails with a [`is_transient`] error and
+/// less than [`RETRY_WITHIN`] has passed; any other error, or the last one, is returned.
+/// `what` names the work in the log.
+pub async fn retry<T, F, Fut>(what: &str, mut op: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let started = std::time::Instant::now();
+    let mut waits = RETRY_WAITS.iter();
+    let mut attempt = 1u32;
+    loop {
+        match op().await {
+            Ok(value) => {
+                if attempt > 1 {
+                    tracing::info!(what, attempt, "the database answers again");
+                }
+                return Ok(value);
+            }
+            Err(e) if is_transient(&e) => {
+                let wait = match waits.next() {
+                    Some(wait) if started.elapsed() + *wait < RETRY_WITHIN => *wait,
+                    _ => return Err(e),
+                };
+                tracing::warn!(
+                    what,
+                    attempt,
+                    error = %e,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "lost the database connection; retrying on a fresh one"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn is_missing_database(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
 }
@@ -281,5 +350,40 @@ fn redact(e: sqlx::Error) -> String {
             }
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn retry_rides_out_connection_errors_and_gives_up_on_others() {
+        let mut calls = 0;
+        let answer = retry("test", || {
+            calls += 1;
+            let n = calls;
+            async move {
+                if n < 3 {
+                    Err(sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await
+        .expect("the third attempt succeeds");
+        assert_eq!(answer, 3);
+
+        let mut calls = 0;
+        let failed = retry("test", || {
+            calls += 1;
+            async { Err::<(), _>(sqlx::Error::RowNotFound) }
+        })
+        .await;
+        assert!(matches!(failed, Err(sqlx::Error::RowNotFound)));
+        assert_eq!(calls, 1, "a statement error is not retried");
+        assert!(!is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(is_transient(&sqlx::Error::Protocol("cut".into())));
     }
 }

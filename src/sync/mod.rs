@@ -16,9 +16,9 @@ use sqlx::pool::PoolConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SyncSettings;
-use crate::db::checkpoints;
 use crate::db::runs::{self, RunCounts, RunStatus};
-use crate::http::HttpError;
+use crate::db::{self, checkpoints};
+use crate::http::{BudgetError, HttpError};
 use crate::sources::Source;
 
 /// How a pass was asked for.
@@ -312,6 +312,55 @@ impl PassLock {
     async fn release(self) -> Result<(), sqlx::Error> {
         sqlx::Connection::close(self.conn).await
     }
+
+    /// Makes sure the lock is still held. It lives with its connection: when a database drop
+    /// ended that connection, the lock went with it, and it is taken again on a new one —
+    /// without waiting, riding out the drop by [`db::retry`]. `Ok(false)`: another process
+    /// took the source meanwhile; this pass must not go on beside it.
+    async fn hold(&mut self, pool: &PgPool, source: &str) -> Result<bool, sqlx::Error> {
+        let alive = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::Connection::ping(&mut self.conn),
+        )
+        .await;
+        if matches!(alive, Ok(Ok(()))) {
+            return Ok(true);
+        }
+        tracing::warn!(
+            source,
+            "the pass lock's connection is gone; taking the lock again"
+        );
+        // The server may not have noticed yet that the old session is gone (it holds the
+        // lock until it does): a lock still taken is asked for again over the same waits.
+        let mut waits = db::RETRY_WAITS.iter();
+        loop {
+            let again = db::retry("taking the pass lock again", || {
+                Self::acquire(pool, source, false)
+            })
+            .await?;
+            match (again, waits.next()) {
+                (Some(again), _) => {
+                    *self = again;
+                    return Ok(true);
+                }
+                (None, Some(wait)) => tokio::time::sleep(*wait).await,
+                (None, None) => return Ok(false),
+            }
+        }
+    }
+}
+
+/// A stream's failure that is the database connection breaking (directly, or under the
+/// request ledger): the stream is worth running once more on a fresh connection.
+fn lost_connection(error: &SyncError) -> bool {
+    match error {
+        SyncError::Db(e) => db::is_transient(e),
+        SyncError::Http(HttpError::Budget {
+            source: BudgetError::Ledger(e),
+            ..
+        }) => db::is_transient(e),
+        _ => false,
+    }
 }
 
 #[tracing::instrument(skip_all, fields(source = source.name()))]
@@ -320,14 +369,19 @@ async fn run_pass(
     settings: &SyncSettings,
     source: &dyn Source,
     options: &SyncOptions,
-    lock: PassLock,
+    mut lock: PassLock,
     shutdown: &Shutdown,
     progress: Option<&dyn PassProgress>,
 ) -> Result<SourceReport, sqlx::Error> {
     let started = Instant::now();
     let name = source.name();
     // Holding the lock, no other process runs this source: a run still `running` was cut off.
-    let closed = runs::close_interrupted(pool, name).await?;
+    // These statements, and every one recording a run, ride out a short database drop
+    // (`db::retry`); before the pass's run exists, a longer one is an error of the pass.
+    let closed = db::retry("closing interrupted runs", || {
+        runs::close_interrupted(pool, name)
+    })
+    .await?;
     if closed > 0 {
         tracing::warn!(
             source = name,
@@ -335,9 +389,15 @@ async fn run_pass(
             "closed runs a stopped process left running"
         );
     }
-    let pass_id = runs::start(pool, name, None, options.trigger, None).await?;
+    let pending = db::retry("reading the pass checkpoint", || {
+        checkpoints::pending_streams(pool, name)
+    })
+    .await?;
+    let pass_id = db::retry("recording the pass start", || {
+        runs::start(pool, name, None, options.trigger, None)
+    })
+    .await?;
     let all = source.streams();
-    let pending = checkpoints::pending_streams(pool, name).await?;
     let streams: Vec<&'static str> = match &pending {
         Some(left) => all
             .iter()
@@ -360,6 +420,10 @@ async fn run_pass(
     let mut first_error = None;
     let mut exhausted_at = None;
     let mut cancelled_at = None;
+    // Recording failed even after the retries: the pass stops and ends `failed`; a run it
+    // could not close is closed as interrupted by the source's next pass.
+    let mut unrecorded = false;
+    let mut lock_lost = false;
     for (index, &stream) in streams.iter().enumerate() {
         if shutdown.stop.is_cancelled() {
             cancelled_at = Some(index);
@@ -368,7 +432,20 @@ async fn run_pass(
         if let Some(progress) = progress {
             progress.stream_started(stream, index, streams.len());
         }
-        let run_id = runs::start(pool, name, Some(stream), options.trigger, Some(pass_id)).await?;
+        let run_id = match db::retry("recording a stream's start", || {
+            runs::start(pool, name, Some(stream), options.trigger, Some(pass_id))
+        })
+        .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(run_id = pass_id, stream, error = %e, "recording the stream's run failed; the pass stops");
+                first_error
+                    .get_or_insert(format!("{stream}: recording its run failed: database: {e}"));
+                unrecorded = true;
+                break;
+            }
+        };
         let stream_started = Instant::now();
         let before = source.stats();
         let ctx = StreamContext {
@@ -380,12 +457,48 @@ async fn run_pass(
             run_id,
             stop: &shutdown.stop,
         };
-        let StreamResult { mut counts, error } = tokio::select! {
-            result = source.sync_stream(&ctx) => result,
-            () = shutdown.abort.cancelled() => StreamResult {
-                counts: RunCounts::default(),
-                error: Some(SyncError::Aborted),
-            },
+        let mut attempt = 1u32;
+        let StreamResult { mut counts, error } = loop {
+            let result = tokio::select! {
+                result = source.sync_stream(&ctx) => result,
+                () = shutdown.abort.cancelled() => StreamResult {
+                    counts: RunCounts::default(),
+                    error: Some(SyncError::Aborted),
+                },
+            };
+            // A stream's data commits all at once (or batch by batch with its checkpoint),
+            // so one cut off by a lost connection runs again from where it committed.
+            match &result.error {
+                Some(e) if attempt == 1 && lost_connection(e) && !shutdown.stop.is_cancelled() => {
+                    tracing::warn!(run_id, stream, error = %e, "the database connection was lost; running the stream once more on a fresh one");
+                }
+                _ => break result,
+            }
+            attempt += 1;
+            match lock.hold(pool, name).await {
+                Ok(true) => continue,
+                Ok(false) => {
+                    lock_lost = true;
+                    break StreamResult {
+                        counts: result.counts,
+                        error: Some(SyncError::Listing {
+                            source_name: name,
+                            endpoint: "pass lock".to_string(),
+                            message: "lost with the database connection, and another process \
+                                      holds the source now; this pass stops so that two never \
+                                      run at once"
+                                .to_string(),
+                        }),
+                    };
+                }
+                Err(e) => {
+                    lock_lost = true;
+                    break StreamResult {
+                        counts: result.counts,
+                        error: Some(SyncError::Db(e)),
+                    };
+                }
+            }
         };
         let after = source.stats();
         counts.requests = after.requests - before.requests;
@@ -397,12 +510,16 @@ async fn run_pass(
             Some(_) => RunStatus::Failed,
         };
         let message = error.as_ref().map(|e| e.to_string());
-        runs::finish(pool, run_id, status, &counts, message.as_deref()).await?;
+        let recorded = db::retry("recording a stream's outcome", || {
+            runs::finish(pool, run_id, status, &counts, message.as_deref())
+        })
+        .await;
         let t = counts.total();
         match (&message, status) {
             (None, _) => tracing::info!(
                 run_id,
                 stream,
+                attempts = attempt,
                 fetched = counts.fetched,
                 inserted = t.inserted,
                 updated = t.updated,
@@ -418,7 +535,9 @@ async fn run_pass(
             (Some(e), RunStatus::Cancelled) => {
                 tracing::warn!(run_id, stream, reason = %e, "stream cancelled; the next run resumes here")
             }
-            (Some(e), _) => tracing::error!(run_id, stream, error = %e, "stream failed"),
+            (Some(e), _) => {
+                tracing::error!(run_id, stream, attempts = attempt, error = %e, "stream failed")
+            }
         }
         total.add(&counts);
         reports.push(StreamReport {
@@ -429,6 +548,14 @@ async fn run_pass(
             duration: stream_started.elapsed(),
             error: message.clone(),
         });
+        if let Err(e) = recorded {
+            tracing::error!(run_id, stream, error = %e, "recording the stream's outcome failed; the pass stops, and the next one closes the run as interrupted");
+            first_error.get_or_insert(format!(
+                "{stream}: recording its outcome (run {run_id}) failed: database: {e}"
+            ));
+            unrecorded = true;
+            break;
+        }
         if status == RunStatus::BudgetExhausted {
             exhausted_at = Some(index);
             break;
@@ -437,7 +564,7 @@ async fn run_pass(
             cancelled_at = Some(index);
             break;
         }
-        let stop = error.as_ref().is_some_and(SyncError::stops_source);
+        let stop = lock_lost || error.as_ref().is_some_and(SyncError::stops_source);
         if first_error.is_none() {
             first_error = message;
         }
@@ -456,7 +583,19 @@ async fn run_pass(
             .collect(),
         None => Vec::new(),
     };
-    checkpoints::set_pending_streams(pool, name, &left, pass_id).await?;
+    // Without the lock, another process's pass owns the checkpoint now.
+    if !unrecorded && !lock_lost {
+        if let Err(e) = db::retry("recording what the pass left", || {
+            checkpoints::set_pending_streams(pool, name, &left, pass_id)
+        })
+        .await
+        {
+            tracing::error!(run_id = pass_id, error = %e, "recording what the pass left undone failed");
+            first_error.get_or_insert(format!(
+                "recording what the pass left undone failed: database: {e}"
+            ));
+        }
+    }
     let (status, error) = match (first_error, exhausted_at, cancelled_at) {
         (Some(e), _, _) => (RunStatus::Failed, Some(e)),
         (None, Some(_), _) => (
@@ -475,8 +614,19 @@ async fn run_pass(
         ),
         (None, None, None) => (RunStatus::Succeeded, None),
     };
-    runs::finish(pool, pass_id, status, &total, error.as_deref()).await?;
-    lock.release().await?;
+    let mut status = status;
+    if let Err(e) = db::retry("recording the pass's outcome", || {
+        runs::finish(pool, pass_id, status, &total, error.as_deref())
+    })
+    .await
+    {
+        tracing::error!(run_id = pass_id, error = %e, "recording the pass's outcome failed; the source's next pass closes it as interrupted");
+        status = RunStatus::Failed;
+    }
+    // The connection may be gone with a drop (and the lock with it); closing it is best effort.
+    if let Err(e) = lock.release().await {
+        tracing::debug!(error = %e, "closing the pass lock's connection failed");
+    }
     Ok(SourceReport {
         source: name,
         run_id: pass_id,

@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod container;
 mod daemon;
+mod db_drops;
 mod db_timeouts;
 mod demo;
 mod hostile;

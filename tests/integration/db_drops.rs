@@ -1,0 +1,181 @@
+//! Short database drops: the sync's connections go through a small TCP proxy that can close
+//! every connection and refuse new ones for a while, as a restart or failover of PostgreSQL
+//! does. A pass cut off for 2 s in the middle of a listing rides it out: it returns its
+//! report, the stream cut off runs again on a fresh connection, no run stays `running`, and
+//! every record lands.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::common::*;
+use tributary::db::runs::RunStatus;
+use tributary::sources;
+use tributary::sync::SyncOptions;
+
+/// Forwards connections to the database server until cut.
+struct Proxy {
+    url: String,
+    refusing: Arc<AtomicBool>,
+    generation: watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// A proxy for the server of `url`; its `url` is the same URL through the proxy.
+    async fn start(url: &str) -> Proxy {
+        let mut parsed = reqwest::Url::parse(url).expect("a database URL");
+        let target = format!(
+            "{}:{}",
+            parsed.host_str().expect("a TCP host"),
+            parsed.port().unwrap_or(5432)
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        parsed.set_host(Some("127.0.0.1")).expect("host");
+        parsed.set_port(Some(port)).expect("port");
+        let refusing = Arc::new(AtomicBool::new(false));
+        let (generation, _) = watch::channel(0u64);
+        let task = {
+            let refusing = Arc::clone(&refusing);
+            let generation = generation.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut client, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    if refusing.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    let mut cut = generation.subscribe();
+                    let target = target.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut server) = TcpStream::connect(&target).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = cut.changed() => {}
+                        }
+                    });
+                }
+            })
+        };
+        Proxy {
+            url: parsed.to_string(),
+            refusing,
+            generation,
+            task,
+        }
+    }
+
+    /// Closes every proxied connection and refuses new ones for `outage`.
+    async fn cut(&self, outage: Duration) {
+        self.refusing.store(true, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+        tokio::time::sleep(outage).await;
+        self.refusing.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn listed(sim: &tributary::simulate::RunningSimulator, path: &str) -> i64 {
+    served(sim, path)
+        .await
+        .as_array()
+        .expect("a listing is an array")
+        .len() as i64
+}
+
+#[tokio::test]
+async fn a_two_second_database_drop_mid_listing_is_ridden_out() {
+    let db = fresh_db().await;
+    let sim = simulator(300).await;
+    let proxy = Proxy::start(&db.url).await;
+    let mut env = env_for(&db, &sim);
+    env.insert("DATABASE_URL".into(), proxy.url.clone());
+    let settings = settings(&env);
+    let pool = tributary::db::connect(&settings.database)
+        .await
+        .expect("connect through the proxy");
+    // The offers request is held 1.5 s: the drop comes while the pass waits for it, with
+    // the stream's staging transaction and the pass lock open on proxied connections.
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/offer", "delay_ms": 1500}),
+    )
+    .await;
+    let pass = {
+        let pool = pool.clone();
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            let built =
+                sources::build(&settings, &[sources::planningnow::NAME], &pool).expect("source");
+            let options = SyncOptions {
+                trigger: "cli",
+                allow_mass_delete: false,
+            };
+            let started = Instant::now();
+            let report =
+                tributary::sync::sync_source(&pool, &settings.sync, built[0].as_ref(), &options)
+                    .await;
+            (report, started.elapsed())
+        })
+    };
+    let waited = Instant::now();
+    while db
+        .count(
+            "SELECT count(*) FROM tributary.request_ledger \
+             WHERE source = 'planningnow' AND endpoint = 'GET /api/offer'",
+        )
+        .await
+        == 0
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the offers request never went out"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.cut(Duration::from_secs(2)).await;
+    let (report, took) = tokio::time::timeout(Duration::from_secs(120), pass)
+        .await
+        .expect("the pass ends")
+        .expect("the pass does not panic");
+    let report = report.expect("a drop of 2 s does not abort the pass");
+    eprintln!(
+        "pass after a 2 s drop: {:?} in {took:?}: {report:?}",
+        report.status
+    );
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(stream(&report, "offers").status, RunStatus::Succeeded);
+    db.assert_nothing_running().await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM planningnow.orders").await,
+        listed(&sim, "/api/order").await
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM planningnow.offers").await,
+        listed(&sim, "/api/offer").await
+    );
+    assert!(
+        db.count("SELECT count(*) FROM planningnow.offers").await > 0,
+        "the simulator lists offers"
+    );
+    pool.close().await;
+    drop(proxy);
+    sim.stop().await;
+    db.drop().await;
+}

@@ -97,43 +97,28 @@ async fn listed(sim: &tributary::simulate::RunningSimulator, path: &str) -> i64 
         .len() as i64
 }
 
-#[tokio::test]
-async fn a_two_second_database_drop_mid_listing_is_ridden_out() {
-    let db = fresh_db().await;
-    let sim = simulator(300).await;
-    let proxy = Proxy::start(&db.url).await;
-    let mut env = env_for(&db, &sim);
-    env.insert("DATABASE_URL".into(), proxy.url.clone());
-    let settings = settings(&env);
-    let pool = tributary::db::connect(&settings.database)
-        .await
-        .expect("connect through the proxy");
-    // The offers request is held 1.5 s: the drop comes while the pass waits for it, with
-    // the stream's staging transaction and the pass lock open on proxied connections.
-    control(
-        &sim,
-        "POST",
-        "/_sim/faults",
-        json!({"path": "/planningnow/api/offer", "delay_ms": 1500}),
-    )
-    .await;
-    let pass = {
-        let pool = pool.clone();
-        let settings = settings.clone();
-        tokio::spawn(async move {
-            let built =
-                sources::build(&settings, &[sources::planningnow::NAME], &pool).expect("source");
-            let options = SyncOptions {
-                trigger: "cli",
-                allow_mass_delete: false,
-            };
-            let started = Instant::now();
-            let report =
-                tributary::sync::sync_source(&pool, &settings.sync, built[0].as_ref(), &options)
-                    .await;
-            (report, started.elapsed())
-        })
-    };
+type Pass = tokio::task::JoinHandle<(Result<tributary::sync::SourceReport, sqlx::Error>, Duration)>;
+
+/// A PlanningNow pass through the library on `pool`, as `tributary sync` runs it.
+fn spawn_pass(pool: &sqlx::PgPool, settings: &tributary::config::Settings) -> Pass {
+    let pool = pool.clone();
+    let settings = settings.clone();
+    tokio::spawn(async move {
+        let built =
+            sources::build(&settings, &[sources::planningnow::NAME], &pool).expect("source");
+        let options = SyncOptions {
+            trigger: "cli",
+            allow_mass_delete: false,
+        };
+        let started = Instant::now();
+        let report =
+            tributary::sync::sync_source(&pool, &settings.sync, built[0].as_ref(), &options).await;
+        (report, started.elapsed())
+    })
+}
+
+/// Waits until the pass has been admitted its offers request (held by the simulator).
+async fn offers_requested(db: &TestDb) {
     let waited = Instant::now();
     while db
         .count(
@@ -149,6 +134,53 @@ async fn a_two_second_database_drop_mid_listing_is_ridden_out() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A fresh database, the simulator, a proxy in front of the database, settings and a pool
+/// through it, and the offers request held 1.5 s: the drop comes while the pass waits for
+/// it, with the stream's staging transaction and the pass lock open on proxied connections.
+async fn setup() -> (
+    TestDb,
+    tributary::simulate::RunningSimulator,
+    Proxy,
+    tributary::config::Settings,
+    sqlx::PgPool,
+) {
+    let db = fresh_db().await;
+    let sim = simulator(300).await;
+    let proxy = Proxy::start(&db.url).await;
+    let mut env = env_for(&db, &sim);
+    env.insert("DATABASE_URL".into(), proxy.url.clone());
+    let settings = settings(&env);
+    let pool = tributary::db::connect(&settings.database)
+        .await
+        .expect("connect through the proxy");
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/offer", "delay_ms": 1500}),
+    )
+    .await;
+    (db, sim, proxy, settings, pool)
+}
+
+/// Every PlanningNow order and offer the simulator lists is stored.
+async fn assert_all_landed(db: &TestDb, sim: &tributary::simulate::RunningSimulator) {
+    let offers = db.count("SELECT count(*) FROM planningnow.offers").await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM planningnow.orders").await,
+        listed(sim, "/api/order").await
+    );
+    assert_eq!(offers, listed(sim, "/api/offer").await);
+    assert!(offers > 0, "the simulator lists offers");
+}
+
+#[tokio::test]
+async fn a_two_second_database_drop_mid_listing_is_ridden_out() {
+    let (db, sim, proxy, settings, pool) = setup().await;
+    let pass = spawn_pass(&pool, &settings);
+    offers_requested(&db).await;
     proxy.cut(Duration::from_secs(2)).await;
     let (report, took) = tokio::time::timeout(Duration::from_secs(120), pass)
         .await
@@ -162,18 +194,59 @@ async fn a_two_second_database_drop_mid_listing_is_ridden_out() {
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(stream(&report, "offers").status, RunStatus::Succeeded);
     db.assert_nothing_running().await;
-    assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.orders").await,
-        listed(&sim, "/api/order").await
-    );
-    assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.offers").await,
-        listed(&sim, "/api/offer").await
+    assert_all_landed(&db, &sim).await;
+    pool.close().await;
+    drop(proxy);
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// A drop longer than the retries: the pass gives up, but returns its report (`failed`)
+/// instead of an error; the runs it could not close are closed by the next pass, which
+/// lands everything.
+#[tokio::test]
+async fn a_drop_longer_than_the_retries_fails_the_pass_with_a_report_and_the_next_lands_all() {
+    let (db, sim, proxy, settings, pool) = setup().await;
+    let pass = spawn_pass(&pool, &settings);
+    offers_requested(&db).await;
+    let outage = Duration::from_secs(40);
+    let cut_at = Instant::now();
+    let ((), ended) = tokio::join!(proxy.cut(outage), async {
+        let ended = tokio::time::timeout(Duration::from_secs(120), pass)
+            .await
+            .expect("the pass ends")
+            .expect("the pass does not panic");
+        (ended, cut_at.elapsed())
+    });
+    let ((report, took), after_cut) = ended;
+    let report = report.expect("even a long drop does not turn the pass into an error");
+    eprintln!(
+        "pass during a {outage:?} drop: {:?} after {took:?} ({after_cut:?} into the drop): {report:?}",
+        report.status
     );
     assert!(
-        db.count("SELECT count(*) FROM planningnow.offers").await > 0,
-        "the simulator lists offers"
+        after_cut < outage,
+        "the pass gave up while the database was still away"
     );
+    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
+    assert_eq!(stream(&report, "orders").status, RunStatus::Succeeded);
+    assert_eq!(stream(&report, "offers").status, RunStatus::Failed);
+
+    let (second, took) = spawn_pass(&pool, &settings).await.expect("no panic");
+    let second = second.expect("the second pass");
+    eprintln!("the next pass: {:?} in {took:?}", second.status);
+    assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+    db.assert_nothing_running().await;
+    assert!(
+        db.count(
+            "SELECT count(*) FROM tributary.sync_runs \
+             WHERE status = 'failed' AND error LIKE 'interrupted%'"
+        )
+        .await
+            >= 1,
+        "the runs the first pass could not close were closed as interrupted"
+    );
+    assert_all_landed(&db, &sim).await;
     pool.close().await;
     drop(proxy);
     sim.stop().await;

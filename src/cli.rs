@@ -164,7 +164,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 allow_mass_delete,
             };
             // Ctrl-C or SIGTERM: finish the batch in flight and stop; a second one abandons it.
-            let shutdown = crate::sync::Shutdown::default();
+            let shutdown = crate::sync::Shutdown::abandoned_by("a second Ctrl-C or SIGTERM");
             let signals = StopSignals::new().context("listening for SIGTERM and SIGINT")?;
             let watcher = tokio::spawn(stop_on_signals(signals, shutdown.clone()));
             let mut reports = Vec::new();
@@ -325,7 +325,6 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
     }
 }
 
-/// Stops `shutdown` gently on the first stop signal and hard on the second.
 /// Stops `shutdown` gently on the first stop signal and hard on the second; the third ends
 /// the process at once (what is left `running` is closed by the next pass).
 async fn stop_on_signals(mut signals: StopSignals, shutdown: crate::sync::Shutdown) {

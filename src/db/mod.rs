@@ -353,6 +353,27 @@ fn redact(e: sqlx::Error) -> String {
     }
 }
 
+/// A database error as a person reads it: PostgreSQL's message with its detail, where and
+/// hint, without sqlx's "at line N" (a line of PostgreSQL's own C source).
+pub fn describe(e: &sqlx::Error) -> String {
+    let sqlx::Error::Database(db) = e else {
+        return e.to_string();
+    };
+    let mut text = db.message().to_string();
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        for (label, part) in [
+            ("detail", pg.detail()),
+            ("where", pg.r#where()),
+            ("hint", pg.hint()),
+        ] {
+            if let Some(part) = part {
+                text.push_str(&format!("; {label}: {part}"));
+            }
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod transient_tests {
     use super::*;

@@ -30,24 +30,43 @@ pub struct SyncOptions {
     pub allow_mass_delete: bool,
 }
 
-/// How a pass is stopped early (by the daemon's shutdown). `stop`: start nothing new, let
-/// the batch in flight commit, record the run `cancelled`. `abort`: give up the batch in
-/// flight as well (its transaction rolls back); the runs are still recorded `cancelled`.
-#[derive(Debug, Clone, Default)]
+/// How a pass is stopped early (by the daemon's shutdown, or Ctrl-C). `stop`: start nothing
+/// new, let the batch in flight commit, record the run `cancelled`. `abort`: give up the
+/// batch in flight as well (its transaction rolls back); the runs are still recorded
+/// `cancelled`, saying what abandoned them (`abandoned_by`).
+#[derive(Debug, Clone)]
 pub struct Shutdown {
     pub stop: CancellationToken,
     pub abort: CancellationToken,
+    pub abandoned_by: &'static str,
+}
+
+impl Default for Shutdown {
+    /// The daemon's: abandoned at the end of the grace period.
+    fn default() -> Self {
+        Shutdown::abandoned_by("the end of the shutdown grace period")
+    }
+}
+
+impl Shutdown {
+    pub fn abandoned_by(why: &'static str) -> Self {
+        Shutdown {
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            abandoned_by: why,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("stopped by a shutdown after its last committed batch; the next run goes on")]
     Cancelled,
-    #[error("abandoned at the end of the shutdown grace period; its open batch rolled back")]
-    Aborted,
+    #[error("abandoned by {0}; its open batch rolled back")]
+    Aborted(&'static str),
     #[error(transparent)]
     Http(#[from] HttpError),
-    #[error("database: {0}")]
+    #[error("database: {}", crate::db::describe(.0))]
     Db(#[from] sqlx::Error),
     #[error("{0}")]
     Guard(apply::GuardTrip),
@@ -463,7 +482,7 @@ async fn run_pass(
                 result = source.sync_stream(&ctx) => result,
                 () = shutdown.abort.cancelled() => StreamResult {
                     counts: RunCounts::default(),
-                    error: Some(SyncError::Aborted),
+                    error: Some(SyncError::Aborted(shutdown.abandoned_by)),
                 },
             };
             // A stream's data commits all at once (or batch by batch with its checkpoint),
@@ -506,7 +525,7 @@ async fn run_pass(
         let status = match &error {
             None => RunStatus::Succeeded,
             Some(e) if e.is_budget_exhausted() => RunStatus::BudgetExhausted,
-            Some(SyncError::Cancelled | SyncError::Aborted) => RunStatus::Cancelled,
+            Some(SyncError::Cancelled | SyncError::Aborted(_)) => RunStatus::Cancelled,
             Some(_) => RunStatus::Failed,
         };
         let message = error.as_ref().map(|e| e.to_string());

@@ -546,3 +546,81 @@ async fn a_sync_that_waited_for_another_finds_the_work_done() {
     sim.stop().await;
     db.drop().await;
 }
+
+/// A second Ctrl-C during `tributary sync` is recorded as what it was, not as the end of a
+/// daemon's grace period.
+#[tokio::test]
+async fn a_second_ctrl_c_is_recorded_as_such() {
+    let db = fresh_db().await;
+    let sim = crate::aimsio::aimsio_sim(40).await;
+    let mut env = crate::aimsio::aimsio_env(&db, &sim, "JobOrder");
+    env.insert(
+        "TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND".into(),
+        "4".into(),
+    );
+    env.insert(
+        "TRIBUTARY__SOURCES__AIMSIO__MAX_PARALLEL".into(),
+        "2".into(),
+    );
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .arg("sync")
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .envs(&env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sync");
+    wait_for_sql(
+        &db,
+        "SELECT count(*) FROM tributary.sync_runs WHERE stream = 'JobOrder' AND status = 'running'",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let pid = child.id().expect("running").to_string();
+    for _ in 0..2 {
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let error: String =
+        sqlx::query_scalar("SELECT error FROM tributary.sync_runs WHERE stream = 'JobOrder'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(error.contains("abandoned by a second Ctrl-C"), "{error}");
+    db.assert_nothing_running().await;
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// A database error reads as PostgreSQL's message, not with "at line N" of PostgreSQL's own
+/// source code appended.
+#[tokio::test]
+async fn database_errors_read_without_postgresql_source_lines() {
+    let db = fresh_db().await;
+    let sim = simulator(3).await;
+    let mut env = env_for(&db, &sim);
+    env.insert("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS".into(), "1".into());
+    let mut locker = db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE planningnow.offers IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *locker)
+        .await
+        .unwrap();
+    let out = tributary(&["sync", "planningnow"], &pairs(&env)).await;
+    locker.rollback().await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let error: String =
+        sqlx::query_scalar("SELECT error FROM tributary.sync_runs WHERE stream = 'offers'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(error.contains("lock timeout"), "{error}");
+    assert!(!error.contains(" at line "), "{error}");
+    sim.stop().await;
+    db.drop().await;
+}

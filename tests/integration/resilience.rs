@@ -181,7 +181,11 @@ async fn the_token_never_follows_a_redirect_to_another_host() {
     let orders = stream(&report, "orders");
     assert_eq!(orders.status, RunStatus::Failed);
     assert!(
-        orders.error.as_deref().unwrap().contains("302"),
+        orders
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("redirect to another host"),
         "{:?}",
         orders.error
     );

@@ -252,7 +252,9 @@ impl Scenario {
                 self.note(format!("aircalc mutate {body}"));
             }
             5 => {
-                let id = 90_000 + self.rng.i64(0..1000);
+                let orders = served(&self.sim, "/api/order").await;
+                let top = items(&orders).filter_map(|o| o["id"].as_i64()).max();
+                let id = top.unwrap_or(90_000).max(90_000) + 1;
                 let no = format!("NOT-IN-AIRCALC-{}", self.rng.u32(0..50));
                 self.control("PUT", "/_sim/planningnow/order",
                     json!({"id": id, "o_conf_date": "2025-05-01", "project_no": no, "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
@@ -435,7 +437,11 @@ impl Scenario {
     async fn shrink(&mut self) {
         let orders = served(&self.sim, "/api/order").await;
         if items(&orders).count() < 10 {
-            for id in 80_000..80_020 {
+            // New ids: replacing an order that has positions with an empty one would make
+            // its positions vanish, which is a shrink of its own.
+            let top = items(&orders).filter_map(|o| o["id"].as_i64()).max();
+            let first = top.unwrap_or(80_000).max(80_000) + 1;
+            for id in first..first + 20 {
                 self.control("PUT", "/_sim/planningnow/order",
                     json!({"id": id, "o_conf_date": "2025-05-01", "project_no": "PRJ-00001", "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
             }

@@ -130,6 +130,13 @@ pub struct SyncSettings {
     pub max_listing_bytes: u64,
 }
 
+impl SyncSettings {
+    /// `max_listing_bytes` as a read limit.
+    pub fn listing_limit(&self) -> usize {
+        usize::try_from(self.max_listing_bytes).unwrap_or(usize::MAX)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SourcesSettings {
     pub planningnow: PlanningNowSettings,

@@ -15,6 +15,13 @@ pub struct Reject {
     pub error: String,
 }
 
+/// What `tributary.rejects` keeps of a record that is not valid JSON or too large: its
+/// first KiB as text (invalid UTF-8 shown as U+FFFD).
+pub fn unreadable_payload(head: &[u8]) -> Value {
+    let head = &head[..head.len().min(1024)];
+    serde_json::json!({ "unreadable_head": String::from_utf8_lossy(head) })
+}
+
 /// Records the rejects of a complete listing and resolves the stream's earlier ones that
 /// this listing no longer rejected.
 pub async fn record(

@@ -92,6 +92,16 @@ pub enum HttpError {
         endpoint: String,
         message: String,
     },
+    /// A successful answer that is not one storable JSON value: not JSON (invalid UTF-8, a
+    /// lone surrogate, an HTML page) or larger than the limit it was read with. `head` holds
+    /// its first bytes (at most the limit).
+    #[error("{source_name}: {endpoint}: {message}")]
+    Unreadable {
+        source_name: &'static str,
+        endpoint: String,
+        message: String,
+        head: Vec<u8>,
+    },
 }
 
 impl HttpError {
@@ -442,16 +452,18 @@ impl ApiClient {
         }
     }
 
-    /// GETs `path` and decodes the JSON body.
+    /// GETs `path` and decodes the JSON body, reading at most `max_bytes` of it.
     pub async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
+        max_bytes: usize,
     ) -> Result<T, HttpError> {
-        let resp = self.get(path).await?;
-        let failed = |message: String| HttpError::Request {
+        let mut resp = self.get(path).await?;
+        let unreadable = |message: String, head: Vec<u8>| HttpError::Unreadable {
             source_name: self.source,
             endpoint: format!("GET {path}"),
             message,
+            head,
         };
         let content_type = resp
             .inner
@@ -459,13 +471,34 @@ impl ApiClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .inner
-            .bytes()
-            .await
-            .map_err(|e| failed(format!("unreadable body: {}", error_chain(&e))))?;
+        let mut body = Vec::new();
+        let mut total = 0u64;
+        loop {
+            match resp.inner.chunk().await {
+                Ok(Some(chunk)) => {
+                    total += chunk.len() as u64;
+                    let room = max_bytes.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if total > max_bytes as u64 {
+                        // The rest is never read: dropping the answer closes the connection.
+                        return Err(unreadable(
+                            format!("the answer is larger than its limit of {max_bytes} bytes"),
+                            body,
+                        ));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(HttpError::Request {
+                        source_name: self.source,
+                        endpoint: format!("GET {path}"),
+                        message: format!("unreadable body: {}", error_chain(&e)),
+                    });
+                }
+            }
+        }
         serde_json::from_slice(&body)
-            .map_err(|e| failed(undecodable(content_type.as_deref(), &body, &e)))
+            .map_err(|e| unreadable(undecodable(content_type.as_deref(), &body, &e), body))
     }
 
     /// The answer to an admitted request is in (or it failed without one): it is counted by
@@ -570,6 +603,9 @@ fn same_host_redirects() -> reqwest::redirect::Policy {
 /// answers an endless body must not fill the memory (the rest is never read; dropping the
 /// response closes the connection).
 pub const ERROR_BODY_LIMIT: usize = 4096;
+
+/// The most of an answer `check` reads (one listing, to prove the credentials).
+pub const CHECK_BODY_LIMIT: usize = 1 << 30;
 
 /// The first 300 characters of an error body, on one line, reading at most
 /// [`ERROR_BODY_LIMIT`] bytes of it.

@@ -92,6 +92,7 @@ pub(super) fn control_router(state: Shared) -> Router {
         .route("/stale", post(stale_detail))
         .route("/forbidden", put(forbid))
         .route("/truth", get(truth))
+        .route("/detail/{entity}/{key}", put(put_detail))
         .with_state(state)
 }
 
@@ -271,6 +272,25 @@ async fn stale_detail(State(aimsio): State<Shared>, body: Bytes) -> Response {
             None => bad_request("detail_updated_at (epoch milliseconds) is required"),
         },
         Err(message) => bad_request(&message),
+    }
+}
+
+/// `PUT /_sim/aimsio/detail/{entity}/{key}`: the object's detail becomes the body exactly
+/// as sent, bytes that are no valid JSON included (a hostile vendor).
+async fn put_detail(
+    State(aimsio): State<Shared>,
+    Path((name, key)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let Some(entity) = Entity::parse(&name) else {
+        return json_error(StatusCode::NOT_FOUND, "Unknown entity");
+    };
+    match aimsio.write().objects_mut(entity).get_mut(&key) {
+        Some(object) => {
+            object.detail = Some(body);
+            ok()
+        }
+        None => json_error(StatusCode::NOT_FOUND, "Not found"),
     }
 }
 

@@ -11,7 +11,6 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
-use tokio_util::sync::CancellationToken;
 
 use super::apply::{Applied, Batch, Stager, soft_delete_missing};
 use super::table::{Table, row_line, unstorable};
@@ -61,7 +60,9 @@ async fn run(
     stream: &DeltaStream,
     counts: &mut RunCounts,
 ) -> Result<(), SyncError> {
-    let listing: Vec<Value> = client.get_json(&stream.list_path).await?;
+    let listing: Vec<Value> = client
+        .get_json(&stream.list_path, ctx.settings.listing_limit())
+        .await?;
     counts.fetched = listing.len() as u64;
     let mut rejected = Vec::new();
     let items = parse_list(listing, &mut rejected);
@@ -112,7 +113,7 @@ async fn run(
     let mut details = futures_util::stream::iter(todo)
         .map(|i| {
             let key = items[i].key.clone();
-            fetch_detail(client, &stream.list_path, i, key, &halt, ctx.stop)
+            fetch_detail(client, &stream.list_path, i, key, &halt, ctx)
         })
         .buffer_unordered(parallel);
     let mut batch = Vec::new();
@@ -138,6 +139,12 @@ async fn run(
             Err(HttpError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
                 gone.push(key_of(stream, &item.key));
             }
+            // One detail that is not storable JSON is set aside; the others go on.
+            Err(HttpError::Unreadable { message, head, .. }) => rejected.push(Reject {
+                key: Some(item.key.clone()),
+                payload: rejects::unreadable_payload(&head),
+                error: message,
+            }),
             Err(e) => {
                 halt.store(true, Ordering::Relaxed);
                 stopped.get_or_insert(e);
@@ -199,13 +206,14 @@ async fn fetch_detail(
     index: usize,
     key: String,
     halt: &AtomicBool,
-    stop: &CancellationToken,
+    ctx: &StreamContext<'_>,
 ) -> (usize, Option<Result<Value, HttpError>>) {
-    if halt.load(Ordering::Relaxed) || stop.is_cancelled() {
+    if halt.load(Ordering::Relaxed) || ctx.stop.is_cancelled() {
         return (index, None);
     }
     let path = format!("{list_path}/{}", path_segment(&key));
-    (index, Some(client.get_json::<Value>(&path).await))
+    let limit = ctx.settings.max_record_bytes;
+    (index, Some(client.get_json::<Value>(&path, limit).await))
 }
 
 /// List items with a readable id and stamp; the others become rejects.

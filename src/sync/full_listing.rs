@@ -43,7 +43,7 @@ impl Sink {
             Item::Record(record) => record,
             Item::Unreadable { head, error } => {
                 let rejected = self.normalizer.unreadable(&head, error);
-                self.reject(rejected, unreadable_payload(&head));
+                self.reject(rejected, rejects::unreadable_payload(&head));
                 return Ok(());
             }
         };
@@ -83,13 +83,6 @@ impl Sink {
             .blocking_send(batch)
             .map_err(|_| "the database writer stopped".to_string())
     }
-}
-
-/// What `tributary.rejects` keeps of a record that is not valid JSON or too large: its
-/// first KiB as text (invalid UTF-8 shown as U+FFFD).
-fn unreadable_payload(head: &[u8]) -> Value {
-    let head = &head[..head.len().min(1024)];
-    json!({ "unreadable_head": String::from_utf8_lossy(head) })
 }
 
 /// Fetches the listing and applies it.

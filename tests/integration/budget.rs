@@ -89,7 +89,7 @@ async fn a_burst_never_exceeds_the_window_and_the_reserve_is_left_alone() {
     let client = planningnow_client(&db, &sim, &env);
     // 16 requests at once. A token bucket of 5 refilled at 5 per window would let 10 into
     // one sliding window; the simulator would see it.
-    let calls = (0..16).map(|_| client.get_json::<Value>("/api/test"));
+    let calls = (0..16).map(|_| client.get_json::<Value>("/api/test", 1 << 20));
     for result in futures_util::future::join_all(calls).await {
         result.expect("every request is eventually admitted");
     }
@@ -268,7 +268,10 @@ async fn a_request_counts_from_when_its_answer_arrived() {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    client.get_json::<Value>("/api/test").await.unwrap();
+    client
+        .get_json::<Value>("/api/test", 1 << 20)
+        .await
+        .unwrap();
     let recorded: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
         "SELECT sent_at FROM tributary.request_ledger WHERE source = 'planningnow'",
     )

@@ -236,3 +236,62 @@ async fn an_endless_record_fails_its_stream_at_the_listing_ceiling_with_memory_b
     assert!(grown < 200 * 1024, "peak RSS grew by {grown} KiB");
     db.drop().await;
 }
+
+/// One Aimsio detail that is not storable JSON (a lone surrogate, or over
+/// `sync.max_record_bytes`) is set aside; the other details land and the stream succeeds.
+#[tokio::test]
+async fn an_unreadable_aimsio_detail_is_set_aside_and_the_others_land() {
+    let db = fresh_db().await;
+    let sim = crate::aimsio::aimsio_sim(6).await;
+    let mut env = crate::aimsio::aimsio_env(&db, &sim, "JobOrder");
+    env.insert("TRIBUTARY__SYNC__MAX_RECORD_BYTES".into(), "2048".into());
+    let truth = control(&sim, "GET", "/_sim/aimsio/truth", serde_json::Value::Null).await;
+    let keys: Vec<String> = truth["JobOrder"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap().to_string())
+        .collect();
+    let put = |key: &str, body: Vec<u8>| {
+        let url = format!("{}/_sim/aimsio/detail/JobOrder/{key}", sim.url());
+        async move {
+            let resp = reqwest::Client::new()
+                .put(url)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success());
+        }
+    };
+    put(&keys[0], br#"{"jobName":"\ud800"}"#.to_vec()).await;
+    put(
+        &keys[1],
+        format!(r#"{{"jobName":"{}"}}"#, "x".repeat(5000)).into_bytes(),
+    )
+    .await;
+    let report = crate::aimsio::sync_aimsio(&db, &env).await;
+    let stream = stream(&report, "JobOrder");
+    assert_eq!(stream.status, RunStatus::Succeeded, "{:?}", stream.error);
+    assert_eq!(stream.counts.rejected, 2);
+    assert_eq!(
+        db.count("SELECT count(*) FROM aimsio.job_orders WHERE _deleted_at IS NULL")
+            .await,
+        4
+    );
+    let rejected: Vec<(String, String)> = sqlx::query_as(
+        "SELECT record_key, error FROM tributary.rejects WHERE resolved_at IS NULL ORDER BY error",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        rejected
+            .iter()
+            .any(|(k, e)| *k == keys[1] && e.contains("larger than"))
+    );
+    assert!(rejected.iter().any(|(k, _)| *k == keys[0]));
+    sim.stop().await;
+    db.drop().await;
+}

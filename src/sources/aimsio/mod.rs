@@ -73,7 +73,10 @@ impl Source for Aimsio {
             let Some(stream) = self.streams.first() else {
                 return Ok("no entity configured".to_string());
             };
-            let list: Vec<serde_json::Value> = self.client.get_json(&stream.list_path).await?;
+            let list: Vec<serde_json::Value> = self
+                .client
+                .get_json(&stream.list_path, crate::http::CHECK_BODY_LIMIT)
+                .await?;
             Ok(format!(
                 "GET {}: {} objects listed",
                 stream.list_path,

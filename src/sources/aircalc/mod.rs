@@ -83,7 +83,10 @@ impl Aircalc {
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             let users: Vec<Value> = match self
                 .client
-                .get_json(&format!("/users-by-id/v0?ids={}", list.join(",")))
+                .get_json(
+                    &format!("/users-by-id/v0?ids={}", list.join(",")),
+                    ctx.settings.max_record_bytes,
+                )
                 .await
             {
                 Ok(users) => users,

@@ -154,7 +154,9 @@ pub async fn refresh(
             "/project-by-no/v0/{}",
             crate::sync::delta::path_segment(fetch_no)
         );
-        let fetched = client.get_json::<Value>(&path).await;
+        let fetched = client
+            .get_json::<Value>(&path, ctx.settings.max_record_bytes)
+            .await;
         counts.fetched += 1;
         let cursor = json!({"last_project": project_no, "priority": priority, "done": done + 1, "due": due.len()});
         match fetched {
@@ -178,6 +180,12 @@ pub async fn refresh(
                 vouched_asked += i64::from(vouched.contains(project_no));
                 missing.push(project_no.clone());
             }
+            // Not storable as it came: set aside, the stored project kept, asked again.
+            Err(HttpError::Unreadable { message, head, .. }) => rejected.push(Reject {
+                key: Some(project_no.clone()),
+                payload: rejects::unreadable_payload(&head),
+                error: message,
+            }),
             Err(e) => {
                 result = Err(SyncError::Http(e));
                 break;
@@ -380,9 +388,17 @@ async fn store_boms(
             "/ahu-bom-by-pos-no/v0/{}",
             crate::sync::delta::path_segment(pos_no)
         );
-        let bom: Value = match client.get_json(&path).await {
+        let bom: Value = match client.get_json(&path, ctx.settings.max_record_bytes).await {
             Ok(bom) => bom,
             Err(HttpError::Status { status, .. }) if status.as_u16() == 404 => json!({"lines": []}),
+            Err(HttpError::Unreadable { message, head, .. }) => {
+                rejected.push(Reject {
+                    key: Some(format!("bom/{pos_no}")),
+                    payload: rejects::unreadable_payload(&head),
+                    error: message,
+                });
+                continue;
+            }
             Err(e) => return Err(SyncError::Http(e)),
         };
         let mut batch = Batch::new(1);

@@ -61,7 +61,10 @@ impl Source for PlanningNow {
 
     fn check(&self) -> BoxFuture<'_, Result<String, HttpError>> {
         async move {
-            let answer: serde_json::Value = self.client.get_json("/api/test").await?;
+            let answer: serde_json::Value = self
+                .client
+                .get_json("/api/test", crate::http::CHECK_BODY_LIMIT)
+                .await?;
             Ok(format!(
                 "GET /api/test: {}",
                 answer["response"].as_str().unwrap_or("ok")

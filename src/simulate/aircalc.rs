@@ -234,8 +234,9 @@ async fn expire_tokens(State(aircalc): State<Shared>) -> Response {
     ok()
 }
 
-/// `GET /_sim/aircalc/truth`: every project as project-by-no answers it, for tests that
-/// compare a database with it: `{"projects": [...]}`.
+/// `GET /_sim/aircalc/truth`: every project as project-by-no answers it, and the rows
+/// pos-rows-aggregated lists, for tests that compare a database with them:
+/// `{"projects": [...], "rows": [...]}`.
 async fn truth(State(aircalc): State<Shared>) -> Response {
     let store = aircalc.read();
     let projects: Vec<Value> = store
@@ -244,5 +245,6 @@ async fn truth(State(aircalc): State<Shared>) -> Response {
         .filter_map(|no| store.project(no))
         .filter_map(|body| serde_json::from_slice(body).ok())
         .collect();
-    Json(serde_json::json!({ "projects": projects })).into_response()
+    let rows: Value = serde_json::from_slice(&store.rows()).expect("the rows are JSON");
+    Json(serde_json::json!({ "projects": projects, "rows": rows })).into_response()
 }

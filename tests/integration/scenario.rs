@@ -50,6 +50,45 @@ struct Figures {
     budget_violations: u64,
 }
 
+/// What one table must hold: its live rows by key (key columns joined by `/`), rows kept
+/// as they were (`skip`: malformed records), and which deletion guard judges its listing.
+struct Expected {
+    table: &'static str,
+    key: &'static [&'static str],
+    rows: BTreeMap<String, Value>,
+    skip: BTreeSet<String>,
+    guard: Guard,
+}
+
+#[derive(Clone, Copy)]
+enum Guard {
+    None,
+    /// A complete listing (or Aimsio's list); `root`: an empty one over live rows trips it.
+    Listing {
+        root: bool,
+    },
+    /// aircalc's 404s of projects it vouched for.
+    NotFound,
+}
+
+impl Expected {
+    fn listing(
+        table: &'static str,
+        key: &'static [&'static str],
+        rows: BTreeMap<String, Value>,
+        skip: BTreeSet<String>,
+        root: bool,
+    ) -> Self {
+        Expected {
+            table,
+            key,
+            rows,
+            skip,
+            guard: Guard::Listing { root },
+        }
+    }
+}
+
 struct Scenario {
     seed: u64,
     rng: fastrand::Rng,
@@ -191,13 +230,16 @@ impl Scenario {
         control(&self.sim, method, path, body).await
     }
 
+    /// Arms a fault for the next pass, after any guard that pass would trip is settled.
     async fn fault(&mut self, body: Value) {
+        self.settle_guard().await;
         self.figures.faults += 1;
         self.control("POST", "/_sim/faults", body).await;
     }
 
     /// One pass of every source that must succeed, then the full comparison.
     async fn pass(&mut self, why: &str) {
+        self.settle_guard().await;
         let (code, out) = self.run(&["sync"], &[]).await;
         self.note(format!("{why}: sync -> {code:?}"));
         if code != Some(0) {
@@ -207,6 +249,8 @@ impl Scenario {
     }
 
     /// A pass under a fault that may fail its stream (exit 1) but nothing else.
+    /// (Call [`Scenario::settle_guard`] before arming the fault: the truth it reads
+    /// goes through the faulted API.)
     async fn faulted_pass(&mut self, what: String, allowed: &[i32]) {
         let (code, out) = self.run(&["sync"], &[]).await;
         self.note(format!("{what}: sync -> {code:?}"));
@@ -349,6 +393,7 @@ impl Scenario {
     }
 
     async fn kill_sync(&mut self) {
+        self.settle_guard().await;
         let mut child = self.spawn(&["sync"], &[]);
         let after = self.rng.u64(20..2_500);
         tokio::time::sleep(Duration::from_millis(after)).await;
@@ -363,6 +408,7 @@ impl Scenario {
     }
 
     async fn sigterm_run(&mut self) {
+        self.settle_guard().await;
         let bind = ("TRIBUTARY__SERVER__BIND", "127.0.0.1:0".to_string());
         let mut child = self.spawn(&["run"], &[bind]);
         let after = self.rng.u64(200..3_000);
@@ -392,6 +438,7 @@ impl Scenario {
     }
 
     async fn two_at_once(&mut self) {
+        self.settle_guard().await;
         let a = self.spawn(&["sync"], &[]);
         let b = self.spawn(&["sync"], &[]);
         let (a, b) = tokio::join!(a.wait_with_output(), b.wait_with_output());
@@ -411,6 +458,7 @@ impl Scenario {
     }
 
     async fn spent_budget(&mut self) {
+        self.settle_guard().await;
         let tiny = [
             (
                 "TRIBUTARY__SOURCES__AIRCALC__BUDGET__REQUESTS",
@@ -435,6 +483,7 @@ impl Scenario {
     /// Most orders vanish at once: the guard refuses, names its override, and the override
     /// applies it.
     async fn shrink(&mut self) {
+        self.settle_guard().await;
         let orders = served(&self.sim, "/api/order").await;
         if items(&orders).count() < 10 {
             // New ids: replacing an order that has positions with an empty one would make
@@ -451,25 +500,12 @@ impl Scenario {
         }
         let body = json!({"delete": 0.7, "kinds": ["order"], "seed": self.rng.u64(..1000)});
         self.control("POST", "/_sim/planningnow/mutate", body).await;
-        let (code, out) = self.run(&["sync", "planningnow"], &[]).await;
-        self.note(format!(
-            "70 % of the orders deleted: sync planningnow -> {code:?}"
-        ));
-        let override_named = out.contains("tributary sync planningnow --allow-mass-delete");
-        if code != Some(1) || !override_named {
-            self.fail(&format!(
-                "the guard must refuse and name its override:\n{out}"
-            ));
+        self.note("70 % of the orders deleted".into());
+        let truth = self.truth().await;
+        if !self.guard_due(&truth).await.contains("planningnow") {
+            self.fail("deleting 70 % of the orders must be due for the guard");
         }
-        self.after_any().await;
-        let (code, out) = self
-            .run(&["sync", "planningnow", "--allow-mass-delete"], &[])
-            .await;
-        self.note(format!("sync planningnow --allow-mass-delete -> {code:?}"));
-        if code != Some(0) {
-            self.fail(&format!("the override failed:\n{out}"));
-        }
-        self.after_any().await;
+        self.settle_guard().await;
     }
 
     async fn assert_nothing_running(&self) {
@@ -492,9 +528,7 @@ impl Scenario {
         self.figures.succeeded += 1;
         self.after_any().await;
         self.assert_nothing_running().await;
-        self.compare_planningnow().await;
-        self.compare_aimsio().await;
-        self.compare_aircalc().await;
+        self.compare_truth().await;
         self.compare_rejects().await;
         self.compare_typed_columns().await;
     }
@@ -644,28 +678,41 @@ impl Scenario {
         }
     }
 
-    async fn compare_planningnow(&mut self) {
+    /// What every compared table must hold, from the simulators' truth.
+    async fn truth(&self) -> Vec<Expected> {
+        let mut all = Vec::new();
         let orders = served(&self.sim, "/api/order").await;
         let malformed: BTreeSet<String> = items(&orders)
             .filter(|o| malformed(o))
             .map(|o| o["id"].to_string())
             .collect();
-        for (path, parent, positions, tasks, parent_key) in [
+        type Nested = (
+            &'static str,
+            &'static str,
+            &'static str,
+            &'static str,
+            &'static [&'static str],
+            &'static [&'static str],
+        );
+        let nested: [Nested; 2] = [
             (
                 "/api/order",
                 "planningnow.orders",
                 "planningnow.order_positions",
                 "planningnow.order_position_tasks",
-                "order_id",
+                &["order_id", "id"],
+                &["order_id", "position_id", "id"],
             ),
             (
                 "/api/offer",
                 "planningnow.offers",
                 "planningnow.offer_positions",
                 "planningnow.offer_position_tasks",
-                "offer_id",
+                &["offer_id", "id"],
+                &["offer_id", "position_id", "id"],
             ),
-        ] {
+        ];
+        for (path, parent, positions, tasks, position_key, task_key) in nested {
             let listing = served(&self.sim, path).await;
             let (mut p, mut c, mut t) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
             for o in items(&listing) {
@@ -684,11 +731,15 @@ impl Scenario {
             } else {
                 BTreeSet::new()
             };
-            self.expect_rows(parent, &["id"], p, &skip).await;
-            self.expect_rows(positions, &[parent_key, "id"], c, &skip)
-                .await;
-            self.expect_rows(tasks, &[parent_key, "position_id", "id"], t, &skip)
-                .await;
+            all.push(Expected::listing(parent, &["id"], p, skip.clone(), true));
+            all.push(Expected::listing(
+                positions,
+                position_key,
+                c,
+                skip.clone(),
+                false,
+            ));
+            all.push(Expected::listing(tasks, task_key, t, skip, false));
         }
         let schedules = served(&self.sim, "/api/work-schedule").await;
         let (mut w, mut wp) = (BTreeMap::new(), BTreeMap::new());
@@ -699,28 +750,42 @@ impl Scenario {
                 wp.insert(format!("{id}/{}", pos["id"]), pos.clone());
             }
         }
-        let none = BTreeSet::new();
-        self.expect_rows("planningnow.work_schedules", &["id"], w, &none)
-            .await;
-        self.expect_rows(
+        all.push(Expected::listing(
+            "planningnow.work_schedules",
+            &["id"],
+            w,
+            BTreeSet::new(),
+            true,
+        ));
+        all.push(Expected::listing(
             "planningnow.work_schedule_positions",
             &["work_schedule_id", "position_id"],
             wp,
-            &none,
-        )
-        .await;
+            BTreeSet::new(),
+            false,
+        ));
         let centres = served(&self.sim, "/api/cost-centre").await;
         let cc = items(&centres)
             .map(|c| (c["id"].to_string(), c.clone()))
             .collect();
-        self.expect_rows("planningnow.cost_centres", &["id"], cc, &none)
-            .await;
+        all.push(Expected::listing(
+            "planningnow.cost_centres",
+            &["id"],
+            cc,
+            BTreeSet::new(),
+            true,
+        ));
         let documents = served(&self.sim, "/api/documents").await;
         let docs = items(&documents["documents"])
             .map(|d| (d["id"].to_string(), d.clone()))
             .collect();
-        self.expect_rows("planningnow.documents", &["id"], docs, &none)
-            .await;
+        all.push(Expected::listing(
+            "planningnow.documents",
+            &["id"],
+            docs,
+            BTreeSet::new(),
+            true,
+        ));
         let structure = served(&self.sim, "/api/documents/structure").await;
         let mut folders = BTreeMap::new();
         let mut todo: Vec<&Value> = items(&structure["tree"]).collect();
@@ -728,19 +793,26 @@ impl Scenario {
             folders.insert(node["id"].to_string(), without(node, "children"));
             todo.extend(items(&node["children"]));
         }
-        self.expect_rows("planningnow.document_folders", &["id"], folders, &none)
-            .await;
-    }
+        all.push(Expected::listing(
+            "planningnow.document_folders",
+            &["id"],
+            folders,
+            BTreeSet::new(),
+            true,
+        ));
 
-    async fn compare_aimsio(&mut self) {
-        let truth = self.control("GET", "/_sim/aimsio/truth", Value::Null).await;
-        let none = BTreeSet::new();
-        let job_orders = items(&truth["JobOrder"])
+        let aimsio = self.control("GET", "/_sim/aimsio/truth", Value::Null).await;
+        let job_orders = items(&aimsio["JobOrder"])
             .map(|o| (o["key"].as_str().unwrap().to_string(), o["detail"].clone()))
             .collect();
-        self.expect_rows("aimsio.job_orders", &["guid"], job_orders, &none)
-            .await;
-        let equipment = items(&truth["Equipment"])
+        all.push(Expected::listing(
+            "aimsio.job_orders",
+            &["guid"],
+            job_orders,
+            BTreeSet::new(),
+            true,
+        ));
+        let equipment = items(&aimsio["Equipment"])
             .map(|o| {
                 (
                     format!("Equipment/{}", o["key"].as_str().unwrap()),
@@ -748,6 +820,150 @@ impl Scenario {
                 )
             })
             .collect();
+        all.push(Expected::listing(
+            "aimsio.objects",
+            &["entity", "guid"],
+            equipment,
+            BTreeSet::new(),
+            true,
+        ));
+
+        let aircalc = self
+            .control("GET", "/_sim/aircalc/truth", Value::Null)
+            .await;
+        let (mut projects, mut positions, mut rows) =
+            (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        for p in items(&aircalc["projects"]) {
+            let no = p["projectNo"].as_str().unwrap().to_string();
+            projects.insert(no.clone(), p.clone());
+            for pos in items(&p["positions"]) {
+                positions.insert(
+                    format!("{no}/{}", pos["posNo"].as_str().unwrap()),
+                    pos.clone(),
+                );
+            }
+        }
+        for row in items(&aircalc["rows"]) {
+            let key = format!(
+                "{}/{}",
+                row["projectNo"].as_str().unwrap(),
+                row["posNo"].as_str().unwrap()
+            );
+            rows.insert(key, row.clone());
+        }
+        all.push(Expected::listing(
+            "aircalc.pos_rows",
+            &["project_no", "pos_no"],
+            rows,
+            BTreeSet::new(),
+            true,
+        ));
+        all.push(Expected {
+            guard: Guard::NotFound,
+            ..Expected::listing(
+                "aircalc.projects",
+                &["project_no"],
+                projects,
+                BTreeSet::new(),
+                false,
+            )
+        });
+        all.push(Expected {
+            guard: Guard::None,
+            ..Expected::listing(
+                "aircalc.positions",
+                &["project_no", "pos_no"],
+                positions,
+                BTreeSet::new(),
+                false,
+            )
+        });
+        all
+    }
+
+    /// The sources whose next pass the deletion guard must stop, from the truth and what
+    /// is stored: a listing lacking more than half of a table's live rows (or an empty one
+    /// over live rows), or more than two and more than half of the aircalc projects aircalc
+    /// vouched for answering 404.
+    async fn guard_due(&self, truth: &[Expected]) -> BTreeSet<&'static str> {
+        let mut due = BTreeSet::new();
+        for expected in truth {
+            let live = self.live(expected.table, expected.key).await;
+            let kept = |k: &String| {
+                expected
+                    .skip
+                    .iter()
+                    .any(|s| k == s || k.starts_with(&format!("{s}/")))
+            };
+            let vanished = live
+                .keys()
+                .filter(|k| !expected.rows.contains_key(*k) && !kept(k))
+                .count() as f64;
+            let trips = match expected.guard {
+                Guard::None => false,
+                Guard::Listing { root } => {
+                    let listed = expected.rows.keys().filter(|k| !kept(k)).count();
+                    vanished > 0.0 && ((root && listed == 0) || vanished > 0.5 * live.len() as f64)
+                }
+                Guard::NotFound => {
+                    let listed: BTreeSet<String> = truth
+                        .iter()
+                        .find(|e| e.table == "aircalc.pos_rows")
+                        .map(|e| {
+                            e.rows
+                                .keys()
+                                .map(|k| k.split('/').next().unwrap_or("").to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let vouched: BTreeSet<&String> = live.keys().chain(listed.iter()).collect();
+                    vanished > 2.0 && vanished > 0.5 * vouched.len() as f64
+                }
+            };
+            if trips {
+                due.insert(expected.table.split('.').next().unwrap_or(""));
+            }
+        }
+        due
+    }
+
+    /// When the next pass must trip the guard: it does, naming the override for each such
+    /// source, and the override then applies it.
+    async fn settle_guard(&mut self) {
+        let truth = self.truth().await;
+        let due = self.guard_due(&truth).await;
+        if due.is_empty() {
+            return;
+        }
+        let (code, out) = self.run(&["sync"], &[]).await;
+        self.note(format!(
+            "a pass the guard must stop ({due:?}): sync -> {code:?}"
+        ));
+        let named = due
+            .iter()
+            .all(|s| out.contains(&format!("tributary sync {s} --allow-mass-delete")));
+        if code != Some(1) || !named {
+            self.fail(&format!(
+                "the guard must stop {due:?} and name its override:\n{out}"
+            ));
+        }
+        self.after_any().await;
+        let mut args = vec!["sync"];
+        args.extend(due.iter().copied());
+        args.push("--allow-mass-delete");
+        let (code, out) = self.run(&args, &[]).await;
+        self.note(format!("{}: -> {code:?}", args.join(" ")));
+        if code != Some(0) {
+            self.fail(&format!("the override failed:\n{out}"));
+        }
+        self.after_any().await;
+    }
+
+    async fn compare_truth(&mut self) {
+        for expected in self.truth().await {
+            self.expect_rows(expected.table, expected.key, expected.rows, &expected.skip)
+                .await;
+        }
         let live = self.live("aimsio.objects", &["entity", "guid"]).await;
         let others: BTreeSet<String> = live
             .keys()
@@ -759,35 +975,6 @@ impl Scenario {
                 "aimsio.objects holds entities not configured: {others:?}"
             ));
         }
-        self.expect_rows("aimsio.objects", &["entity", "guid"], equipment, &none)
-            .await;
-    }
-
-    async fn compare_aircalc(&mut self) {
-        let truth = self
-            .control("GET", "/_sim/aircalc/truth", Value::Null)
-            .await;
-        let (mut projects, mut positions) = (BTreeMap::new(), BTreeMap::new());
-        for p in items(&truth["projects"]) {
-            let no = p["projectNo"].as_str().unwrap().to_string();
-            projects.insert(no.clone(), p.clone());
-            for pos in items(&p["positions"]) {
-                positions.insert(
-                    format!("{no}/{}", pos["posNo"].as_str().unwrap()),
-                    pos.clone(),
-                );
-            }
-        }
-        let none = BTreeSet::new();
-        self.expect_rows("aircalc.projects", &["project_no"], projects, &none)
-            .await;
-        self.expect_rows(
-            "aircalc.positions",
-            &["project_no", "pos_no"],
-            positions,
-            &none,
-        )
-        .await;
     }
 
     /// Exactly the malformed orders are unresolved rejects, and nothing else is.

@@ -6,7 +6,8 @@
 //! the next `times` requests to `path` that the rate limits admit for that long before they
 //! reach the API (a slow vendor; the requests stay in flight meanwhile); or a truncation
 //! (`truncate_after`), which sends the API's answer but breaks the connection after that
-//! many bytes of its body.
+//! many bytes of its body. A failure with `endless` sends a body that never ends (on a
+//! 2xx: one endless record in a listing; without `status`, the status is 200).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +17,7 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_LENGTH, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::{Control, json_error, lock, ok};
@@ -34,6 +36,9 @@ enum Effect {
     Fail {
         status: StatusCode,
         retry_after: Option<HeaderValue>,
+        /// The body never ends: `x` without end, after `[{"id":1,"s":"` on a 2xx (one
+        /// endless record in a listing).
+        endless: bool,
     },
     Delay(Duration),
     /// The API's answer, cut after this many bytes of its body by a broken connection.
@@ -58,18 +63,39 @@ fn take<T>(faults: &Faults, path: &str, pick: impl Fn(&Effect) -> Option<T>) -> 
 
 /// The answer of the next failure pending on `path`, if any (consumed).
 pub(super) fn take_failure(faults: &Faults, path: &str) -> Option<Response> {
-    let (status, retry_after) = take(faults, path, |effect| match effect {
+    let (status, retry_after, endless) = take(faults, path, |effect| match effect {
         Effect::Fail {
             status,
             retry_after,
-        } => Some((*status, retry_after.clone())),
+            endless,
+        } => Some((*status, retry_after.clone(), *endless)),
         Effect::Delay(_) | Effect::Truncate(_) => None,
     })?;
-    let mut response = json_error(status, "simulated fault");
+    let mut response = if endless {
+        endless_body(status)
+    } else {
+        json_error(status, "simulated fault")
+    };
     if let Some(value) = retry_after {
         response.headers_mut().insert(RETRY_AFTER, value);
     }
     Some(response)
+}
+
+/// An answer whose body never ends.
+fn endless_body(status: StatusCode) -> Response {
+    let head = if status.is_success() {
+        Bytes::from_static(br#"[{"id":1,"s":""#)
+    } else {
+        Bytes::new()
+    };
+    let filler = Bytes::from(vec![b'x'; 64 * 1024]);
+    let chunks = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(
+        futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(filler.clone())),
+    );
+    let mut response = Response::new(Body::from_stream(chunks));
+    *response.status_mut() = status;
+    response
 }
 
 /// The next delay pending on `path`, if any (consumed).
@@ -111,6 +137,8 @@ struct FaultRequest {
     status: Option<u16>,
     delay_ms: Option<u64>,
     truncate_after: Option<usize>,
+    #[serde(default)]
+    endless: bool,
     #[serde(default = "one")]
     times: u32,
     retry_after: Option<String>,
@@ -135,7 +163,8 @@ fn parse_fault(body: &[u8]) -> Result<Fault, String> {
         request.truncate_after,
         request.retry_after,
     ) {
-        (Some(status), None, None, retry_after) => failure(status, retry_after)?,
+        (Some(status), None, None, retry_after) => failure(status, retry_after, request.endless)?,
+        (None, None, None, None) if request.endless => failure(200, None, true)?,
         (None, Some(delay_ms), None, None) => Effect::Delay(Duration::from_millis(delay_ms)),
         (None, None, Some(keep), None) => Effect::Truncate(keep),
         (None, _, _, Some(_)) => return Err("retry_after goes with status only".to_owned()),
@@ -148,7 +177,7 @@ fn parse_fault(body: &[u8]) -> Result<Fault, String> {
     })
 }
 
-fn failure(status: u16, retry_after: Option<String>) -> Result<Effect, String> {
+fn failure(status: u16, retry_after: Option<String>, endless: bool) -> Result<Effect, String> {
     let status = StatusCode::from_u16(status)
         .ok()
         .filter(|status| (200..=599).contains(&status.as_u16()))
@@ -163,6 +192,7 @@ fn failure(status: u16, retry_after: Option<String>) -> Result<Effect, String> {
     Ok(Effect::Fail {
         status,
         retry_after,
+        endless,
     })
 }
 

@@ -1,9 +1,10 @@
 //! The scenario suite: a seeded driver evolves all three simulated sources step by step
 //! (records created, changed and deleted in every stream, orders naming projects aircalc
 //! lacks, malformed records appearing and fixed, 5xx, 429 with and without Retry-After, slow
-//! and truncated answers, `sync` killed with SIGKILL, `run` stopped with SIGTERM, a spent
-//! aircalc budget, two processes at once, a listing shrinking past the guard) and, after
-//! every pass, checks the database against the simulators' own truth:
+//! and truncated answers, error answers and records without end, `sync` killed with
+//! SIGKILL, `run` stopped with SIGTERM, a spent aircalc budget, two processes at once, a
+//! listing shrinking past the guard) and, after every pass, checks the database against
+//! the simulators' own truth:
 //!
 //! - after a pass that succeeded: every live source record is a live row whose `raw` equals
 //!   it (a top-level row's the whole record, a child row's its object without its own
@@ -11,11 +12,14 @@
 //!   tributary's normalizer); nothing else is live; exactly the malformed records sit
 //!   unresolved in `tributary.rejects`; no run is left `running`;
 //! - after any pass: no live child row without a live parent, no window of any request
-//!   budget over its limit, and the simulator saw no Aimsio or aircalc limit crossed.
+//!   budget over its limit, the simulator saw no Aimsio or aircalc limit crossed, and no
+//!   tributary process peaked over 512 MiB;
+//! - before every pass: whether the deletion guard must stop it, worked out from the truth;
+//!   it must trip exactly then, and its override must apply it.
 //!
 //! A failure panics with the seed and the steps so far; the same seed draws the same steps
-//! (the moments of kills vary with the machine). `cargo test` runs three short seeds; the
-//! soak is `SCENARIO_SEED=N SCENARIO_STEPS=2000 cargo test --test integration scenario_soak
+//! (the moments of kills vary with the machine). `cargo test` runs every step once and
+//! three short seeds; the soak is `SCENARIO_SEED=N SCENARIO_STEPS=2000 cargo test --test integration scenario_soak
 //! -- --ignored --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -48,6 +52,8 @@ struct Figures {
     columns_compared: u64,
     mismatches: u64,
     budget_violations: u64,
+    /// The largest peak RSS of any child process so far (tributary's), in KiB.
+    peak_child_rss_kib: u64,
 }
 
 /// What one table must hold: its live rows by key (key columns joined by `/`), rows kept
@@ -98,6 +104,9 @@ struct Scenario {
     steps: Vec<String>,
     figures: Figures,
 }
+
+/// How many kinds of step the menu has.
+const STEPS: u32 = 22;
 
 /// Malformed orders carry this as their `netto`, or a field `HOSTILE` PostgreSQL cannot
 /// store (a number beyond numeric, a NUL).
@@ -160,6 +169,11 @@ impl Scenario {
         ] {
             env.insert(format!("TRIBUTARY__SOURCES__{k}"), v);
         }
+        env.insert("TRIBUTARY__SYNC__MAX_RECORD_BYTES".into(), "1048576".into());
+        env.insert(
+            "TRIBUTARY__SYNC__MAX_LISTING_BYTES".into(),
+            "20000000".into(),
+        );
         Scenario {
             seed,
             rng: fastrand::Rng::with_seed(seed),
@@ -263,8 +277,14 @@ impl Scenario {
     }
 
     async fn step(&mut self) {
+        let choice = self.rng.u32(0..STEPS);
+        self.take_step(choice).await;
+    }
+
+    /// Step `choice` of the menu (0 to `STEPS - 1`).
+    async fn take_step(&mut self, choice: u32) {
         self.figures.steps += 1;
-        match self.rng.u32(0..20) {
+        match choice {
             0..=2 => {
                 let body = json!({
                     "change": self.rng.f64() * 0.2,
@@ -336,6 +356,20 @@ impl Scenario {
             16 => self.two_at_once().await,
             17 => self.spent_budget().await,
             18 => self.shrink().await,
+            19 => {
+                let path = self.listing_path();
+                let body = json!({"path": path, "status": 500, "endless": true, "times": 1});
+                self.fault(body.clone()).await;
+                self.faulted_pass(format!("an error answer without end {body}"), &[])
+                    .await;
+            }
+            20 => {
+                let path = self.listing_path();
+                let body = json!({"path": path, "endless": true, "times": 1});
+                self.fault(body.clone()).await;
+                self.faulted_pass(format!("a record without end {body}"), &[1])
+                    .await;
+            }
             _ => self.pass("pass").await,
         }
     }
@@ -520,6 +554,7 @@ impl Scenario {
 
     /// What holds after any pass, killed or not.
     async fn after_any(&mut self) {
+        self.check_memory();
         self.check_consistency().await;
         self.check_budgets().await;
     }
@@ -531,6 +566,17 @@ impl Scenario {
         self.compare_truth().await;
         self.compare_rejects().await;
         self.compare_typed_columns().await;
+    }
+
+    /// No tributary process went over 512 MiB, whatever the simulator sent.
+    fn check_memory(&mut self) {
+        self.figures.peak_child_rss_kib = peak_child_rss_kib();
+        if self.figures.peak_child_rss_kib > 512 * 1024 {
+            self.fail(&format!(
+                "a tributary process peaked at {} KiB",
+                self.figures.peak_child_rss_kib
+            ));
+        }
     }
 
     async fn check_consistency(&self) {
@@ -1081,6 +1127,14 @@ async fn child_output(child: Child) -> String {
     }
 }
 
+/// The largest peak resident set of the children this process has waited for, in KiB.
+fn peak_child_rss_kib() -> u64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } == 0;
+    if ok { usage.ru_maxrss as u64 } else { 0 }
+}
+
 fn items(v: &Value) -> impl Iterator<Item = &Value> {
     v.as_array().into_iter().flatten()
 }
@@ -1107,10 +1161,16 @@ fn snake(name: &str) -> String {
     out
 }
 
-/// Runs `steps` random steps from `seed`, then a last pass, and answers the figures.
-async fn scenario(seed: u64, steps: u64) -> Figures {
+/// Runs `steps` random steps from `seed` (or, with `menu`, every step of the menu once,
+/// in order), then a last pass, and answers the figures.
+async fn scenario(seed: u64, steps: u64, menu: bool) -> Figures {
     let mut s = Scenario::new(seed).await;
     s.pass("first pass").await;
+    if menu {
+        for choice in 0..STEPS {
+            s.take_step(choice).await;
+        }
+    }
     for _ in 0..steps {
         s.step().await;
     }
@@ -1126,18 +1186,23 @@ async fn scenario(seed: u64, steps: u64) -> Figures {
 }
 
 #[tokio::test]
+async fn scenario_every_step_once() {
+    scenario(4, 0, true).await;
+}
+
+#[tokio::test]
 async fn scenario_seed_1() {
-    scenario(1, 12).await;
+    scenario(1, 12, false).await;
 }
 
 #[tokio::test]
 async fn scenario_seed_2() {
-    scenario(2, 12).await;
+    scenario(2, 12, false).await;
 }
 
 #[tokio::test]
 async fn scenario_seed_3() {
-    scenario(3, 12).await;
+    scenario(3, 12, false).await;
 }
 
 /// The long soak: `SCENARIO_SEED` (default 1) and `SCENARIO_STEPS` (default 2000).
@@ -1147,10 +1212,11 @@ async fn scenario_soak() {
     let seed = std::env::var("SCENARIO_SEED").map_or(1, |s| s.parse().expect("a number"));
     let steps = std::env::var("SCENARIO_STEPS").map_or(2000, |s| s.parse().expect("a number"));
     let started = Instant::now();
-    let f = scenario(seed, steps).await;
+    let f = scenario(seed, steps, false).await;
     println!(
         "soak seed {seed}: {} steps, {} passes ({} succeeded), {} kills, {} SIGTERMs, {} faults injected, \
-         {} rows compared, {} typed values compared, {} mismatches, {} budget violations, in {:?}",
+         {} rows compared, {} typed values compared, {} mismatches, {} budget violations, \
+         largest peak RSS of a tributary process {} KiB, in {:?}",
         f.steps,
         f.passes,
         f.succeeded,
@@ -1161,6 +1227,7 @@ async fn scenario_soak() {
         f.columns_compared,
         f.mismatches,
         f.budget_violations,
+        f.peak_child_rss_kib,
         started.elapsed()
     );
 }

@@ -95,6 +95,21 @@ async fn run(
             Some((ms, deleted)) => *deleted || *ms < items[i].updated_ms,
         })
         .collect();
+    // A URL cannot name the ids `.` and `..` (they move within the path): such an object
+    // is set aside, and the others go on.
+    let (todo, unaskable): (Vec<usize>, Vec<usize>) = todo
+        .into_iter()
+        .partition(|&i| !matches!(items[i].key.as_str(), "." | ".."));
+    for i in unaskable {
+        rejected.push(Reject {
+            key: Some(items[i].key.clone()),
+            payload: json!({"id": items[i].key, "updatedAt": items[i].updated_ms}),
+            error: format!(
+                "the id `{}` cannot be asked for: in a URL it would reach another resource",
+                items[i].key
+            ),
+        });
+    }
     let mut totals = TableCounts {
         unchanged: (items.len() - todo.len()) as u64,
         ..TableCounts::default()

@@ -40,6 +40,36 @@ pub fn all_sources_env(
     env
 }
 
+/// The simulator with `orders` PlanningNow orders and `projects` aircalc projects.
+async fn sim_with(orders: usize, projects: usize) -> RunningSimulator {
+    simulate::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimOptions {
+            orders,
+            aircalc_projects: projects,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("simulator")
+}
+
+/// One pass of source `name`, as a new `tributary sync` process would run it.
+async fn library_pass(
+    pool: &sqlx::PgPool,
+    settings: &tributary::config::Settings,
+    name: &'static str,
+) -> tributary::sync::SourceReport {
+    let built = sources::build(settings, &[name], pool).expect("source");
+    let options = SyncOptions {
+        trigger: "cli",
+        allow_mass_delete: false,
+    };
+    tributary::sync::sync_source(pool, &settings.sync, built[0].as_ref(), &options)
+        .await
+        .expect("run records")
+}
+
 fn pairs(env: &HashMap<String, String>) -> Vec<(String, String)> {
     env.clone().into_iter().collect()
 }
@@ -100,16 +130,7 @@ async fn simulate_and_sync_of_all_sources_succeeds_twice_and_asks_nothing_known_
 #[tokio::test]
 async fn numbers_only_planningnow_names_are_unknown_not_deletions() {
     let db = fresh_db().await;
-    let sim = simulate::start(
-        ([127, 0, 0, 1], 0).into(),
-        SimOptions {
-            orders: 1,
-            aircalc_projects: 3,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("simulator");
+    let sim = sim_with(1, 3).await;
     for id in 0..10 {
         control(&sim, "PUT", "/_sim/planningnow/order",
             json!({"id": 9000 + id, "o_conf_date": "2025-05-01", "project_no": format!("TYPO-{id}"), "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
@@ -121,18 +142,7 @@ async fn numbers_only_planningnow_names_are_unknown_not_deletions() {
     );
     let settings = settings(&env);
     for name in ["planningnow", aircalc::NAME] {
-        let built = sources::build(&settings, &[name], &db.pool).expect("source");
-        let report = tributary::sync::sync_source(
-            &db.pool,
-            &settings.sync,
-            built[0].as_ref(),
-            &SyncOptions {
-                trigger: "cli",
-                allow_mass_delete: false,
-            },
-        )
-        .await
-        .expect("run records");
+        let report = library_pass(&db.pool, &settings, name).await;
         assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     }
     assert_eq!(
@@ -281,16 +291,7 @@ async fn the_guard_override_the_message_names_works_while_the_daemon_runs() {
 #[tokio::test]
 async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
     let db = fresh_db().await;
-    let sim = simulate::start(
-        ([127, 0, 0, 1], 0).into(),
-        SimOptions {
-            orders: 1,
-            aircalc_projects: 8,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("simulator");
+    let sim = sim_with(1, 8).await;
     let numbers: Vec<String> = (1..=8).map(|n| format!("PRJ-{n:05}")).collect();
     let mut env = all_sources_env(&db, &sim, "JobOrder");
     for (k, v) in [
@@ -385,34 +386,12 @@ async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
 #[tokio::test]
 async fn a_number_unknown_until_aircalc_lists_it_is_fetched_at_once() {
     let db = fresh_db().await;
-    let sim = simulate::start(
-        ([127, 0, 0, 1], 0).into(),
-        SimOptions {
-            orders: 1,
-            aircalc_projects: 3,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("simulator");
+    let sim = sim_with(1, 3).await;
     control(&sim, "PUT", "/_sim/planningnow/order",
         json!({"id": 9001, "o_conf_date": "2025-05-01", "project_no": "PRJ-00004", "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
     let env = all_sources_env(&db, &sim, "JobOrder");
     let settings = settings(&env);
-    let pass = |name: &'static str| {
-        let settings = settings.clone();
-        let pool = db.pool.clone();
-        async move {
-            let built = sources::build(&settings, &[name], &pool).expect("source");
-            let options = SyncOptions {
-                trigger: "cli",
-                allow_mass_delete: false,
-            };
-            tributary::sync::sync_source(&pool, &settings.sync, built[0].as_ref(), &options)
-                .await
-                .expect("run records")
-        }
-    };
+    let pass = |name: &'static str| library_pass(&db.pool, &settings, name);
     assert_eq!(pass("planningnow").await.status, RunStatus::Succeeded);
     assert_eq!(pass(aircalc::NAME).await.status, RunStatus::Succeeded);
     let unknown = "SELECT count(*) FROM aircalc.project_refresh WHERE project_no = 'PRJ-00004' AND not_found_at IS NOT NULL";

@@ -61,21 +61,27 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
     let mut runs = runs::last_runs(pool).await?;
     // A run shown `running` whose source no live process holds was cut off by a kill or a
     // crash; the source's next pass records it failed.
+    let mut orphaned = Vec::new();
     for name in crate::config::SOURCE_NAMES {
         let stale = runs
             .iter()
             .any(|r| r.source == *name && r.status == "running");
         if stale && !crate::sync::pass_in_progress(pool, name).await? {
-            for run in runs
-                .iter_mut()
-                .filter(|r| r.source == *name && r.status == "running")
-            {
-                run.status = "interrupted".into();
-                run.error = Some(
-                    "its process stopped without finishing it; the next pass of this source records it failed"
-                        .into(),
-                );
-            }
+            orphaned.push(*name);
+        }
+    }
+    if !orphaned.is_empty() {
+        // Read again: a pass that ended between the read and the look is not interrupted.
+        runs = runs::last_runs(pool).await?;
+        for run in runs
+            .iter_mut()
+            .filter(|r| r.status == "running" && orphaned.contains(&r.source.as_str()))
+        {
+            run.status = "interrupted".into();
+            run.error = Some(
+                "its process stopped without finishing it; the next pass of this source records it failed"
+                    .into(),
+            );
         }
     }
     let last_successes = runs::last_successes(pool).await?;

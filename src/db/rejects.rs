@@ -15,6 +15,24 @@ pub struct Reject {
     pub error: String,
 }
 
+/// The most of a rejected record kept whole; a larger one is kept as its first KiB, so that
+/// many large rejects of one listing never add up in memory.
+const PAYLOAD_LIMIT: usize = 1 << 20;
+
+/// A rejected record as `tributary.rejects` keeps it: whole up to [`PAYLOAD_LIMIT`] bytes,
+/// else its first KiB.
+pub fn kept_payload(payload: Value) -> Value {
+    let text = payload.to_string();
+    if text.len() <= PAYLOAD_LIMIT {
+        return payload;
+    }
+    let mut cut = 1024;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    serde_json::json!({ "payload_head": &text[..cut], "payload_bytes": text.len() })
+}
+
 /// What `tributary.rejects` keeps of a record that is not valid JSON or too large: its
 /// first KiB as text (invalid UTF-8 shown as U+FFFD).
 pub fn unreadable_payload(head: &[u8]) -> Value {
@@ -31,13 +49,14 @@ pub async fn record(
     run_id: i64,
     rejects: &[Reject],
 ) -> Result<(), sqlx::Error> {
-    let keys: Vec<Option<String>> = rejects.iter().map(|r| r.key.clone()).collect();
+    let text = |t: &str| t.replace('\0', "\u{2400}");
+    let keys: Vec<Option<String>> = rejects.iter().map(|r| r.key.as_deref().map(text)).collect();
     // PostgreSQL's jsonb cannot hold NUL; show it as the symbol for NUL instead.
     let payloads: Vec<String> = rejects
         .iter()
         .map(|r| storable(r.payload.clone()).to_string())
         .collect();
-    let errors: Vec<String> = rejects.iter().map(|r| r.error.clone()).collect();
+    let errors: Vec<String> = rejects.iter().map(|r| text(&r.error)).collect();
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO tributary.rejects (source, stream, record_key, payload, error, run_id) \

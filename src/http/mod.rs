@@ -92,9 +92,10 @@ pub enum HttpError {
         endpoint: String,
         message: String,
     },
-    /// A successful answer that is not one storable JSON value: not JSON (invalid UTF-8, a
-    /// lone surrogate, an HTML page) or larger than the limit it was read with. `head` holds
-    /// its first bytes (at most the limit).
+    /// A successful answer meant as JSON that is not one storable JSON value (invalid
+    /// UTF-8, a lone surrogate) or is larger than the limit it was read with: one record to
+    /// set aside. `head` holds its first bytes (at most the limit). A page that is no JSON
+    /// at all (a proxy's) is a `Request` error instead.
     #[error("{source_name}: {endpoint}: {message}")]
     Unreadable {
         source_name: &'static str,
@@ -471,34 +472,31 @@ impl ApiClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let mut body = Vec::new();
-        let mut total = 0u64;
-        loop {
-            match resp.inner.chunk().await {
-                Ok(Some(chunk)) => {
-                    total += chunk.len() as u64;
-                    let room = max_bytes.saturating_sub(body.len());
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    if total > max_bytes as u64 {
-                        // The rest is never read: dropping the answer closes the connection.
-                        return Err(unreadable(
-                            format!("the answer is larger than its limit of {max_bytes} bytes"),
-                            body,
-                        ));
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(HttpError::Request {
-                        source_name: self.source,
-                        endpoint: format!("GET {path}"),
-                        message: format!("unreadable body: {}", error_chain(&e)),
-                    });
+        let (body, more) = read_at_most(&mut resp.inner, max_bytes)
+            .await
+            .map_err(|e| HttpError::Request {
+                source_name: self.source,
+                endpoint: format!("GET {path}"),
+                message: format!("unreadable body: {}", error_chain(&e)),
+            })?;
+        if more {
+            return Err(unreadable(
+                format!("the answer is larger than its limit of {max_bytes} bytes"),
+                body,
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            let message = undecodable(content_type.as_deref(), &body, &e);
+            if json_like(content_type.as_deref(), &body) {
+                unreadable(message, body)
+            } else {
+                HttpError::Request {
+                    source_name: self.source,
+                    endpoint: format!("GET {path}"),
+                    message,
                 }
             }
-        }
-        serde_json::from_slice(&body)
-            .map_err(|e| unreadable(undecodable(content_type.as_deref(), &body, &e), body))
+        })
     }
 
     /// The answer to an admitted request is in (or it failed without one): it is counted by
@@ -610,18 +608,28 @@ pub const CHECK_BODY_LIMIT: usize = 1 << 30;
 /// The first 300 characters of an error body, on one line, reading at most
 /// [`ERROR_BODY_LIMIT`] bytes of it.
 async fn body_excerpt(mut resp: reqwest::Response) -> String {
-    let mut bytes = Vec::new();
-    while bytes.len() < ERROR_BODY_LIMIT {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = ERROR_BODY_LIMIT - bytes.len();
-                bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            Ok(None) | Err(_) => break,
-        }
-    }
+    let (bytes, _) = read_at_most(&mut resp, ERROR_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
     drop(resp);
     excerpt(&bytes, 300)
+}
+
+/// At most `max` bytes of an answer's body, and whether it has more. The rest is never read:
+/// dropping the answer closes its connection, so an endless body costs no memory.
+pub(crate) async fn read_at_most(
+    resp: &mut reqwest::Response,
+    max: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = max - bytes.len();
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if chunk.len() > room {
+            return Ok((bytes, true));
+        }
+    }
+    Ok((bytes, false))
 }
 
 /// The first `chars` characters of `bytes` (lossy UTF-8), whitespace collapsed to one line.
@@ -637,13 +645,7 @@ fn excerpt(bytes: &[u8], chars: usize) -> String {
 /// Why a successful answer cannot be decoded: a body that is not JSON at all (an HTML login
 /// page, a proxy's error page) is named as such, with its content type and first bytes.
 fn undecodable(content_type: Option<&str>, body: &[u8], error: &serde_json::Error) -> String {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let looks_like_json = matches!(
-        first,
-        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
-    );
-    let json_type = content_type.is_none_or(|t| t.to_ascii_lowercase().contains("json"));
-    if looks_like_json && json_type {
+    if json_like(content_type, body) {
         return format!("unreadable JSON body: {error}");
     }
     let head = &body[..body.len().min(200)];
@@ -653,6 +655,17 @@ fn undecodable(content_type: Option<&str>, body: &[u8], error: &serde_json::Erro
         body.len(),
         excerpt(head, 120)
     )
+}
+
+/// Whether an answer means to be JSON: a JSON (or no) content type and a body that starts
+/// like a JSON value. One that does not (a proxy's page, an empty body) is not a record.
+fn json_like(content_type: Option<&str>, body: &[u8]) -> bool {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let looks_like_json = matches!(
+        first,
+        Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    );
+    looks_like_json && content_type.is_none_or(|t| t.to_ascii_lowercase().contains("json"))
 }
 
 /// An HTML content type (`text/html`, `application/xhtml+xml`), parameters aside.

@@ -57,6 +57,9 @@ impl TokenSource {
     }
 }
 
+/// The most of a token answer read (a token is a few KiB at most).
+const TOKEN_ANSWER_LIMIT: usize = 64 * 1024;
+
 /// `application/x-www-form-urlencoded` encoding of one value.
 fn form_value(value: &str) -> String {
     value
@@ -144,10 +147,17 @@ impl ApiClient {
                 body: body_excerpt(response).await,
             });
         }
-        let answer: TokenAnswer = response
-            .json()
+        let mut response = response;
+        let (body, more) = super::read_at_most(&mut response, TOKEN_ANSWER_LIMIT)
             .await
             .map_err(|e| failed(format!("unreadable token answer: {}", error_chain(&e))))?;
+        if more {
+            return Err(failed(format!(
+                "the token answer is larger than {TOKEN_ANSWER_LIMIT} bytes"
+            )));
+        }
+        let answer: TokenAnswer = serde_json::from_slice(&body)
+            .map_err(|e| failed(format!("unreadable token answer: {e}")))?;
         // Trust the server's lifetime within sane bounds: a token per request would halve the
         // budget, and an absurd lifetime must not overflow the clock.
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600).clamp(1, 86_400));

@@ -69,7 +69,7 @@ impl Sink {
         }
         self.rejects.push(Reject {
             key: rejected.key.map(|k| k.join("/")),
-            payload,
+            payload: rejects::kept_payload(payload),
             error: rejected.error,
         });
     }
@@ -185,10 +185,21 @@ async fn run(
             "the answer says success=false: {envelope:?}"
         )));
     }
+    // A record set aside without a readable key may be any stored row: this listing then
+    // deletes nothing (the next one without such a record does).
+    let keyless = rejected.iter().filter(|r| r.key.is_none()).count();
+    if keyless > 0 {
+        tracing::warn!(
+            stream = stream.name,
+            keyless,
+            "records without a readable key were set aside; nothing is soft-deleted this time"
+        );
+    }
+    let deletes = (keyless == 0).then(|| ctx.delete_policy());
     let complete = stager
         .finish(
             ctx.run_id,
-            Some(ctx.delete_policy()),
+            deletes,
             (
                 ctx.source,
                 stream.name,

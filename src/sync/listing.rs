@@ -228,15 +228,20 @@ impl<R: Read> Scanner<R> {
             .ok_or_else(|| "the body ended inside the listing".to_string())?;
         match first {
             b'{' | b'[' => {
-                let mut depth = 0u64;
+                // The brackets still open: a `]` closing a `{` is a broken structure, which
+                // fails the listing rather than run one record into the next.
+                let mut open: Vec<u8> = Vec::new();
                 let mut b = first;
                 loop {
                     keep(&mut out, b);
                     match b {
-                        b'{' | b'[' => depth += 1,
+                        b'{' => open.push(b'}'),
+                        b'[' => open.push(b']'),
                         b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
+                            if open.pop() != Some(b) {
+                                return Err("mismatched brackets in the listing".into());
+                            }
+                            if open.is_empty() {
                                 return Ok(out);
                             }
                         }
@@ -454,6 +459,12 @@ mod tests {
         .unwrap();
         assert!(matches!(&got[0], Item::Unreadable { .. }), "{:?}", got[0]);
         assert!(matches!(&got[1], Item::Record(v) if v["id"] == 2));
+    }
+
+    #[test]
+    fn mismatched_brackets_fail_the_listing_instead_of_joining_records() {
+        let err = run(r#"[{"id":1,"a":[1},{"id":2}],{"id":3}]"#, None).unwrap_err();
+        assert!(err.contains("mismatched"), "{err}");
     }
 
     #[test]

@@ -209,15 +209,17 @@ async fn lock_or_done(
 }
 
 /// Whether a live process holds the source's pass (its runs marked `running` are its own),
-/// as opposed to runs a killed process left `running`.
+/// as opposed to runs a killed process left `running`. Only looks (at `pg_locks`): a daemon
+/// taking the lock meanwhile is never disturbed.
 pub async fn pass_in_progress(pool: &PgPool, source: &str) -> Result<bool, sqlx::Error> {
-    match PassLock::acquire(pool, source, false).await? {
-        Some(lock) => {
-            lock.release().await?;
-            Ok(false)
-        }
-        None => Ok(true),
-    }
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0))",
+    )
+    .bind(PassLock::key(source))
+    .fetch_one(pool)
+    .await
 }
 
 /// Told where a pass stands, for a progress display.
@@ -301,7 +303,7 @@ struct PassLock {
 impl PassLock {
     async fn acquire(pool: &PgPool, source: &str, wait: bool) -> Result<Option<Self>, sqlx::Error> {
         let mut conn = PoolConnection::detach(pool.acquire().await?);
-        let key = format!("tributary:pass:{source}");
+        let key = Self::key(source);
         let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
             .bind(&key)
             .fetch_one(&mut conn)
@@ -336,6 +338,11 @@ impl PassLock {
     /// ended that connection, the lock went with it, and it is taken again on a new one —
     /// without waiting, riding out the drop by [`db::retry`]. `Ok(false)`: another process
     /// took the source meanwhile; this pass must not go on beside it.
+    /// The advisory lock's name; its key is `hashtextextended(name, 0)`.
+    fn key(source: &str) -> String {
+        format!("tributary:pass:{source}")
+    }
+
     async fn hold(&mut self, pool: &PgPool, source: &str) -> Result<bool, sqlx::Error> {
         let alive = tokio::time::timeout(
             Duration::from_secs(5),
@@ -446,6 +453,21 @@ async fn run_pass(
     for (index, &stream) in streams.iter().enumerate() {
         if shutdown.stop.is_cancelled() {
             cancelled_at = Some(index);
+            break;
+        }
+        // The lock may have gone with its connection while the last stream was talking to
+        // the vendor (a database restart): never start a stream without it.
+        let why = match lock.hold(pool, name).await {
+            Ok(true) => None,
+            Ok(false) => Some("another process holds the source now".to_string()),
+            Err(e) => Some(format!("database: {}", db::describe(&e))),
+        };
+        if let Some(why) = why {
+            tracing::error!(run_id = pass_id, stream, reason = %why, "the pass lock was lost with its database connection; the pass stops");
+            first_error.get_or_insert(format!(
+                "{stream}: the pass lock was lost with its database connection ({why}); this pass stopped so that two never run at once"
+            ));
+            lock_lost = true;
             break;
         }
         if let Some(progress) = progress {

@@ -356,7 +356,7 @@ pub fn storable_number(text: &str) -> bool {
         },
         None => (unsigned, 0),
     };
-    if exponent.abs() > 1000 {
+    if !(-1000..=1000).contains(&exponent) {
         return false;
     }
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -409,19 +409,46 @@ fn array<'v>(obj: &'v Map<String, Value>, field: &str) -> Result<&'v [Value], St
     }
 }
 
-/// The scalar after the first `"name":` in `text`, if it parses.
+/// The scalar value of the top-level key `name` of the object `text` begins, if it can be
+/// read (keys of nested objects, and strings that merely say `name`, do not count).
 fn sniff(text: &str, name: &str) -> Option<Value> {
-    let quoted = format!("\"{name}\"");
-    let after = &text[text.find(&quoted)? + quoted.len()..];
-    let after = after.trim_start().strip_prefix(':')?.trim_start();
-    let end = if let Some(rest) = after.strip_prefix('"') {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                let key = text.get(start..=i.min(bytes.len() - 1))?;
+                let rest = text.get(i + 1..)?.trim_start();
+                if depth == 1 && key == format!("\"{name}\"") {
+                    if let Some(value) = rest.strip_prefix(':') {
+                        return scalar(value.trim_start());
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The JSON scalar (number or plain string) `text` begins with.
+fn scalar(text: &str) -> Option<Value> {
+    let end = if let Some(rest) = text.strip_prefix('"') {
         rest.find('"')? + 2
     } else {
-        after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.')))
-            .unwrap_or(after.len())
+        text.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.')))
+            .unwrap_or(text.len())
     };
-    serde_json::from_str(&after[..end]).ok()
+    serde_json::from_str(&text[..end]).ok()
 }
 
 fn key_value(column: &Column, obj: &Map<String, Value>, tz: Tz) -> Result<String, String> {
@@ -849,10 +876,22 @@ mod storable_tests {
         for ok in ["1", "-12.50", "1e1000", "1E-1000", "0.000001"] {
             assert!(storable_number(ok), "{ok}");
         }
-        for bad in ["1e1001", "1e999999", "-1E-999999"] {
+        for bad in ["1e1001", "1e999999", "-1E-999999", "1e-9223372036854775808"] {
             assert!(!storable_number(bad), "{bad}");
         }
         let nul: Value = serde_json::from_str(r#"{"k":"a\u0000b"}"#).unwrap();
+        assert_eq!(
+            sniff(
+                r#"{"contact":{"id":5},"label":"id","id":42,"x":"\ud800"}"#,
+                "id"
+            ),
+            Some(Value::from(42))
+        );
+        assert_eq!(
+            sniff(r#"{"a":[{"id":1}],"id":"A-7"}"#, "id"),
+            Some(Value::from("A-7"))
+        );
+        assert_eq!(sniff(r#"{"a":{"id":1}"#, "id"), None);
         assert!(unstorable(&nul, "").unwrap().contains("NUL"));
     }
 }

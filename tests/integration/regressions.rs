@@ -603,3 +603,72 @@ async fn database_errors_read_without_postgresql_source_lines() {
     sim.stop().await;
     db.drop().await;
 }
+
+/// Found in review: an order naming the project `.` stopped every aircalc refresh (the
+/// request is refused, and that ended the stream); it is now an unknown number.
+#[tokio::test]
+async fn a_project_number_a_url_cannot_carry_is_unknown_not_the_end_of_the_refresh() {
+    let db = fresh_db().await;
+    let sim = sim_with(1, 3).await;
+    for (id, no) in [(9001, "."), (9002, "..")] {
+        control(&sim, "PUT", "/_sim/planningnow/order",
+            json!({"id": id, "o_conf_date": "2025-05-01", "project_no": no, "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
+    }
+    let env = all_sources_env(&db, &sim, "JobOrder");
+    let settings = settings(&env);
+    assert_eq!(
+        library_pass(&db.pool, &settings, "planningnow")
+            .await
+            .status,
+        RunStatus::Succeeded
+    );
+    let report = library_pass(&db.pool, &settings, aircalc::NAME).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+            .await,
+        3,
+        "every project aircalc knows is fetched"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.project_refresh WHERE project_no IN ('.', '..') AND not_found_at IS NOT NULL")
+            .await,
+        2
+    );
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// Found in review: aircalc deleting three projects tripped the wrong-base_url guard,
+/// although pos-rows-aggregated had just confirmed the deletions.
+#[tokio::test]
+async fn projects_whose_pos_rows_are_gone_are_deleted_without_tripping_the_guard() {
+    let db = fresh_db().await;
+    // Of ten projects three go: the pos-rows listing loses under half its rows, and the
+    // three are the only projects due, so all that is asked answers 404.
+    let sim = sim_with(1, 10).await;
+    let env = all_sources_env(&db, &sim, "JobOrder");
+    let settings = settings(&env);
+    assert_eq!(
+        library_pass(&db.pool, &settings, aircalc::NAME)
+            .await
+            .status,
+        RunStatus::Succeeded
+    );
+    control(
+        &sim,
+        "POST",
+        "/_sim/aircalc/mutate",
+        json!({"delete": 3, "seed": 5}),
+    )
+    .await;
+    let report = library_pass(&db.pool, &settings, aircalc::NAME).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
+            .await,
+        3
+    );
+    sim.stop().await;
+    db.drop().await;
+}

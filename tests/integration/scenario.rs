@@ -944,6 +944,8 @@ impl Scenario {
                     vanished > 0.0 && ((root && listed == 0) || vanished > 0.5 * live.len() as f64)
                 }
                 Guard::NotFound => {
+                    // Projects gone from aircalc whose pos-rows the same pass drops are
+                    // confirmed deletions; only the others count (a wrong base_url).
                     let listed: BTreeSet<String> = truth
                         .iter()
                         .find(|e| e.table == "aircalc.pos_rows")
@@ -954,8 +956,16 @@ impl Scenario {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    let vouched: BTreeSet<&String> = live.keys().chain(listed.iter()).collect();
-                    vanished > 2.0 && vanished > 0.5 * vouched.len() as f64
+                    let suspect = live
+                        .keys()
+                        .filter(|k| !expected.rows.contains_key(*k) && listed.contains(*k))
+                        .count() as f64;
+                    let asked: BTreeSet<&String> = live
+                        .keys()
+                        .filter(|k| expected.rows.contains_key(*k) || listed.contains(*k))
+                        .chain(listed.iter())
+                        .collect();
+                    suspect > 2.0 && suspect > 0.5 * asked.len() as f64
                 }
             };
             if trips {

@@ -14,7 +14,7 @@ use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
 use crate::http::{ApiClient, HttpError};
 use crate::sync::apply::{Applied, Batch, GuardTrip, Stager, soft_delete_missing};
-use crate::sync::table::{ColType, Normalizer, Table, convert, row_line};
+use crate::sync::table::{ColType, Normalizer, Table, convert, row_line, unstorable};
 use crate::sync::{StreamContext, SyncError};
 
 /// Records every project number the sources name: pos-rows-aggregated (whose spelling is
@@ -117,6 +117,19 @@ async fn vouched(pool: &PgPool, due: &[Due]) -> Result<HashSet<String>, sqlx::Er
     Ok(vouched.into_iter().collect())
 }
 
+/// The numbers among `numbers` that pos-rows-aggregated listed once and lists no more.
+async fn delisted(pool: &PgPool, numbers: &[String]) -> Result<HashSet<String>, sqlx::Error> {
+    let found: Vec<String> = sqlx::query_scalar(
+        "SELECT n FROM unnest($1::text[]) AS n WHERE \
+         EXISTS (SELECT 1 FROM aircalc.pos_rows r WHERE aircalc.match_key(r.project_no) = n) \
+         AND NOT EXISTS (SELECT 1 FROM aircalc.pos_rows r WHERE aircalc.match_key(r.project_no) = n AND r._deleted_at IS NULL)",
+    )
+    .bind(numbers)
+    .fetch_all(pool)
+    .await?;
+    Ok(found.into_iter().collect())
+}
+
 /// Fetches due projects in priority order for as long as the budget allows.
 pub async fn refresh(
     ctx: &StreamContext<'_>,
@@ -149,6 +162,12 @@ pub async fn refresh(
         if ctx.stopping() {
             result = Err(SyncError::Cancelled);
             break;
+        }
+        // `.` and `..` cannot be asked for (in a URL they move within the path): such a
+        // number is one aircalc cannot know.
+        if matches!(fetch_no.trim(), "." | "..") {
+            missing.push(project_no.clone());
+            continue;
         }
         let path = format!(
             "/project-by-no/v0/{}",
@@ -211,19 +230,28 @@ pub async fn refresh(
     if matches!(result, Err(SyncError::Cancelled)) {
         return result;
     }
-    // Many 404s at once smell of a wrong base_url or a broken proxy, not of deleted projects.
-    let trip = gone.len() > 2
+    // A 404 for a project whose rows this pass's pos-rows listing no longer has is a
+    // deletion the listing confirms. Many other 404s at once smell of a wrong base_url or a
+    // broken proxy, not of deleted projects.
+    let confirmed = delisted(ctx.pool, &gone).await?;
+    let (confirmed, suspect): (Vec<String>, Vec<String>) =
+        gone.into_iter().partition(|no| confirmed.contains(no));
+    for project_no in &confirmed {
+        not_found(ctx, project_no, counts).await?;
+    }
+    let asked = vouched_asked - confirmed.len() as i64;
+    let trip = suspect.len() > 2
         && ctx
             .delete_policy()
-            .refuses(gone.len() as i64, vouched_asked, false);
+            .refuses(suspect.len() as i64, asked, false);
     if trip {
         return Err(SyncError::Guard(GuardTrip::NotFound {
             table: projects.name.to_string(),
-            missing: gone.len() as i64,
-            vouched: vouched_asked,
+            missing: suspect.len() as i64,
+            vouched: asked,
         }));
     }
-    for project_no in &gone {
+    for project_no in &suspect {
         not_found(ctx, project_no, counts).await?;
     }
     result
@@ -384,6 +412,14 @@ async fn store_boms(
         let Some(pos_no) = position["posNo"].as_str() else {
             continue;
         };
+        if matches!(pos_no, "." | "..") {
+            rejected.push(Reject {
+                key: Some(format!("bom/{pos_no}")),
+                payload: position.clone(),
+                error: format!("the position `{pos_no}` cannot be asked for its BOM: in a URL it would reach another resource"),
+            });
+            continue;
+        }
         let path = format!(
             "/ahu-bom-by-pos-no/v0/{}",
             crate::sync::delta::path_segment(pos_no)
@@ -413,7 +449,11 @@ async fn store_boms(
             let mut values = obj.clone();
             values.insert(model::BOM_PROJECT.into(), json!(project_no));
             let key = vec![pos_no.to_string(), line_no.to_string()];
-            match row_line(&table, &key, &values, &line.to_string(), UTC) {
+            let row = match unstorable(line, "") {
+                Some(problem) => Err(problem),
+                None => row_line(&table, &key, &values, &line.to_string(), UTC),
+            };
+            match row {
                 Ok(row) => {
                     batch.rows[0].push_str(&row);
                     batch.counts[0] += 1;

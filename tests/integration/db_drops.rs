@@ -18,8 +18,8 @@ use tributary::sources;
 use tributary::sync::SyncOptions;
 
 /// Forwards connections to the database server until cut.
-struct Proxy {
-    url: String,
+pub(crate) struct Proxy {
+    pub(crate) url: String,
     refusing: Arc<AtomicBool>,
     generation: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
@@ -27,7 +27,7 @@ struct Proxy {
 
 impl Proxy {
     /// A proxy for the server of `url`; its `url` is the same URL through the proxy.
-    async fn start(url: &str) -> Proxy {
+    pub(crate) async fn start(url: &str) -> Proxy {
         let mut parsed = reqwest::Url::parse(url).expect("a database URL");
         let target = format!(
             "{}:{}",
@@ -75,7 +75,7 @@ impl Proxy {
     }
 
     /// Closes every proxied connection and refuses new ones for `outage`.
-    async fn cut(&self, outage: Duration) {
+    pub(crate) async fn cut(&self, outage: Duration) {
         self.refusing.store(true, Ordering::SeqCst);
         self.generation.send_modify(|g| *g += 1);
         tokio::time::sleep(outage).await;

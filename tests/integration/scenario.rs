@@ -1,8 +1,8 @@
 //! The scenario suite: a seeded driver evolves all three simulated sources step by step
 //! (records created, changed and deleted in every stream, orders naming projects aircalc
 //! lacks, malformed records appearing and fixed, 5xx, 429 with and without Retry-After, slow
-//! and truncated answers, error answers and records without end, `sync` killed with
-//! SIGKILL, `run` stopped with SIGTERM, a spent aircalc budget, two processes at once, a
+//! and truncated answers, error answers and records without end, the database gone for two
+//! seconds mid-pass, `sync` killed with SIGKILL, `run` stopped with SIGTERM, a spent aircalc budget, two processes at once, a
 //! listing shrinking past the guard) and, after every pass, checks the database against
 //! the simulators' own truth:
 //!
@@ -32,6 +32,7 @@ use sqlx::types::Json;
 use tokio::process::{Child, Command};
 
 use crate::common::*;
+use crate::db_drops::Proxy;
 use crate::regressions::all_sources_env;
 use tributary::simulate::{self, Limit, RunningSimulator, SimOptions};
 
@@ -99,6 +100,8 @@ struct Scenario {
     seed: u64,
     rng: fastrand::Rng,
     db: TestDb,
+    /// tributary reaches the database through it, so that a step can cut it off.
+    proxy: Proxy,
     sim: RunningSimulator,
     env: HashMap<String, String>,
     steps: Vec<String>,
@@ -106,7 +109,7 @@ struct Scenario {
 }
 
 /// How many kinds of step the menu has.
-const STEPS: u32 = 22;
+const STEPS: u32 = 23;
 
 /// Malformed orders carry this as their `netto`, or a field `HOSTILE` PostgreSQL cannot
 /// store (a number beyond numeric, a NUL).
@@ -144,7 +147,9 @@ impl Scenario {
         .await
         .expect("simulator");
         let db = fresh_db().await;
+        let proxy = Proxy::start(&db.url).await;
         let mut env = all_sources_env(&db, &sim, "JobOrder,Equipment");
+        env.insert("DATABASE_URL".into(), proxy.url.clone());
         for (k, v) in [
             ("PLANNINGNOW__TIMEOUT_SECS", "2".to_string()),
             ("PLANNINGNOW__BUDGET__WINDOW_SECS", "60".into()),
@@ -170,6 +175,7 @@ impl Scenario {
             seed,
             rng: fastrand::Rng::with_seed(seed),
             db,
+            proxy,
             sim,
             env,
             steps: Vec::new(),
@@ -362,7 +368,30 @@ impl Scenario {
                 self.faulted_pass(format!("a record without end {body}"), &[1])
                     .await;
             }
+            21 => self.database_drop().await,
             _ => self.pass("pass").await,
+        }
+    }
+
+    /// The database goes away for two seconds in the middle of a sync: the pass rides it
+    /// out or fails cleanly, and nothing it committed is lost or half-written.
+    async fn database_drop(&mut self) {
+        self.settle_guard().await;
+        let child = self.spawn(&["sync"], &[]);
+        let after = self.rng.u64(50..2_000);
+        tokio::time::sleep(Duration::from_millis(after)).await;
+        self.proxy.cut(Duration::from_secs(2)).await;
+        let out = child.wait_with_output().await.expect("wait for sync");
+        self.figures.passes += 1;
+        self.figures.faults += 1;
+        self.note(format!(
+            "the database gone for 2 s, {after} ms into a sync -> {:?}",
+            out.status.code()
+        ));
+        match out.status.code() {
+            Some(0) => self.after_success().await,
+            Some(1) => self.after_any().await,
+            code => self.fail(&format!("a database drop: exit {code:?}\n{}", text(&out))),
         }
     }
 

@@ -290,6 +290,22 @@ pub const RETRY_WAITS: [Duration; 5] = [
 /// No attempt of [`retry`] starts later than this after the first.
 const RETRY_WITHIN: Duration = Duration::from_secs(15);
 
+/// The longest one attempt of [`retry`] waits for its answer.
+const RETRY_ATTEMPT: Duration = Duration::from_secs(10);
+
+/// Whether the database answers `SELECT 1` on a new connection of its own within `within`:
+/// the pool's connections may all be busy, or stuck on a network that froze.
+pub async fn answers(pool: &PgPool, within: Duration) -> bool {
+    use sqlx::ConnectOptions;
+    let options = pool.connect_options();
+    let probe = async {
+        let mut conn = options.connect().await?;
+        sqlx::query("SELECT 1").execute(&mut conn).await?;
+        sqlx::Connection::close(conn).await
+    };
+    matches!(tokio::time::timeout(within, probe).await, Ok(Ok(())))
+}
+
 /// Runs `op` (one small statement or transaction, safe to run again), and again on a fresh
 /// connection after each of [`RETRY_WAITS`] while it fails with a [`is_transient`] error and
 /// less than [`RETRY_WITHIN`] has passed; any other error, or the last one, is returned.
@@ -303,7 +319,17 @@ where
     let mut waits = RETRY_WAITS.iter();
     let mut attempt = 1u32;
     loop {
-        match op().await {
+        // A connection whose network froze never answers: an attempt gets as long as
+        // one statement of this kind may reasonably take, then counts as a lost connection.
+        let outcome = tokio::time::timeout(RETRY_ATTEMPT, op())
+            .await
+            .unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {} s", RETRY_ATTEMPT.as_secs()),
+                )))
+            });
+        match outcome {
             Ok(value) => {
                 if attempt > 1 {
                     tracing::info!(what, attempt, "the database answers again");

@@ -64,6 +64,10 @@ pub enum SyncError {
     Cancelled,
     #[error("abandoned by {0}; its open batch rolled back")]
     Aborted(&'static str),
+    #[error(
+        "the database did not answer for {0} s (a frozen connection or network); the stream was abandoned and its open batch rolled back"
+    )]
+    DatabaseFrozen(u64),
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("database: {}", crate::db::describe(.0))]
@@ -81,7 +85,8 @@ pub enum SyncError {
 impl SyncError {
     /// Whether the remaining streams of the source are pointless (bad credentials).
     pub fn stops_source(&self) -> bool {
-        matches!(self, SyncError::Http(e) if e.is_fatal_for_source())
+        matches!(self, SyncError::DatabaseFrozen(_))
+            || matches!(self, SyncError::Http(e) if e.is_fatal_for_source())
     }
 
     /// The request budget is spent: the run ends `budget_exhausted`, not `failed`.
@@ -330,8 +335,13 @@ impl PassLock {
         Ok(Some(Self { conn }))
     }
 
+    /// Closes the lock's connection (which frees the lock). On a network that froze the
+    /// goodbye is never answered: after a few seconds the connection is dropped instead,
+    /// and the server frees the lock when it notices the session gone.
     async fn release(self) -> Result<(), sqlx::Error> {
-        sqlx::Connection::close(self.conn).await
+        tokio::time::timeout(Duration::from_secs(3), sqlx::Connection::close(self.conn))
+            .await
+            .unwrap_or(Ok(()))
     }
 
     /// Makes sure the lock is still held. It lives with its connection: when a database drop
@@ -372,6 +382,27 @@ impl PassLock {
                 (None, Some(wait)) => tokio::time::sleep(*wait).await,
                 (None, None) => return Ok(false),
             }
+        }
+    }
+}
+
+/// Ends (with the seconds it waited) once the database has not answered a probe on a
+/// connection of its own twice in a row: a stream stuck on a connection whose network
+/// froze would otherwise wait forever, since the server's timeouts cannot reach it. A probe
+/// gets the pool's acquire timeout; probes start after that long again (at most 5 s).
+async fn frozen(pool: &PgPool) -> u64 {
+    let within = pool.options().get_acquire_timeout();
+    let every = within.min(Duration::from_secs(5));
+    let mut since = None;
+    loop {
+        tokio::time::sleep(every).await;
+        let started = Instant::now();
+        if db::answers(pool, within).await {
+            since = None;
+        } else if let Some(first) = since {
+            return Instant::now().duration_since(first).as_secs().max(1);
+        } else {
+            since = Some(started);
         }
     }
 }
@@ -450,6 +481,9 @@ async fn run_pass(
     // could not close is closed as interrupted by the source's next pass.
     let mut unrecorded = false;
     let mut lock_lost = false;
+    // The database stopped answering altogether: nothing more can be recorded now; the
+    // source's next pass closes this pass's runs as interrupted.
+    let mut db_frozen = false;
     for (index, &stream) in streams.iter().enumerate() {
         if shutdown.stop.is_cancelled() {
             cancelled_at = Some(index);
@@ -506,6 +540,10 @@ async fn run_pass(
                     counts: RunCounts::default(),
                     error: Some(SyncError::Aborted(shutdown.abandoned_by)),
                 },
+                secs = frozen(pool) => StreamResult {
+                    counts: RunCounts::default(),
+                    error: Some(SyncError::DatabaseFrozen(secs)),
+                },
             };
             // A stream's data commits all at once (or batch by batch with its checkpoint),
             // so one cut off by a lost connection runs again from where it committed.
@@ -551,10 +589,15 @@ async fn run_pass(
             Some(_) => RunStatus::Failed,
         };
         let message = error.as_ref().map(|e| e.to_string());
-        let recorded = db::retry("recording a stream's outcome", || {
-            runs::finish(pool, run_id, status, &counts, message.as_deref())
-        })
-        .await;
+        db_frozen |= matches!(error, Some(SyncError::DatabaseFrozen(_)));
+        let recorded = if db_frozen {
+            Err(sqlx::Error::PoolTimedOut)
+        } else {
+            db::retry("recording a stream's outcome", || {
+                runs::finish(pool, run_id, status, &counts, message.as_deref())
+            })
+            .await
+        };
         let t = counts.total();
         match (&message, status) {
             (None, _) => tracing::info!(
@@ -656,11 +699,15 @@ async fn run_pass(
         (None, None, None) => (RunStatus::Succeeded, None),
     };
     let mut status = status;
-    if let Err(e) = db::retry("recording the pass's outcome", || {
-        runs::finish(pool, pass_id, status, &total, error.as_deref())
-    })
-    .await
-    {
+    let recorded = if db_frozen {
+        Err(sqlx::Error::PoolTimedOut)
+    } else {
+        db::retry("recording the pass's outcome", || {
+            runs::finish(pool, pass_id, status, &total, error.as_deref())
+        })
+        .await
+    };
+    if let Err(e) = recorded {
         tracing::error!(run_id = pass_id, error = %e, "recording the pass's outcome failed; the source's next pass closes it as interrupted");
         status = RunStatus::Failed;
     }

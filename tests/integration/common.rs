@@ -364,3 +364,60 @@ async fn a_test_database_is_dropped_when_it_goes_out_of_scope_or_explicitly() {
         "{explicit} was not dropped"
     );
 }
+
+/// A TCP proxy to the test database that can freeze: while frozen it still accepts
+/// connections and reads what both sides send, but forwards nothing (a database behind a
+/// stalled network, or a stopped server's port); thawed, it forwards what it held and
+/// goes on.
+pub struct FreezingProxy {
+    pub addr: std::net::SocketAddr,
+    frozen: tokio::sync::watch::Sender<bool>,
+}
+
+impl FreezingProxy {
+    pub async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a listener");
+        let addr = listener.local_addr().unwrap();
+        let (frozen, _) = tokio::sync::watch::channel(false);
+        let watch = frozen.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(Self::forward(client_read, server_write, watch.subscribe()));
+                tokio::spawn(Self::forward(server_read, client_write, watch.subscribe()));
+            }
+        });
+        Self { addr, frozen }
+    }
+
+    async fn forward(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        mut frozen: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if frozen.wait_for(|f| !*f).await.is_err() {
+                return;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    pub fn freeze(&self, on: bool) {
+        self.frozen.send_replace(on);
+    }
+}

@@ -6,6 +6,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+use tributary::db::runs::RunStatus;
+use tributary::sync::{SyncOptions, sync_source};
+
 use crate::common::*;
 
 fn with(env: &HashMap<String, String>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -152,5 +156,82 @@ async fn every_pooled_connection_carries_the_configured_timeouts() {
     for pair in shown(pool).await {
         assert_eq!(pair, ("5min".to_string(), "10s".to_string()));
     }
+    db.drop().await;
+}
+
+/// A database whose network freezes in the middle of a pass (a proxy that accepts and
+/// forwards nothing): the server's timeouts cannot reach the stuck connection, so the pass
+/// notices by its own probe, abandons the stream within seconds and ends; after the thaw
+/// the next pass lands everything.
+#[tokio::test]
+async fn a_database_frozen_mid_pass_fails_the_stream_within_seconds() {
+    let db = fresh_db().await;
+    let sim = simulator(20).await;
+    let proxy = FreezingProxy::start("127.0.0.1:5432".to_string()).await;
+    let mut env = env_for(&db, &sim);
+    let through = db.url.replace(
+        "127.0.0.1:5432",
+        &format!("127.0.0.1:{}", proxy.addr.port()),
+    );
+    env.insert("DATABASE_URL".into(), through);
+    env.insert(
+        "TRIBUTARY__DATABASE__ACQUIRE_TIMEOUT_SECS".into(),
+        "1".into(),
+    );
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": "/planningnow/api/offer", "delay_ms": 1500}),
+    )
+    .await;
+    let settings = settings(&env);
+    let pool = tributary::db::connect(&settings.database)
+        .await
+        .expect("pool");
+    let source = tributary::sources::build(&settings, &["planningnow"], &pool).expect("source");
+    let pass = {
+        let pool = pool.clone();
+        let settings = settings.clone();
+        tokio::spawn(async move {
+            let options = SyncOptions {
+                trigger: "cli",
+                allow_mass_delete: false,
+            };
+            let started = Instant::now();
+            let report = sync_source(&pool, &settings.sync, source[0].as_ref(), &options).await;
+            (report, started.elapsed())
+        })
+    };
+    loop {
+        let asked = db
+            .count(
+                "SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'GET /api/offer'",
+            )
+            .await;
+        if asked > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.freeze(true);
+    let frozen_at = Instant::now();
+    let (report, _) = tokio::time::timeout(Duration::from_secs(60), pass)
+        .await
+        .expect("the pass ends while the database is frozen")
+        .unwrap();
+    let ended_after = frozen_at.elapsed();
+    println!("frozen database: the pass ended {ended_after:?} into the freeze: {report:?}");
+    assert!(ended_after < Duration::from_secs(45), "{ended_after:?}");
+    proxy.freeze(false);
+    pool.close().await;
+    let again = sync(&db, &crate::common::settings(&env_for(&db, &sim)), false).await;
+    assert_eq!(again.status, RunStatus::Succeeded, "{again:?}");
+    db.assert_nothing_running().await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM planningnow.offers").await,
+        10
+    );
+    sim.stop().await;
     db.drop().await;
 }

@@ -43,6 +43,9 @@ struct Shared {
     busy: HashMap<&'static str, Arc<Mutex<()>>>,
 }
 
+/// How long the stop waits for the pool's connections to close, within the grace period.
+const CLOSE_POOL_WITHIN: Duration = Duration::from_secs(1);
+
 /// A started daemon: its HTTP address, and how to stop it.
 pub struct Daemon {
     shared: Arc<Shared>,
@@ -167,7 +170,9 @@ impl Daemon {
                 "runs still going at the end of the grace period; abandoning their open batches"
             );
             shared.shutdown.abort.cancel();
-            if tokio::time::timeout(margin, shared.tracker.wait())
+            // The last second of the grace is for closing the pool below.
+            let last = margin.saturating_sub(CLOSE_POOL_WITHIN);
+            if tokio::time::timeout(last, shared.tracker.wait())
                 .await
                 .is_err()
             {
@@ -177,7 +182,7 @@ impl Daemon {
         self.server.abort();
         // Closing waits for connections in use; a pass stuck in the database must not hold
         // the exit past the grace period (its run is closed as failed by the next start).
-        if tokio::time::timeout(Duration::from_secs(1), shared.pool.close())
+        if tokio::time::timeout(CLOSE_POOL_WITHIN, shared.pool.close())
             .await
             .is_err()
         {

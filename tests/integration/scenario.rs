@@ -2,7 +2,7 @@
 //! (records created, changed and deleted in every stream, orders naming projects aircalc
 //! lacks, malformed records appearing and fixed, 5xx, 429 with and without Retry-After, slow
 //! and truncated answers, error answers and records without end, the database gone for two
-//! seconds mid-pass, `sync` killed with SIGKILL, `run` stopped with SIGTERM, a spent aircalc budget, two processes at once, a
+//! seconds or frozen mid-pass, `sync` killed with SIGKILL, `run` stopped with SIGTERM, a spent aircalc budget, two processes at once, a
 //! listing shrinking past the guard) and, after every pass, checks the database against
 //! the simulators' own truth:
 //!
@@ -100,8 +100,10 @@ struct Scenario {
     seed: u64,
     rng: fastrand::Rng,
     db: TestDb,
-    /// tributary reaches the database through it, so that a step can cut it off.
+    /// tributary reaches the database through `freezer` and then `proxy`, so that a step
+    /// can cut it off or freeze it.
     proxy: Proxy,
+    freezer: FreezingProxy,
     sim: RunningSimulator,
     env: HashMap<String, String>,
     steps: Vec<String>,
@@ -109,7 +111,7 @@ struct Scenario {
 }
 
 /// How many kinds of step the menu has.
-const STEPS: u32 = 23;
+const STEPS: u32 = 24;
 
 /// Malformed orders carry this as their `netto`, or a field `HOSTILE` PostgreSQL cannot
 /// store (a number beyond numeric, a NUL).
@@ -148,8 +150,19 @@ impl Scenario {
         .expect("simulator");
         let db = fresh_db().await;
         let proxy = Proxy::start(&db.url).await;
+        let through = reqwest::Url::parse(&proxy.url).expect("the proxy's URL");
+        let freezer =
+            FreezingProxy::start(format!("127.0.0.1:{}", through.port().expect("a port"))).await;
+        let mut frozen_url = through.clone();
+        frozen_url
+            .set_port(Some(freezer.addr.port()))
+            .expect("a port");
         let mut env = all_sources_env(&db, &sim, "JobOrder,Equipment");
-        env.insert("DATABASE_URL".into(), proxy.url.clone());
+        env.insert("DATABASE_URL".into(), frozen_url.to_string());
+        env.insert(
+            "TRIBUTARY__DATABASE__ACQUIRE_TIMEOUT_SECS".into(),
+            "2".into(),
+        );
         for (k, v) in [
             ("PLANNINGNOW__TIMEOUT_SECS", "2".to_string()),
             ("PLANNINGNOW__BUDGET__WINDOW_SECS", "60".into()),
@@ -176,6 +189,7 @@ impl Scenario {
             rng: fastrand::Rng::with_seed(seed),
             db,
             proxy,
+            freezer,
             sim,
             env,
             steps: Vec::new(),
@@ -369,7 +383,37 @@ impl Scenario {
                     .await;
             }
             21 => self.database_drop().await,
+            22 => self.database_freeze().await,
             _ => self.pass("pass").await,
+        }
+    }
+
+    /// The database's network freezes in the middle of a sync: the pass must end on its own
+    /// while it is frozen (its watchdog), and nothing it committed is lost.
+    async fn database_freeze(&mut self) {
+        self.settle_guard().await;
+        let mut child = self.spawn(&["sync"], &[]);
+        let after = self.rng.u64(50..2_000);
+        tokio::time::sleep(Duration::from_millis(after)).await;
+        self.freezer.freeze(true);
+        let frozen = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
+        let took = frozen.elapsed();
+        self.freezer.freeze(false);
+        self.figures.passes += 1;
+        self.figures.faults += 1;
+        let status = match ended {
+            Ok(status) => status.expect("wait for sync"),
+            Err(_) => self.fail("a sync did not end within 60 s of the database freezing"),
+        };
+        self.note(format!(
+            "the database frozen {after} ms into a sync -> {:?} after {took:?}",
+            status.code()
+        ));
+        match status.code() {
+            Some(0) => self.after_success().await,
+            Some(1) => self.after_any().await,
+            code => self.fail(&format!("a database freeze: exit {code:?}")),
         }
     }
 

@@ -753,3 +753,53 @@ async fn readyz_and_metrics_answer_within_a_second_while_the_database_is_frozen(
     sim.stop().await;
     db.drop().await;
 }
+
+/// A stop while the database is frozen under a pass in flight still ends within
+/// `server.shutdown_grace_secs` (it took 26.1 s of 25 in issue 11).
+#[tokio::test]
+async fn a_stop_while_the_database_is_frozen_ends_within_the_grace() {
+    use sqlx::postgres::PgConnectOptions;
+    use std::str::FromStr;
+    let db = fresh_db().await;
+    let sim = simulator(30).await;
+    let options = PgConnectOptions::from_str(&db.url).expect("the test URL parses");
+    let upstream = format!("{}:{}", options.get_host(), options.get_port());
+    let proxy = FreezingProxy::start(upstream.clone()).await;
+    let mut env = daemon_env(&db, &sim);
+    env.insert(
+        "DATABASE_URL".into(),
+        db.url.replacen(&upstream, &proxy.addr.to_string(), 1),
+    );
+    env.insert(
+        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
+        "0 0 0 1 1 *".into(),
+    );
+    env.insert("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS".into(), "5".into());
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        serde_json::json!({"path": "/planningnow/api/offer", "delay_ms": 1500}),
+    )
+    .await;
+    let daemon = Daemon::start(settings(&env))
+        .await
+        .expect("the daemon starts");
+    // The startup pass is in flight (its offers request admitted); then the freeze.
+    wait_for(Duration::from_secs(30), "the offers request", || async {
+        db.count("SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'GET /api/offer'")
+            .await
+            > 0
+    })
+    .await;
+    proxy.freeze(true);
+    let started = Instant::now();
+    daemon.stop().await;
+    let took = started.elapsed();
+    eprintln!("stop with the database frozen took {took:?} (grace 5 s)");
+    proxy.freeze(false);
+    // Before: the last fifth of the grace for the runs, then one second more for the pool.
+    assert!(took < Duration::from_millis(5_800), "{took:?}");
+    sim.stop().await;
+    db.drop().await;
+}

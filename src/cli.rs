@@ -157,7 +157,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 }
             };
             let pool = db::connect(&settings.database).await?;
-            db::migrate(&pool).await?;
+            crate::sync::unless_frozen(&pool, db::migrate(&pool)).await??;
             let sources = sources::build(&settings, &selected, &pool)?;
             let options = SyncOptions {
                 trigger: "cli",

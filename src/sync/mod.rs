@@ -159,20 +159,23 @@ pub async fn sync_source(
     source: &dyn Source,
     options: &SyncOptions,
 ) -> Result<SourceReport, sqlx::Error> {
-    let lock = match lock_or_done(pool, source.name(), options).await? {
-        Ok(lock) => lock,
-        Err(done) => return Ok(done),
-    };
-    run_pass(
-        pool,
-        settings,
-        source,
-        options,
-        lock,
-        &Shutdown::default(),
-        None,
-    )
-    .await
+    unless_frozen(pool, async {
+        let lock = match lock_or_done(pool, source.name(), options).await? {
+            Ok(lock) => lock,
+            Err(done) => return Ok(done),
+        };
+        run_pass(
+            pool,
+            settings,
+            source,
+            options,
+            lock,
+            &Shutdown::default(),
+            None,
+        )
+        .await
+    })
+    .await?
 }
 
 /// Takes the source's lock, waiting for another process's pass to end; `Err` with a report
@@ -245,28 +248,31 @@ pub async fn sync_source_with_progress(
     shutdown: &Shutdown,
     progress: &dyn PassProgress,
 ) -> Result<Option<SourceReport>, sqlx::Error> {
-    let lock = tokio::select! {
-        lock = lock_or_done(pool, source.name(), options) => match lock? {
-            Ok(lock) => lock,
-            Err(done) => {
-                progress.finished(&done);
-                return Ok(Some(done));
-            }
-        },
-        () = shutdown.stop.cancelled() => return Ok(None),
-    };
-    let report = run_pass(
-        pool,
-        settings,
-        source,
-        options,
-        lock,
-        shutdown,
-        Some(progress),
-    )
-    .await?;
-    progress.finished(&report);
-    Ok(Some(report))
+    unless_frozen(pool, async {
+        let lock = tokio::select! {
+            lock = lock_or_done(pool, source.name(), options) => match lock? {
+                Ok(lock) => lock,
+                Err(done) => {
+                    progress.finished(&done);
+                    return Ok(Some(done));
+                }
+            },
+            () = shutdown.stop.cancelled() => return Ok(None),
+        };
+        let report = run_pass(
+            pool,
+            settings,
+            source,
+            options,
+            lock,
+            shutdown,
+            Some(progress),
+        )
+        .await?;
+        progress.finished(&report);
+        Ok(Some(report))
+    })
+    .await?
 }
 
 /// Like [`sync_source`], but when another process holds the source it returns `None` at
@@ -278,12 +284,15 @@ pub async fn try_sync_source(
     options: &SyncOptions,
     shutdown: &Shutdown,
 ) -> Result<Option<SourceReport>, sqlx::Error> {
-    match PassLock::acquire(pool, source.name(), false).await? {
-        Some(lock) => run_pass(pool, settings, source, options, lock, shutdown, None)
-            .await
-            .map(Some),
-        None => Ok(None),
-    }
+    unless_frozen(pool, async {
+        match PassLock::acquire(pool, source.name(), false).await? {
+            Some(lock) => run_pass(pool, settings, source, options, lock, shutdown, None)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    })
+    .await?
 }
 
 /// Closes the source's runs a killed process left `running`, unless a live process holds
@@ -390,20 +399,51 @@ impl PassLock {
 /// connection of its own twice in a row: a stream stuck on a connection whose network
 /// froze would otherwise wait forever, since the server's timeouts cannot reach it. A probe
 /// gets the pool's acquire timeout; probes start after that long again (at most 5 s).
-async fn frozen(pool: &PgPool) -> u64 {
+async fn frozen(pool: &PgPool, misses: u32) -> u64 {
     let within = pool.options().get_acquire_timeout();
     let every = within.min(Duration::from_secs(5));
     let mut since = None;
+    let mut missed = 0;
     loop {
         tokio::time::sleep(every).await;
         let started = Instant::now();
         if db::answers(pool, within).await {
             since = None;
-        } else if let Some(first) = since {
-            return Instant::now().duration_since(first).as_secs().max(1);
+            missed = 0;
         } else {
-            since = Some(started);
+            let first = *since.get_or_insert(started);
+            missed += 1;
+            if missed >= misses {
+                return Instant::now().duration_since(first).as_secs().max(1);
+            }
         }
+    }
+}
+
+/// The database stopped answering while tributary waited on it.
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not answer for {0} s (a frozen connection or network); gave up waiting")]
+pub struct Frozen(pub u64);
+
+impl From<Frozen> for sqlx::Error {
+    fn from(frozen: Frozen) -> Self {
+        sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            frozen.to_string(),
+        ))
+    }
+}
+
+/// Runs `work` (database work outside a stream: migrations, taking the pass lock, recording
+/// runs) unless the database stops answering probes on connections of their own, three in
+/// a row: a wait on a connection whose network froze ends instead of lasting forever.
+pub async fn unless_frozen<F: std::future::Future>(
+    pool: &PgPool,
+    work: F,
+) -> Result<F::Output, Frozen> {
+    tokio::select! {
+        output = work => Ok(output),
+        secs = frozen(pool, 3) => Err(Frozen(secs)),
     }
 }
 
@@ -540,7 +580,7 @@ async fn run_pass(
                     counts: RunCounts::default(),
                     error: Some(SyncError::Aborted(shutdown.abandoned_by)),
                 },
-                secs = frozen(pool) => StreamResult {
+                secs = frozen(pool, 2) => StreamResult {
                     counts: RunCounts::default(),
                     error: Some(SyncError::DatabaseFrozen(secs)),
                 },

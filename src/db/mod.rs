@@ -293,9 +293,10 @@ const RETRY_WITHIN: Duration = Duration::from_secs(15);
 /// The longest one attempt of [`retry`] waits for its answer.
 const RETRY_ATTEMPT: Duration = Duration::from_secs(10);
 
-/// Whether the database answers `SELECT 1` on a new connection of its own within `within`:
-/// the pool's connections may all be busy, or stuck on a network that froze.
-pub async fn answers(pool: &PgPool, within: Duration) -> bool {
+/// Whether the database is silent: `SELECT 1` on a new connection of its own (the pool's
+/// may all be busy, or stuck) gets no answer at all within `within` — a network that froze.
+/// A database that answers, even with an error such as a refused connection, is not.
+pub async fn silent(pool: &PgPool, within: Duration) -> bool {
     use sqlx::ConnectOptions;
     let options = pool.connect_options();
     let probe = async {
@@ -303,7 +304,7 @@ pub async fn answers(pool: &PgPool, within: Duration) -> bool {
         sqlx::query("SELECT 1").execute(&mut conn).await?;
         sqlx::Connection::close(conn).await
     };
-    matches!(tokio::time::timeout(within, probe).await, Ok(Ok(())))
+    tokio::time::timeout(within, probe).await.is_err()
 }
 
 /// Runs `op` (one small statement or transaction, safe to run again), and again on a fresh

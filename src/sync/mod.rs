@@ -395,10 +395,12 @@ impl PassLock {
     }
 }
 
-/// Ends (with the seconds it waited) once the database has not answered a probe on a
-/// connection of its own twice in a row: a stream stuck on a connection whose network
-/// froze would otherwise wait forever, since the server's timeouts cannot reach it. A probe
-/// gets the pool's acquire timeout; probes start after that long again (at most 5 s).
+/// Ends (with the seconds it waited) once the database has been silent for `misses` probes
+/// in a row on connections of their own: work stuck on a connection whose network froze
+/// would otherwise wait forever, since the server's timeouts cannot reach it. A database
+/// that answers, if only to refuse, is not frozen (lost connections are retried and fail
+/// on their own). A probe gets the pool's acquire timeout; they start that often (at most
+/// every 5 s).
 async fn frozen(pool: &PgPool, misses: u32) -> u64 {
     let within = pool.options().get_acquire_timeout();
     let every = within.min(Duration::from_secs(5));
@@ -407,7 +409,7 @@ async fn frozen(pool: &PgPool, misses: u32) -> u64 {
     loop {
         tokio::time::sleep(every).await;
         let started = Instant::now();
-        if db::answers(pool, within).await {
+        if !db::silent(pool, within).await {
             since = None;
             missed = 0;
         } else {

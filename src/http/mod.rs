@@ -106,6 +106,30 @@ pub enum HttpError {
 }
 
 impl HttpError {
+    /// The endpoint answered 404: the object is unknown to the source.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, HttpError::Status { status, .. } if *status == StatusCode::NOT_FOUND)
+    }
+
+    /// An answer that is not one storable JSON value: what was wrong, and its first bytes.
+    pub fn unreadable(&self) -> Option<(&str, &[u8])> {
+        match self {
+            HttpError::Unreadable { message, head, .. } => Some((message, head)),
+            _ => None,
+        }
+    }
+
+    /// The request ledger's database failed (the budget could not be checked).
+    pub fn ledger_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            HttpError::Budget {
+                source: BudgetError::Ledger(e),
+                ..
+            } => Some(e),
+            _ => None,
+        }
+    }
+
     /// Errors that will not go away by trying the next stream (bad credentials).
     pub fn is_fatal_for_source(&self) -> bool {
         matches!(self, HttpError::Unauthorized { status, endpoint, .. }

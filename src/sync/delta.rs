@@ -8,7 +8,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
-use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
@@ -151,15 +150,16 @@ async fn run(
                     error,
                 }),
             },
-            Err(HttpError::Status { status, .. }) if status == StatusCode::NOT_FOUND => {
-                gone.push(key_of(stream, &item.key));
-            }
+            Err(e) if e.is_not_found() => gone.push(key_of(stream, &item.key)),
             // One detail that is not storable JSON is set aside; the others go on.
-            Err(HttpError::Unreadable { message, head, .. }) => rejected.push(Reject {
-                key: Some(item.key.clone()),
-                payload: rejects::unreadable_payload(&head),
-                error: message,
-            }),
+            Err(e) if e.unreadable().is_some() => {
+                let (message, head) = e.unreadable().expect("matched");
+                rejected.push(Reject {
+                    key: Some(item.key.clone()),
+                    payload: rejects::unreadable_payload(head),
+                    error: message.to_string(),
+                });
+            }
             Err(e) => {
                 halt.store(true, Ordering::Relaxed);
                 stopped.get_or_insert(e);

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::SyncSettings;
 use crate::db::runs::{self, RunCounts, RunStatus};
 use crate::db::{self, checkpoints};
-use crate::http::{BudgetError, HttpError};
+use crate::http::HttpError;
 use crate::sources::Source;
 
 /// How a pass was asked for.
@@ -454,10 +454,7 @@ pub async fn unless_frozen<F: std::future::Future>(
 fn lost_connection(error: &SyncError) -> bool {
     match error {
         SyncError::Db(e) => db::is_transient(e),
-        SyncError::Http(HttpError::Budget {
-            source: BudgetError::Ledger(e),
-            ..
-        }) => db::is_transient(e),
+        SyncError::Http(e) => e.ledger_error().is_some_and(db::is_transient),
         _ => false,
     }
 }

@@ -12,7 +12,7 @@ use super::model;
 use crate::config::AircalcSettings;
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
-use crate::http::{ApiClient, HttpError};
+use crate::http::ApiClient;
 use crate::sync::apply::{Applied, Batch, GuardTrip, Stager, soft_delete_missing};
 use crate::sync::table::{ColType, Normalizer, Table, convert, row_line, unstorable};
 use crate::sync::{StreamContext, SyncError};
@@ -195,16 +195,19 @@ pub async fn refresh(
                     None => {}
                 }
             }
-            Err(HttpError::Status { status, .. }) if status.as_u16() == 404 => {
+            Err(e) if e.is_not_found() => {
                 vouched_asked += i64::from(vouched.contains(project_no));
                 missing.push(project_no.clone());
             }
             // Not storable as it came: set aside, the stored project kept, asked again.
-            Err(HttpError::Unreadable { message, head, .. }) => rejected.push(Reject {
-                key: Some(project_no.clone()),
-                payload: rejects::unreadable_payload(&head),
-                error: message,
-            }),
+            Err(e) if e.unreadable().is_some() => {
+                let (message, head) = e.unreadable().expect("matched");
+                rejected.push(Reject {
+                    key: Some(project_no.clone()),
+                    payload: rejects::unreadable_payload(head),
+                    error: message.to_string(),
+                });
+            }
             Err(e) => {
                 result = Err(SyncError::Http(e));
                 break;
@@ -426,12 +429,13 @@ async fn store_boms(
         );
         let bom: Value = match client.get_json(&path, ctx.settings.max_record_bytes).await {
             Ok(bom) => bom,
-            Err(HttpError::Status { status, .. }) if status.as_u16() == 404 => json!({"lines": []}),
-            Err(HttpError::Unreadable { message, head, .. }) => {
+            Err(e) if e.is_not_found() => json!({"lines": []}),
+            Err(e) if e.unreadable().is_some() => {
+                let (message, head) = e.unreadable().expect("matched");
                 rejected.push(Reject {
                     key: Some(format!("bom/{pos_no}")),
-                    payload: rejects::unreadable_payload(&head),
-                    error: message,
+                    payload: rejects::unreadable_payload(head),
+                    error: message.to_string(),
                 });
                 continue;
             }

@@ -71,7 +71,7 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
         };
         for pass in ["first", "unchanged"] {
             let started = Instant::now();
-            let r = sync_source(&pool, &settings.sync, source[0].as_ref(), &options).await?;
+            let r = sync_source(&pool, &settings.sync, &source[0], &options).await?;
             let secs = started.elapsed().as_secs_f64();
             if let Some(failed) = r.streams.iter().find_map(|s| s.error.clone()) {
                 bail!("the benchmark sync failed: {failed}");
@@ -212,7 +212,7 @@ pub async fn aircalc(mut settings: Settings, projects: usize) -> anyhow::Result<
         allow_mass_delete: false,
     };
     let started = Instant::now();
-    let report = sync_source(&pool, &settings.sync, source[0].as_ref(), &options).await?;
+    let report = sync_source(&pool, &settings.sync, &source[0], &options).await?;
     let secs = started.elapsed().as_secs_f64();
     if report.status != crate::db::runs::RunStatus::Succeeded {
         bail!(

@@ -177,7 +177,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                     let report = crate::sync::sync_source_with_progress(
                         &pool,
                         &settings.sync,
-                        source.as_ref(),
+                        source,
                         &options,
                         &shutdown,
                         &bar,

@@ -28,14 +28,15 @@ use crate::http::error_chain;
 use crate::metrics::{Metrics, Skip};
 use crate::server::{self, ServerState};
 use crate::signals::StopSignals;
-use crate::sources::{self, Source};
+use crate::sources;
+use crate::sync::Source;
 use crate::sync::{self, Shutdown, SyncOptions};
 
 /// Everything a scheduled job needs, shared by all of them.
 struct Shared {
     pool: PgPool,
     settings: Settings,
-    sources: Vec<Arc<dyn Source>>,
+    sources: Vec<Arc<Source>>,
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
     tracker: TaskTracker,
@@ -75,7 +76,7 @@ impl Daemon {
             .await
             .map_err(anyhow::Error::from)?;
         let built = sources::build(&settings, &selected, &pool).map_err(anyhow::Error::from)?;
-        let sources: Vec<Arc<dyn Source>> = built.into_iter().map(Arc::from).collect();
+        let sources: Vec<Arc<Source>> = built.into_iter().map(Arc::from).collect();
         let listener = tokio::net::TcpListener::bind(settings.server.bind)
             .await
             .with_context(|| format!("cannot listen on server.bind {}", settings.server.bind))?;

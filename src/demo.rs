@@ -160,7 +160,7 @@ async fn sync_and_show(
     };
     let mut reports = Vec::new();
     for source in sources::build(&settings, &names, &pool)? {
-        reports.push(sync_source(&pool, &settings.sync, source.as_ref(), &options).await?);
+        reports.push(sync_source(&pool, &settings.sync, &source, &options).await?);
     }
     print!("{}", report::summary(&reports));
 

@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use crate::config::Settings;
 use crate::db::runs::RunStatus;
 use crate::http::budget;
-use crate::sources::Source;
+use crate::sync::Source;
 use crate::sync::SourceReport;
 
 /// How long `/metrics` and `/readyz` wait for the database, in all (a connection from the
@@ -185,12 +185,7 @@ impl Metrics {
     /// The text exposition: this process's counters, the sources' request counts, and the
     /// budgets and last successes as the database has them (`tributary_database_up 0` and
     /// none of those when it does not answer within [`DATABASE_PROBE_TIMEOUT`]).
-    pub async fn render(
-        &self,
-        pool: &PgPool,
-        settings: &Settings,
-        sources: &[&dyn Source],
-    ) -> String {
+    pub async fn render(&self, pool: &PgPool, settings: &Settings, sources: &[&Source]) -> String {
         let mut out = Exposition::default();
         {
             let c = self.counters();
@@ -374,7 +369,7 @@ struct DatabaseMetrics {
 async fn database_metrics(
     pool: &PgPool,
     settings: &Settings,
-    sources: &[&dyn Source],
+    sources: &[&Source],
 ) -> Result<DatabaseMetrics, sqlx::Error> {
     let mut budgets = Vec::new();
     for source in sources {

@@ -105,7 +105,7 @@ pub fn summary(reports: &[SourceReport]) -> String {
 }
 
 /// `tributary status`: the latest run per source and stream, the request budgets, and the
-/// aircalc backlog.
+/// sources' backlogs.
 pub fn status(status: &Status) -> String {
     let (runs, budgets) = (&status.runs, &status.budgets);
     let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -159,10 +159,12 @@ pub fn status(status: &Status) -> String {
         out.push('\n');
         out.push_str(&table(&["table", "rows", "soft-deleted"], &rows));
     }
-    if let Some(a) = &status.aircalc {
+    for a in &status.backlogs {
         out.push_str(&format!(
-            "\naircalc: {} project(s) due for a refresh; at {} requests per {}s all are refreshed by {}\n",
-            a.pending_projects,
+            "\n{}: {} {} due for a refresh; at {} requests per {}s all are refreshed by {}\n",
+            a.source,
+            a.pending,
+            a.what,
             a.requests_per_window,
             a.window_secs,
             a.all_refreshed_by.format("%Y-%m-%d %H:%M UTC")

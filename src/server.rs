@@ -15,13 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::metrics::{DATABASE_PROBE_TIMEOUT, Metrics};
-use crate::sources::Source;
+use crate::sync::Source;
 
 /// What the routes read.
 pub struct ServerState {
     pub pool: PgPool,
     pub settings: Settings,
-    pub sources: Vec<Arc<dyn Source>>,
+    pub sources: Vec<Arc<Source>>,
     pub metrics: Arc<Metrics>,
     /// Cancelled when the daemon begins to shut down: `/readyz` then answers 503.
     pub stopping: CancellationToken,
@@ -64,7 +64,7 @@ async fn readyz(State(state): State<Arc<ServerState>>) -> (StatusCode, String) {
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> Response {
-    let sources: Vec<&dyn Source> = state.sources.iter().map(AsRef::as_ref).collect();
+    let sources: Vec<&Source> = state.sources.iter().map(AsRef::as_ref).collect();
     let text = state
         .metrics
         .render(&state.pool, &state.settings, &sources)

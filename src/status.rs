@@ -1,7 +1,7 @@
 //! What `tributary status` reports: per source whether it is enabled, its schedule and next
 //! run, its last pass and last success; the latest run per source and stream; live and
 //! soft-deleted rows per synced table; the request budget of every source that has one; and
-//! how much aircalc refresh work is pending.
+//! the work a source has queued (its backlog), with when the budget will have done it.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use crate::config::Settings;
 use crate::db::runs::{self, LastRun};
 use crate::http::budget::{self, Usage};
-use crate::sources::aircalc::refresh;
+use crate::sources::REGISTRY;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -19,7 +19,7 @@ pub struct Status {
     pub runs: Vec<LastRun>,
     pub tables: Vec<TableRows>,
     pub budgets: Vec<Usage>,
-    pub aircalc: Option<AircalcBacklog>,
+    pub backlogs: Vec<Backlog>,
 }
 
 /// A source as `tributary run` sees it.
@@ -45,15 +45,18 @@ pub struct TableRows {
     pub soft_deleted: i64,
 }
 
-/// aircalc projects due for a refresh, and when the current budget will have done them.
+/// Objects a source has queued for a fetch, and when the current budget will have done them.
 #[derive(Debug, Serialize)]
-pub struct AircalcBacklog {
-    pub pending_projects: usize,
+pub struct Backlog {
+    pub source: &'static str,
+    /// What is pending, e.g. `project(s)`.
+    pub what: &'static str,
+    pub pending: usize,
     /// Requests one window allows this integration (`requests - reserve`).
     pub requests_per_window: u32,
     pub window_secs: u64,
-    /// When all pending projects will have been fetched, at one request each and the full
-    /// budget (BOMs, when fetched, cost one more request per position).
+    /// When all pending objects will have been fetched, at one request each and the full
+    /// budget (parts, e.g. aircalc's BOMs, cost one more request each).
     pub all_refreshed_by: chrono::DateTime<chrono::Utc>,
 }
 
@@ -62,12 +65,12 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
     // A run shown `running` whose source no live process holds was cut off by a kill or a
     // crash; the source's next pass records it failed.
     let mut orphaned = Vec::new();
-    for name in crate::config::SOURCE_NAMES {
+    for name in REGISTRY.iter().map(|r| r.name) {
         let stale = runs
             .iter()
-            .any(|r| r.source == *name && r.status == "running");
+            .any(|r| r.source == name && r.status == "running");
         if stale && !crate::sync::pass_in_progress(pool, name).await? {
-            orphaned.push(*name);
+            orphaned.push(name);
         }
     }
     if !orphaned.is_empty() {
@@ -87,7 +90,7 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
     let last_successes = runs::last_successes(pool).await?;
     let now = chrono::Utc::now();
     let mut sources = Vec::new();
-    for name in crate::config::SOURCE_NAMES {
+    for name in REGISTRY.iter().map(|r| r.name) {
         let Some(common) = settings.source_common(name) else {
             continue;
         };
@@ -100,66 +103,79 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
                 .and_then(|cron| crate::schedule::next_tick(&cron, now)),
             last_status: runs
                 .iter()
-                .find(|r| r.source == *name && r.stream.is_none())
+                .find(|r| r.source == name && r.stream.is_none())
                 .map(|r| r.status.clone()),
-            last_success_at: last_successes.get(*name).copied(),
+            last_success_at: last_successes.get(name).copied(),
         });
     }
     let tables = table_rows(pool).await?;
     let mut budgets = Vec::new();
-    for name in crate::config::SOURCE_NAMES {
+    for name in REGISTRY.iter().map(|r| r.name) {
         let Some(common) = settings.source_common(name) else {
             continue;
         };
         budgets.extend(budget::configured_usage(pool, name, &common.budget).await?);
     }
-    let aircalc = &settings.sources.aircalc;
-    let usage = if aircalc.common.enabled {
-        budget::configured_usage(pool, crate::sources::aircalc::NAME, &aircalc.common.budget)
-            .await?
-    } else {
-        None
-    };
-    let aircalc = if let Some(usage) = usage {
-        let pending = refresh::queue(pool, aircalc).await?.len();
-        let per_window = usage.limit as u32;
-        let window = Duration::from_secs(usage.window_secs);
-        // What the current window still allows goes now; the rest needs whole windows, the
-        // first of which starts when the current one's oldest request leaves it.
-        let now_left = usage.remaining.max(0) as usize;
-        let all_refreshed_by = if pending <= now_left {
-            chrono::Utc::now()
-        } else {
-            let windows = (pending - now_left).div_ceil(per_window as usize) as u32;
-            let first = usage.next_slot_frees_at.unwrap_or_else(chrono::Utc::now);
-            first
-                + chrono::Duration::from_std(window * windows.saturating_sub(1)).unwrap_or_default()
+    let mut backlogs = Vec::new();
+    for registration in REGISTRY {
+        let Some(backlog) = &registration.backlog else {
+            continue;
         };
-        Some(AircalcBacklog {
-            pending_projects: pending,
-            requests_per_window: per_window,
-            window_secs: usage.window_secs,
-            all_refreshed_by,
-        })
-    } else {
-        None
-    };
+        let Some(common) = settings.source_common(registration.name) else {
+            continue;
+        };
+        if !common.enabled {
+            continue;
+        }
+        let Some(usage) = budget::configured_usage(pool, registration.name, &common.budget).await?
+        else {
+            continue;
+        };
+        let pending = (backlog.pending)(pool, settings).await?;
+        backlogs.push(estimate(registration.name, backlog.what, pending, &usage));
+    }
     Ok(Status {
         sources,
         runs,
         tables,
         budgets,
-        aircalc,
+        backlogs,
     })
+}
+
+/// When `pending` requests will have been sent at the full budget: what the current window
+/// still allows goes now; the rest needs whole windows, the first of which starts when the
+/// current one's oldest request leaves it.
+fn estimate(source: &'static str, what: &'static str, pending: usize, usage: &Usage) -> Backlog {
+    let per_window = usage.limit as u32;
+    let window = Duration::from_secs(usage.window_secs);
+    let now_left = usage.remaining.max(0) as usize;
+    let all_refreshed_by = if pending <= now_left {
+        chrono::Utc::now()
+    } else {
+        let windows = (pending - now_left).div_ceil(per_window as usize) as u32;
+        let first = usage.next_slot_frees_at.unwrap_or_else(chrono::Utc::now);
+        first + chrono::Duration::from_std(window * windows.saturating_sub(1)).unwrap_or_default()
+    };
+    Backlog {
+        source,
+        what,
+        pending,
+        requests_per_window: per_window,
+        window_secs: usage.window_secs,
+        all_refreshed_by,
+    }
 }
 
 /// Live and soft-deleted rows of every synced table (those with a `_deleted_at` column).
 async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
+    let schemas: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.columns \
-         WHERE column_name = '_deleted_at' AND table_schema IN ('planningnow', 'aimsio', 'aircalc') \
+         WHERE column_name = '_deleted_at' AND table_schema = ANY($1) \
          ORDER BY table_schema, table_name",
     )
+    .bind(&schemas)
     .fetch_all(pool)
     .await?;
     let mut tables = Vec::with_capacity(names.len());

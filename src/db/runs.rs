@@ -66,12 +66,17 @@ impl RunCounts {
         self.throttled += other.throttled;
         self.rejected += other.rejected;
         for (table, c) in &other.tables {
-            let t = self.tables.entry(table.clone()).or_default();
-            t.inserted += c.inserted;
-            t.updated += c.updated;
-            t.unchanged += c.unchanged;
-            t.deleted += c.deleted;
+            self.add_table(table, c);
         }
+    }
+
+    /// Adds one table's counts.
+    pub fn add_table(&mut self, table: &str, c: &TableCounts) {
+        let t = self.tables.entry(table.to_string()).or_default();
+        t.inserted += c.inserted;
+        t.updated += c.updated;
+        t.unchanged += c.unchanged;
+        t.deleted += c.deleted;
     }
 }
 

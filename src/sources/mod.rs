@@ -1,37 +1,45 @@
-//! Sources: the hooks a source implements for the engine, and building the enabled ones from
-//! the settings. A source owns its endpoints, record shapes and table specs; the engine owns
-//! everything else.
+//! The source registry: every source tributary knows, in the order `sync` runs them. A
+//! source is one folder here (its settings, record shapes as table specs and stream
+//! declarations), one migration (its schema), one line in [`REGISTRY`] and one module of
+//! the simulator.
 
 pub mod aimsio;
 pub mod aircalc;
 pub mod planningnow;
+pub mod registration;
 
-use futures_util::future::BoxFuture;
+pub use registration::{Backlog, Registration};
 
 use crate::config::Settings;
-use crate::http::{ClientStats, HttpError};
-use crate::sync::{StreamContext, StreamResult};
+use crate::http::HttpError;
+use crate::sync::Source;
 
-pub trait Source: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// Stream names in the order a pass runs them.
-    fn streams(&self) -> Vec<&'static str>;
-    /// Requests sent and 429s received so far (the engine takes differences per stream).
-    fn stats(&self) -> ClientStats;
-    fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult>;
-    /// The cheapest call that proves the credentials; answers what it proved.
-    fn check(&self) -> BoxFuture<'_, Result<String, HttpError>>;
+/// Every source, in the order a `sync` of all of them runs.
+pub const REGISTRY: &[Registration] = &[planningnow::SOURCE, aimsio::SOURCE, aircalc::SOURCE];
+
+/// The registered source of that name.
+pub fn registered(name: &str) -> Option<&'static Registration> {
+    REGISTRY.iter().find(|r| r.name == name)
+}
+
+/// Names of every registered source, comma-separated (for messages).
+fn known() -> String {
+    REGISTRY
+        .iter()
+        .map(|r| r.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SelectError {
-    #[error("unknown source `{0}`; known sources: {known}", known = crate::config::SOURCE_NAMES.join(", "))]
+    #[error("unknown source `{0}`; known sources: {known}", known = known())]
     Unknown(String),
     #[error("source `{0}` is disabled; set sources.{0}.enabled = true (TRIBUTARY__SOURCES__{upper}__ENABLED=true)", upper = .0.to_uppercase())]
     Disabled(String),
     #[error(
         "no source is enabled; set sources.<name>.enabled = true for one of: {known}",
-        known = crate::config::SOURCE_NAMES.join(", ")
+        known = known()
     )]
     NoneEnabled,
 }
@@ -40,9 +48,9 @@ pub enum SelectError {
 /// before anything touches the network or the database.
 pub fn select(settings: &Settings, names: &[String]) -> Result<Vec<&'static str>, SelectError> {
     let names: Vec<&str> = if names.is_empty() {
-        crate::config::SOURCE_NAMES
+        REGISTRY
             .iter()
-            .copied()
+            .map(|r| r.name)
             .filter(|n| settings.source_enabled(n) == Some(true))
             .collect()
     } else {
@@ -53,38 +61,25 @@ pub fn select(settings: &Settings, names: &[String]) -> Result<Vec<&'static str>
     }
     names
         .into_iter()
-        .map(|name| {
-            let known = crate::config::SOURCE_NAMES.iter().find(|n| **n == name);
-            match (known, settings.source_enabled(name)) {
-                (Some(known), Some(true)) => Ok(*known),
+        .map(
+            |name| match (registered(name), settings.source_enabled(name)) {
+                (Some(known), Some(true)) => Ok(known.name),
                 (Some(_), _) => Err(SelectError::Disabled(name.to_string())),
                 (None, _) => Err(SelectError::Unknown(name.to_string())),
-            }
-        })
+            },
+        )
         .collect()
 }
 
-/// Builds selected sources; they use `pool` for their request budgets.
+/// Builds the selected sources; they keep their request budgets in `pool`.
 pub fn build(
     settings: &Settings,
     selected: &[&'static str],
     pool: &sqlx::PgPool,
-) -> Result<Vec<Box<dyn Source>>, HttpError> {
+) -> Result<Vec<Source>, HttpError> {
     selected
         .iter()
-        .map(|name| match *name {
-            planningnow::NAME => Ok(Box::new(planningnow::PlanningNow::new(
-                &settings.sources.planningnow,
-                pool,
-            )?) as Box<dyn Source>),
-            aimsio::NAME => Ok(
-                Box::new(aimsio::Aimsio::new(&settings.sources.aimsio, pool)?) as Box<dyn Source>,
-            ),
-            aircalc::NAME => Ok(
-                Box::new(aircalc::Aircalc::new(&settings.sources.aircalc, pool)?)
-                    as Box<dyn Source>,
-            ),
-            other => unreachable!("select() only returns known sources, got {other}"),
-        })
+        .filter_map(|name| registered(name))
+        .map(|r| (r.build)(settings, pool))
         .collect()
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::AssertSqlSafe;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::table::{Table, copy_line};
 use crate::db::checkpoints;
@@ -112,28 +112,40 @@ pub enum Applied {
     Refused(GuardTrip),
 }
 
-/// One stream's staging transaction.
-pub struct Stager<'t> {
-    tx: Transaction<'static, Postgres>,
+/// Which stored rows a merge may soft-delete.
+#[derive(Debug, Clone, Copy)]
+pub enum Deletes<'a> {
+    /// None: upsert only.
+    None,
+    /// The staged rows are a complete listing: what it lacks is soft-deleted under the policy.
+    Listing(DeletePolicy),
+    /// The staged rows replace every row whose first key column holds one of these values
+    /// (an object refreshed whole: its vanished children go).
+    Within(&'a [String]),
+}
+
+/// Rows staged in temporary tables of a transaction, for one root table and its children.
+/// Several stagings (different `prefix`es) may share a transaction.
+pub struct Staging<'t> {
     tables: Vec<&'t Table>,
+    prefix: &'static str,
     staged: Vec<u64>,
 }
 
-fn stage_name(i: usize) -> String {
-    format!("_stage_{i}")
-}
-
-impl<'t> Stager<'t> {
-    /// Opens the transaction, serializes writers of the same stream and creates the
-    /// staging tables.
-    pub async fn begin(pool: &PgPool, root: &'t Table, lock: &str) -> Result<Self, sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(lock)
-            .execute(&mut *tx)
-            .await?;
+impl<'t> Staging<'t> {
+    /// Creates the staging tables (dropped at commit).
+    pub async fn create(
+        tx: &mut PgConnection,
+        root: &'t Table,
+        prefix: &'static str,
+    ) -> Result<Self, sqlx::Error> {
         let tables = root.flatten();
-        for (i, table) in tables.iter().enumerate() {
+        let staging = Self {
+            staged: vec![0; tables.len()],
+            tables,
+            prefix,
+        };
+        for (i, table) in staging.tables.iter().enumerate() {
             let columns: Vec<String> = table
                 .staged_columns()
                 .iter()
@@ -141,7 +153,7 @@ impl<'t> Stager<'t> {
                 .collect();
             let sql = format!(
                 "CREATE TEMP TABLE {} ({}) ON COMMIT DROP",
-                stage_name(i),
+                staging.stage_name(i),
                 columns.join(", ")
             );
             sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
@@ -153,17 +165,21 @@ impl<'t> Stager<'t> {
             .map(|(i, c)| format!("k{i} {}", c.ty.sql()))
             .collect();
         sqlx::query(AssertSqlSafe(format!(
-            "CREATE TEMP TABLE _keep ({}) ON COMMIT DROP",
+            "CREATE TEMP TABLE {}keep ({}) ON COMMIT DROP",
+            staging.prefix,
             keep.join(", ")
         )))
         .execute(&mut *tx)
         .await?;
-        let staged = vec![0; tables.len()];
-        Ok(Self { tx, tables, staged })
+        Ok(staging)
+    }
+
+    fn stage_name(&self, i: usize) -> String {
+        format!("{}{i}", self.prefix)
     }
 
     /// COPYs one batch into the staging tables.
-    pub async fn stage(&mut self, batch: Batch) -> Result<(), sqlx::Error> {
+    pub async fn stage(&mut self, tx: &mut PgConnection, batch: Batch) -> Result<(), sqlx::Error> {
         for (i, rows) in batch.rows.into_iter().enumerate() {
             if rows.is_empty() {
                 continue;
@@ -173,81 +189,102 @@ impl<'t> Stager<'t> {
                 .iter()
                 .map(|(n, _)| *n)
                 .collect();
-            let sql = format!("COPY {} ({}) FROM STDIN", stage_name(i), columns.join(", "));
-            let mut copy = self.tx.copy_in_raw(&sql).await?;
+            let sql = format!(
+                "COPY {} ({}) FROM STDIN",
+                self.stage_name(i),
+                columns.join(", ")
+            );
+            let mut copy = tx.copy_in_raw(&sql).await?;
             copy.send(rows.into_bytes()).await?;
             copy.finish().await?;
             self.staged[i] += batch.counts[i];
         }
         if !batch.keep.is_empty() {
-            let mut copy = self.tx.copy_in_raw("COPY _keep FROM STDIN").await?;
+            let sql = format!("COPY {}keep FROM STDIN", self.prefix);
+            let mut copy = tx.copy_in_raw(&sql).await?;
             copy.send(batch.keep.into_bytes()).await?;
             copy.finish().await?;
         }
         Ok(())
     }
 
-    /// Merges the staged listing into the tables and writes the checkpoint, all or nothing.
-    /// `deletes`: the staged rows are a complete listing, and what it lacks is soft-deleted
-    /// under that policy; `None`: upsert only.
-    pub async fn finish(
-        mut self,
+    /// Merges the staged rows into the tables: inserts new rows, updates changed ones, leaves
+    /// unchanged ones untouched and soft-deletes what `deletes` allows. A refused listing
+    /// changes nothing (the caller rolls back).
+    pub async fn merge(
+        &self,
+        tx: &mut PgConnection,
         run_id: i64,
-        deletes: Option<DeletePolicy>,
-        checkpoint: (&str, &str, serde_json::Value),
+        deletes: Deletes<'_>,
     ) -> Result<Applied, sqlx::Error> {
         let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
         for i in 0..self.tables.len() {
-            sqlx::query(AssertSqlSafe(format!("ANALYZE {}", stage_name(i))))
-                .execute(&mut *self.tx)
+            sqlx::query(AssertSqlSafe(format!("ANALYZE {}", self.stage_name(i))))
+                .execute(&mut *tx)
                 .await?;
         }
-        for (i, table) in self.tables.iter().enumerate() {
-            let Some(policy) = deletes else { break };
-            // NOT EXISTS in WHERE plans as an anti-join; inside FILTER it would be a
-            // per-row subplan, quadratic in the table's size.
-            let sql = format!(
-                "SELECT (SELECT count(*) FROM {0} t WHERE t._deleted_at IS NULL AND {1}), \
-                 (SELECT count(*) FROM {0} t WHERE t._deleted_at IS NULL)",
-                table.name,
-                vanished_condition(table, i, &root_key)
-            );
-            let (gone, live): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
-                .fetch_one(&mut *self.tx)
-                .await?;
-            if policy.refuses(gone, live, i == 0 && self.staged[0] == 0) {
-                self.tx.rollback().await?;
-                return Ok(Applied::Refused(GuardTrip::Listing {
-                    table: table.name.to_string(),
-                    vanished: gone,
-                    live,
-                }));
+        if let Deletes::Listing(policy) = deletes {
+            for (i, table) in self.tables.iter().enumerate() {
+                // NOT EXISTS in WHERE plans as an anti-join; inside FILTER it would be a
+                // per-row subplan, quadratic in the table's size.
+                let sql = format!(
+                    "SELECT (SELECT count(*) FROM {0} t WHERE t._deleted_at IS NULL AND {1}), \
+                     (SELECT count(*) FROM {0} t WHERE t._deleted_at IS NULL)",
+                    table.name,
+                    self.vanished_condition(table, i, &root_key)
+                );
+                let (gone, live): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if policy.refuses(gone, live, i == 0 && self.staged[0] == 0) {
+                    return Ok(Applied::Refused(GuardTrip::Listing {
+                        table: table.name.to_string(),
+                        vanished: gone,
+                        live,
+                    }));
+                }
             }
         }
 
         let mut counts = BTreeMap::new();
         for (i, table) in self.tables.iter().enumerate() {
-            let updated = sqlx::query(AssertSqlSafe(update_sql(table, i)))
+            let stage = self.stage_name(i);
+            let updated = sqlx::query(AssertSqlSafe(update_sql(table, &stage)))
                 .bind(run_id)
-                .execute(&mut *self.tx)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            let inserted = sqlx::query(AssertSqlSafe(insert_sql(table, i)))
+            let inserted = sqlx::query(AssertSqlSafe(insert_sql(table, &stage)))
                 .bind(run_id)
-                .execute(&mut *self.tx)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            let vanished = self.vanished_condition(table, i, &root_key);
             let deleted = match deletes {
-                None => 0,
-                Some(_) => sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL AND {}",
+                Deletes::None => 0,
+                Deletes::Listing(_) => sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL AND {vanished}",
                     table.name,
-                    vanished_condition(table, i, &root_key)
                 )))
                 .bind(run_id)
-                .execute(&mut *self.tx)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected(),
+                Deletes::Within(scope) => {
+                    let first = &table.key[0];
+                    sqlx::query(AssertSqlSafe(format!(
+                        "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL \
+                         AND t.{} = ANY($2::{}[]) AND {vanished}",
+                        table.name,
+                        first.name,
+                        first.ty.sql()
+                    )))
+                    .bind(run_id)
+                    .bind(scope)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                }
             };
             counts.insert(
                 table.name.to_string(),
@@ -259,10 +296,66 @@ impl<'t> Stager<'t> {
                 },
             );
         }
+        Ok(Applied::Done(counts))
+    }
+
+    /// A live row of `t` is gone when it is not staged and its root record was not rejected.
+    fn vanished_condition(&self, table: &Table, i: usize, root_key: &[&str]) -> String {
+        let kept: Vec<String> = table.key[..root_key.len()]
+            .iter()
+            .enumerate()
+            .map(|(k, c)| format!("kp.k{k} = t.{}", c.name))
+            .collect();
+        format!(
+            "NOT EXISTS (SELECT 1 FROM {} s WHERE {}) AND NOT EXISTS (SELECT 1 FROM {}keep kp WHERE {})",
+            self.stage_name(i),
+            key_match(table, "s", "t"),
+            self.prefix,
+            kept.join(" AND ")
+        )
+    }
+}
+
+/// One stream's staging transaction, serialized with the stream's other writers.
+pub struct Stager<'t> {
+    tx: Transaction<'static, Postgres>,
+    staging: Staging<'t>,
+}
+
+impl<'t> Stager<'t> {
+    /// Opens the transaction, serializes writers of the same stream and creates the
+    /// staging tables.
+    pub async fn begin(pool: &PgPool, root: &'t Table, lock: &str) -> Result<Self, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(lock)
+            .execute(&mut *tx)
+            .await?;
+        let staging = Staging::create(&mut tx, root, "_stage_").await?;
+        Ok(Self { tx, staging })
+    }
+
+    /// COPYs one batch into the staging tables.
+    pub async fn stage(&mut self, batch: Batch) -> Result<(), sqlx::Error> {
+        self.staging.stage(&mut self.tx, batch).await
+    }
+
+    /// Merges the staged rows into the tables and writes the checkpoint, all or nothing.
+    pub async fn finish(
+        mut self,
+        run_id: i64,
+        deletes: Deletes<'_>,
+        checkpoint: (&str, &str, serde_json::Value),
+    ) -> Result<Applied, sqlx::Error> {
+        let applied = self.staging.merge(&mut self.tx, run_id, deletes).await?;
+        if let Applied::Refused(_) = applied {
+            self.tx.rollback().await?;
+            return Ok(applied);
+        }
         let (source, stream, cursor) = checkpoint;
         checkpoints::write(&mut *self.tx, source, stream, cursor, run_id).await?;
         self.tx.commit().await?;
-        Ok(Applied::Done(counts))
+        Ok(applied)
     }
 }
 
@@ -338,22 +431,7 @@ fn key_match(table: &Table, left: &str, right: &str) -> String {
         .join(" AND ")
 }
 
-/// A live row of `t` is gone when it is not staged and its root record was not rejected.
-fn vanished_condition(table: &Table, i: usize, root_key: &[&str]) -> String {
-    let kept: Vec<String> = table.key[..root_key.len()]
-        .iter()
-        .enumerate()
-        .map(|(k, c)| format!("kp.k{k} = t.{}", c.name))
-        .collect();
-    format!(
-        "NOT EXISTS (SELECT 1 FROM {} s WHERE {}) AND NOT EXISTS (SELECT 1 FROM _keep kp WHERE {})",
-        stage_name(i),
-        key_match(table, "s", "t"),
-        kept.join(" AND ")
-    )
-}
-
-fn update_sql(table: &Table, i: usize) -> String {
+fn update_sql(table: &Table, stage: &str) -> String {
     let data: Vec<&str> = table
         .columns
         .iter()
@@ -368,14 +446,14 @@ fn update_sql(table: &Table, i: usize) -> String {
          FROM {} s WHERE {} AND (({}) IS DISTINCT FROM ({}) OR t._deleted_at IS NOT NULL)",
         table.name,
         set.join(", "),
-        stage_name(i),
+        stage,
         key_match(table, "t", "s"),
         old.join(", "),
         new.join(", ")
     )
 }
 
-fn insert_sql(table: &Table, i: usize) -> String {
+fn insert_sql(table: &Table, stage: &str) -> String {
     let columns: Vec<&str> = table.staged_columns().iter().map(|(n, _)| *n).collect();
     let select: Vec<String> = columns.iter().map(|c| format!("s.{c}")).collect();
     format!(
@@ -385,7 +463,7 @@ fn insert_sql(table: &Table, i: usize) -> String {
         table.name,
         columns.join(", "),
         select.join(", "),
-        stage_name(i),
+        stage,
         key_match(table, "t", "s")
     )
 }

@@ -11,9 +11,10 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
-use super::apply::{Applied, Batch, Stager, soft_delete_missing};
+use super::apply::{Applied, Batch, Deletes, GuardTrip, Stager, soft_delete_missing};
+use super::context::{StreamContext, StreamResult};
+use super::error::SyncError;
 use super::table::{Table, row_line, unstorable};
-use super::{StreamContext, StreamResult, SyncError};
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
 use crate::http::{ApiClient, HttpError};
@@ -82,7 +83,7 @@ async fn run(
     {
         rejects::record(ctx.pool, ctx.source, stream.name, ctx.run_id, &rejected).await?;
         counts.rejected = rejected.len() as u64;
-        return Err(SyncError::Guard(super::apply::GuardTrip::Listing {
+        return Err(SyncError::Guard(GuardTrip::Listing {
             table: stream.table.name.to_string(),
             vanished,
             live,
@@ -356,7 +357,7 @@ async fn commit(
     stager.stage(batch).await?;
     let cursor = json!({"in_progress": true, "details_committed": committed, "high_water_updated_at_ms": high_water});
     if let Applied::Done(counts) = stager
-        .finish(ctx.run_id, None, (ctx.source, stream.name, cursor))
+        .finish(ctx.run_id, Deletes::None, (ctx.source, stream.name, cursor))
         .await?
     {
         for c in counts.values() {

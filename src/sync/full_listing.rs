@@ -8,10 +8,11 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::apply::{Applied, Batch, Stager};
+use super::apply::{Applied, Batch, Deletes, Stager};
+use super::context::{StreamContext, StreamResult};
+use super::error::SyncError;
 use super::listing::{self, ChannelReader, Item, Limits};
 use super::table::{Normalizer, Rejected, Table, copy_line};
-use super::{StreamContext, StreamResult, SyncError};
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::RunCounts;
 use crate::http::{ApiClient, error_chain};
@@ -195,7 +196,11 @@ async fn run(
             "records without a readable key were set aside; nothing is soft-deleted this time"
         );
     }
-    let deletes = (keyless == 0).then(|| ctx.delete_policy());
+    let deletes = if keyless == 0 {
+        Deletes::Listing(ctx.delete_policy())
+    } else {
+        Deletes::None
+    };
     let complete = stager
         .finish(
             ctx.run_id,

@@ -215,6 +215,11 @@ impl Normalizer {
         }
     }
 
+    /// The root key of a record, when it can be read.
+    pub fn key_of(&self, record: &Value) -> Option<Vec<String>> {
+        record.as_object().and_then(|obj| self.root_key(obj).ok())
+    }
+
     /// Root keys that can be read from `value` and, for a tree, from its descendants.
     fn readable_keys(&self, value: &Value, depth: usize, out: &mut Vec<Vec<String>>) {
         let Some(obj) = value.as_object() else { return };

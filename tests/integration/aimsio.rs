@@ -55,7 +55,7 @@ pub(crate) async fn sync_aimsio(db: &TestDb, env: &HashMap<String, String>) -> S
         trigger: "cli",
         allow_mass_delete: false,
     };
-    sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
+    sync_source(&db.pool, &settings.sync, &source[0], &options)
         .await
         .expect("run records")
 }

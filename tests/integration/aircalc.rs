@@ -62,7 +62,7 @@ async fn run(db: &TestDb, env: &HashMap<String, String>, name: &'static str) -> 
 /// A source kept across passes: its token cache lives as long as it does.
 struct Kept {
     settings: tributary::config::Settings,
-    source: Box<dyn tributary::sources::Source>,
+    source: tributary::sync::Source,
 }
 
 impl Kept {
@@ -80,14 +80,9 @@ impl Kept {
             trigger: "cli",
             allow_mass_delete: false,
         };
-        sync_source(
-            &db.pool,
-            &self.settings.sync,
-            self.source.as_ref(),
-            &options,
-        )
-        .await
-        .expect("run records")
+        sync_source(&db.pool, &self.settings.sync, &self.source, &options)
+            .await
+            .expect("run records")
     }
 }
 
@@ -134,16 +129,18 @@ async fn the_budget_holds_over_windows_and_restarts_and_named_projects_come_firs
         let backlog = tributary::status::collect(&db.pool, &settings(&env))
             .await
             .unwrap()
-            .aircalc
-            .unwrap();
+            .backlogs
+            .pop()
+            .expect("aircalc has a backlog");
+        assert_eq!((backlog.source, backlog.what), ("aircalc", "project(s)"));
         if report.status == RunStatus::Succeeded {
             assert_eq!(
-                backlog.pending_projects, 0,
+                backlog.pending, 0,
                 "nothing is due after a complete refresh"
             );
             break;
         }
-        assert!(backlog.pending_projects > 0 && backlog.all_refreshed_by > chrono::Utc::now());
+        assert!(backlog.pending > 0 && backlog.all_refreshed_by > chrono::Utc::now());
         assert_eq!(backlog.requests_per_window, 6);
         assert_eq!(report.status, RunStatus::BudgetExhausted, "{report:?}");
         assert!(passes < 8, "the refresh never completed");

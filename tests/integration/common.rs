@@ -263,7 +263,7 @@ pub async fn sync(db: &TestDb, settings: &Settings, allow_mass_delete: bool) -> 
         trigger: "cli",
         allow_mass_delete,
     };
-    sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
+    sync_source(&db.pool, &settings.sync, &source[0], &options)
         .await
         .expect("run records")
 }

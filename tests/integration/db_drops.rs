@@ -111,8 +111,7 @@ fn spawn_pass(pool: &sqlx::PgPool, settings: &tributary::config::Settings) -> Pa
             allow_mass_delete: false,
         };
         let started = Instant::now();
-        let report =
-            tributary::sync::sync_source(&pool, &settings.sync, built[0].as_ref(), &options).await;
+        let report = tributary::sync::sync_source(&pool, &settings.sync, &built[0], &options).await;
         (report, started.elapsed())
     })
 }

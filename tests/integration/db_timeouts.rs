@@ -199,7 +199,7 @@ async fn a_database_frozen_mid_pass_fails_the_stream_within_seconds() {
                 allow_mass_delete: false,
             };
             let started = Instant::now();
-            let report = sync_source(&pool, &settings.sync, source[0].as_ref(), &options).await;
+            let report = sync_source(&pool, &settings.sync, &source[0], &options).await;
             (report, started.elapsed())
         })
     };

@@ -239,7 +239,7 @@ async fn an_aimsio_id_dot_dot_never_fetches_another_resource() {
         trigger: "cli",
         allow_mass_delete: false,
     };
-    let report = sync_source(&db.pool, &settings.sync, source[0].as_ref(), &options)
+    let report = sync_source(&db.pool, &settings.sync, &source[0], &options)
         .await
         .expect("run records");
     let asked = paths.lock().unwrap().clone();

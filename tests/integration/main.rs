@@ -14,6 +14,7 @@ mod demo;
 mod hostile;
 mod hostile_records;
 mod planningnow;
+mod registry;
 mod regressions;
 mod resilience;
 mod scenario;

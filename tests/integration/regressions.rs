@@ -65,7 +65,7 @@ async fn library_pass(
         trigger: "cli",
         allow_mass_delete: false,
     };
-    tributary::sync::sync_source(pool, &settings.sync, built[0].as_ref(), &options)
+    tributary::sync::sync_source(pool, &settings.sync, &built[0], &options)
         .await
         .expect("run records")
 }
@@ -309,16 +309,10 @@ async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
         allow_mass_delete: false,
     };
     let shutdown = Shutdown::default();
-    let first = try_sync_source(
-        &db.pool,
-        &settings.sync,
-        source[0].as_ref(),
-        &options,
-        &shutdown,
-    )
-    .await
-    .unwrap()
-    .expect("the lock is free");
+    let first = try_sync_source(&db.pool, &settings.sync, &source[0], &options, &shutdown)
+        .await
+        .unwrap()
+        .expect("the lock is free");
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
     // Every stored project now answers 404, slowly; stop while they are being asked.
     control(
@@ -357,16 +351,10 @@ async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
             }
         })
     };
-    let report = try_sync_source(
-        &db.pool,
-        &settings.sync,
-        source[0].as_ref(),
-        &options,
-        &shutdown,
-    )
-    .await
-    .unwrap()
-    .expect("the lock is free");
+    let report = try_sync_source(&db.pool, &settings.sync, &source[0], &options, &shutdown)
+        .await
+        .unwrap()
+        .expect("the lock is free");
     stopper.await.unwrap();
     assert_eq!(report.status, RunStatus::Cancelled, "{report:?}");
     assert_eq!(stream(&report, "projects").status, RunStatus::Cancelled);

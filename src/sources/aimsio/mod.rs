@@ -4,97 +4,68 @@
 
 pub mod model;
 
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
-use crate::config::AimsioSettings;
-use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
-use crate::sources::Source;
-use crate::sync::delta::{self, DeltaStream};
-use crate::sync::{StreamContext, StreamResult};
+use crate::config::{AimsioSettings, Settings};
+use crate::http::{ApiClient, Auth, Budget, HttpError};
+use crate::sources::registration::Registration;
+use crate::sync::delta::DeltaStream;
+use crate::sync::{Check, Source, Stream};
 
 pub const NAME: &str = "aimsio";
 const API: &str = "/rest/api/standard/v1";
 
-pub struct Aimsio {
-    client: ApiClient,
-    streams: Vec<DeltaStream>,
+pub const SOURCE: Registration = Registration {
+    name: NAME,
+    build: from_settings,
+    tables: model::all_tables,
+    backlog: None,
+};
+
+fn from_settings(settings: &Settings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {
+    build(&settings.sources.aimsio, pool)
 }
 
-impl Aimsio {
-    pub fn new(settings: &AimsioSettings, pool: &sqlx::PgPool) -> Result<Self, HttpError> {
-        let client = ApiClient::new(
-            NAME,
-            &settings.base_url,
-            Auth::Basic {
-                username: settings.username.clone(),
-                password: settings
-                    .password
-                    .clone()
-                    .unwrap_or_else(|| SecretString::from(String::new())),
-            },
-            &settings.common,
-            Budget::new(pool.clone(), NAME, &settings.common.budget),
-        )?;
-        let streams = settings
-            .entities
-            .iter()
-            .map(|entity| {
-                let (table, shared) = model::table_for(entity);
-                DeltaStream {
-                    // Entities come from the configuration once per process.
-                    name: Box::leak(entity.clone().into_boxed_str()),
-                    list_path: format!("{API}/{entity}"),
-                    table,
-                    scope: if shared { vec![entity.clone()] } else { vec![] },
-                }
+pub fn build(settings: &AimsioSettings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {
+    let client = ApiClient::new(
+        NAME,
+        &settings.base_url,
+        Auth::Basic {
+            username: settings.username.clone(),
+            password: settings
+                .password
+                .clone()
+                .unwrap_or_else(|| SecretString::from(String::new())),
+        },
+        &settings.common,
+        Budget::new(pool.clone(), NAME, &settings.common.budget),
+    )?;
+    let streams: Vec<Stream> = settings
+        .entities
+        .iter()
+        .map(|entity| {
+            let (table, shared) = model::table_for(entity);
+            Stream::Delta(DeltaStream {
+                // Entities come from the configuration once per process.
+                name: Box::leak(entity.clone().into_boxed_str()),
+                list_path: format!("{API}/{entity}"),
+                table,
+                scope: if shared { vec![entity.clone()] } else { vec![] },
             })
-            .collect();
-        Ok(Self { client, streams })
-    }
-}
-
-impl Source for Aimsio {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn streams(&self) -> Vec<&'static str> {
-        self.streams.iter().map(|s| s.name).collect()
-    }
-
-    fn stats(&self) -> ClientStats {
-        self.client.stats()
-    }
-
-    fn check(&self) -> BoxFuture<'_, Result<String, HttpError>> {
-        async move {
-            let Some(stream) = self.streams.first() else {
-                return Ok("no entity configured".to_string());
-            };
-            let list: Vec<serde_json::Value> = self
-                .client
-                .get_json(&stream.list_path, crate::http::CHECK_BODY_LIMIT)
-                .await?;
-            Ok(format!(
-                "GET {}: {} objects listed",
-                stream.list_path,
-                list.len()
-            ))
-        }
-        .boxed()
-    }
-
-    fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult> {
-        async move {
-            let stream = self
-                .streams
-                .iter()
-                .find(|s| s.name == ctx.stream)
-                .expect("the engine only asks for streams this source listed");
-            delta::sync(ctx, &self.client, stream).await
-        }
-        .boxed()
-    }
+        })
+        .collect();
+    // The cheapest proof is the first entity's list (none configured: nothing to prove).
+    let check = match settings.entities.first() {
+        Some(entity) => Check::Get {
+            path: format!("{API}/{entity}"),
+            answer: |list| format!("{} objects listed", list.as_array().map_or(0, Vec::len)),
+        },
+        None => Check::Nothing("no entity configured"),
+    };
+    Ok(Source {
+        name: NAME,
+        client,
+        streams,
+        check,
+    })
 }

@@ -3,6 +3,7 @@
 //! step; a test compares them).
 
 use crate::sync::full_listing::ListingStream;
+use crate::sync::refresh::Parts;
 use crate::sync::table::{ColType::*, Column as C, Table};
 
 /// Field under which a BOM line gets the project of its position.
@@ -76,6 +77,20 @@ pub fn bom_lines() -> Table {
             C::new("unit", Text),
         ],
     )
+}
+
+/// Each position's bill of materials, fetched with its project.
+pub fn boms() -> Parts {
+    Parts {
+        name: "bom",
+        of: "positions",
+        named_by: "posNo",
+        path: "/ahu-bom-by-pos-no/v0/",
+        lines: "lines",
+        line_key: "lineNo",
+        object_field: BOM_PROJECT,
+        table: bom_lines(),
+    }
 }
 
 /// Users by id (GET users-by-id/v0?ids=…).

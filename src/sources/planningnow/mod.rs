@@ -4,84 +4,57 @@
 
 pub mod model;
 
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
-use crate::config::PlanningNowSettings;
-use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
-use crate::sources::Source;
-use crate::sync::full_listing::{self, ListingStream};
-use crate::sync::{StreamContext, StreamResult};
+use crate::config::{PlanningNowSettings, Settings};
+use crate::http::{ApiClient, Auth, Budget, HttpError};
+use crate::sources::registration::Registration;
+use crate::sync::table::Table;
+use crate::sync::{Check, Source, Stream};
 
 pub const NAME: &str = "planningnow";
 
-pub struct PlanningNow {
-    client: ApiClient,
-    timezone: chrono_tz::Tz,
-    streams: Vec<ListingStream>,
+pub const SOURCE: Registration = Registration {
+    name: NAME,
+    build: from_settings,
+    tables,
+    backlog: None,
+};
+
+fn from_settings(settings: &Settings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {
+    build(&settings.sources.planningnow, pool)
 }
 
-impl PlanningNow {
-    pub fn new(settings: &PlanningNowSettings, pool: &sqlx::PgPool) -> Result<Self, HttpError> {
-        let token = settings
-            .token
-            .clone()
-            .unwrap_or_else(|| SecretString::from(String::new()));
-        let client = ApiClient::new(
-            NAME,
-            &settings.base_url,
-            Auth::Header {
-                name: "x-auth-token",
-                value: token,
-            },
-            &settings.common,
-            Budget::new(pool.clone(), NAME, &settings.common.budget),
-        )?;
-        Ok(Self {
-            client,
-            timezone: settings.timezone,
-            streams: model::streams(),
-        })
-    }
+/// Every table the source writes.
+pub fn tables() -> Vec<Table> {
+    model::streams().into_iter().map(|s| s.table).collect()
 }
 
-impl Source for PlanningNow {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn streams(&self) -> Vec<&'static str> {
-        self.streams.iter().map(|s| s.name).collect()
-    }
-
-    fn stats(&self) -> ClientStats {
-        self.client.stats()
-    }
-
-    fn check(&self) -> BoxFuture<'_, Result<String, HttpError>> {
-        async move {
-            let answer: serde_json::Value = self
-                .client
-                .get_json("/api/test", crate::http::CHECK_BODY_LIMIT)
-                .await?;
-            Ok(format!(
-                "GET /api/test: {}",
-                answer["response"].as_str().unwrap_or("ok")
-            ))
-        }
-        .boxed()
-    }
-
-    fn sync_stream<'a>(&'a self, ctx: &'a StreamContext<'a>) -> BoxFuture<'a, StreamResult> {
-        async move {
-            let stream = self
-                .streams
-                .iter()
-                .find(|s| s.name == ctx.stream)
-                .expect("the engine only asks for streams this source listed");
-            full_listing::sync(ctx, &self.client, stream, self.timezone).await
-        }
-        .boxed()
-    }
+pub fn build(settings: &PlanningNowSettings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {
+    let token = settings
+        .token
+        .clone()
+        .unwrap_or_else(|| SecretString::from(String::new()));
+    let client = ApiClient::new(
+        NAME,
+        &settings.base_url,
+        Auth::Header {
+            name: "x-auth-token",
+            value: token,
+        },
+        &settings.common,
+        Budget::new(pool.clone(), NAME, &settings.common.budget),
+    )?;
+    Ok(Source {
+        name: NAME,
+        client,
+        streams: model::streams()
+            .into_iter()
+            .map(|s| Stream::Listing(s, settings.timezone))
+            .collect(),
+        check: Check::Get {
+            path: "/api/test".to_string(),
+            answer: |answer| answer["response"].as_str().unwrap_or("ok").to_string(),
+        },
+    })
 }

@@ -1,0 +1,173 @@
+//! The source registry is complete: every registered source has its tables (as its specs
+//! say, each with a COMMENT), a simulator that serves it, and its part of `status`. A source
+//! added to the registry without one of them fails here.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tributary::db::runs::RunStatus;
+use tributary::simulate::{self, SimOptions};
+use tributary::sources::REGISTRY;
+use tributary::sync::{SyncOptions, sync_source};
+
+use crate::common::*;
+use crate::regressions::all_sources_env;
+
+#[tokio::test]
+async fn every_registered_table_is_migrated_as_specified_and_commented() {
+    let db = fresh_db().await;
+    for registration in REGISTRY {
+        let roots = (registration.tables)();
+        assert!(!roots.is_empty(), "{} declares no table", registration.name);
+        let mut specified = BTreeSet::new();
+        for table in roots.iter().flat_map(|root| root.flatten()) {
+            let (schema, name) = table.name.split_once('.').unwrap();
+            assert_eq!(
+                schema, registration.name,
+                "{}: a source's tables live in its schema",
+                table.name
+            );
+            specified.insert(table.name.to_string());
+            for (column, ty) in table.staged_columns() {
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+                     JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND NOT a.attisdropped",
+                )
+                .bind(schema)
+                .bind(name)
+                .bind(column)
+                .fetch_optional(&db.pool)
+                .await
+                .unwrap();
+                let expected = match ty {
+                    "timestamptz" => "timestamp with time zone",
+                    other => other,
+                };
+                assert_eq!(found.as_deref(), Some(expected), "{}.{column}", table.name);
+            }
+        }
+        // Both ways: every synced table of the schema is one the source declares.
+        let migrated: BTreeSet<String> = sqlx::query_scalar(
+            "SELECT table_schema || '.' || table_name FROM information_schema.columns \
+             WHERE column_name = '_deleted_at' AND table_schema = $1",
+        )
+        .bind(registration.name)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+        assert_eq!(
+            migrated, specified,
+            "{}: migrated vs declared tables",
+            registration.name
+        );
+    }
+    let mut schemas: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
+    schemas.extend(["analytics", "tributary"]);
+    let uncommented: Vec<String> = sqlx::query_scalar(
+        "SELECT n.nspname FROM pg_namespace n WHERE n.nspname = ANY($1) AND obj_description(n.oid, 'pg_namespace') IS NULL \
+         UNION ALL SELECT c.table_schema || '.' || c.table_name || '.' || c.column_name \
+         FROM information_schema.columns c \
+         WHERE c.table_schema = ANY($1) AND col_description( \
+           (quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass, c.ordinal_position) IS NULL \
+         UNION ALL SELECT n.nspname || '.' || t.relname FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE n.nspname = ANY($1) AND t.relkind IN ('r', 'v') AND obj_description(t.oid, 'pg_class') IS NULL",
+    )
+    .bind(&schemas)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(uncommented.is_empty(), "without COMMENT: {uncommented:?}");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn every_registered_source_syncs_from_the_simulator_and_shows_in_status() {
+    let db = fresh_db().await;
+    let sim = simulate::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimOptions {
+            orders: 6,
+            aircalc_projects: 4,
+            aimsio_objects: 3,
+            ..SimOptions::default()
+        },
+    )
+    .await
+    .expect("simulator");
+    let env = all_sources_env(&db, &sim, "JobOrder,Timecard");
+    let settings = settings(&env);
+    let options = SyncOptions {
+        trigger: "cli",
+        allow_mass_delete: false,
+    };
+    for registration in REGISTRY {
+        assert_eq!(
+            settings.source_enabled(registration.name),
+            Some(true),
+            "the simulator serves {}",
+            registration.name
+        );
+        let source = (registration.build)(&settings, &db.pool).expect("builds");
+        let report = sync_source(&db.pool, &settings.sync, &source, &options)
+            .await
+            .expect("run records");
+        assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+        let inserted: u64 = report
+            .streams
+            .iter()
+            .map(|s| s.counts.total().inserted)
+            .sum();
+        assert!(
+            inserted > 0,
+            "{}: nothing landed: {report:?}",
+            registration.name
+        );
+    }
+    let pairs: Vec<(String, String)> = env.into_iter().collect();
+    let out = tributary(&["status", "--json"], &pairs).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let text_out = tributary(&["status"], &pairs).await;
+    let shown = String::from_utf8_lossy(&text_out.stdout);
+    for registration in REGISTRY {
+        let name = registration.name;
+        let source = status["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"] == name)
+            .unwrap_or_else(|| panic!("{name} missing in status sources"));
+        assert_eq!(source["last_status"], "succeeded", "{source}");
+        for table in (registration.tables)().iter().flat_map(|t| t.flatten()) {
+            assert!(
+                status["tables"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["table"] == table.name),
+                "{} missing in status tables",
+                table.name
+            );
+            assert!(
+                shown.contains(table.name),
+                "{} missing in:\n{shown}",
+                table.name
+            );
+        }
+        if registration.backlog.is_some() {
+            assert!(
+                status["backlogs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["source"] == name),
+                "{name}'s backlog missing in {status}"
+            );
+        }
+    }
+    sim.stop().await;
+    db.drop().await;
+}

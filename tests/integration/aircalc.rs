@@ -542,3 +542,86 @@ async fn a_malformed_user_is_set_aside_in_rejects_and_resolved_once_it_is_fixed(
     sim.stop().await;
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_project_is_stored_whole_with_its_boms_or_not_at_all() {
+    let db = fresh_db().await;
+    let sim = sim(4, 1, 3600).await;
+    let mut env = both_env(&db, &sim, (200, 600, 20));
+    env.insert(
+        "TRIBUTARY__SOURCES__AIRCALC__FETCH_BOM".into(),
+        "true".into(),
+    );
+    let truth = truth(&sim).await;
+    let project = truth["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["positions"].as_array().is_some_and(|a| a.len() >= 2))
+        .expect("a project with two positions or more")
+        .clone();
+    let project_no = project["projectNo"].as_str().unwrap().to_string();
+    let positions: Vec<String> = project["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["posNo"].as_str().unwrap().to_string())
+        .collect();
+    let last = positions.last().unwrap();
+    assert!(
+        last.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "{last} needs no escaping in a path"
+    );
+    // The last position's BOM answers 400 (not retried): the stream fails after the
+    // project, its positions and its first BOMs were fetched.
+    control(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        json!({"path": format!("/aircalc/external/ahu-bom-by-pos-no/v0/{last}"), "status": 400, "times": 1}),
+    )
+    .await;
+    let report = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
+    let of_project = |table: &str| {
+        format!(
+            "SELECT count(*) FROM {table} WHERE aircalc.match_key(project_no) = aircalc.match_key('{project_no}')"
+        )
+    };
+    for table in ["aircalc.projects", "aircalc.positions", "aircalc.bom_lines"] {
+        assert_eq!(
+            db.count(&of_project(table)).await,
+            0,
+            "{table}: nothing of a project whose fetch broke off is stored"
+        );
+    }
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM aircalc.project_refresh WHERE project_no = aircalc.match_key('{project_no}') AND last_fetched_at IS NOT NULL"
+        ))
+        .await,
+        0,
+        "nor noted as fetched"
+    );
+    let report = run(&db, &env, aircalc::NAME).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    assert_eq!(
+        db.count(&of_project("aircalc.positions")).await,
+        positions.len() as i64
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(DISTINCT pos_no) FROM aircalc.bom_lines WHERE aircalc.match_key(project_no) = aircalc.match_key('{project_no}')"
+        ))
+        .await,
+        positions.len() as i64,
+        "the next pass stores it whole"
+    );
+    sim.stop().await;
+    db.drop().await;
+}
+
+/// Every project as the simulator holds it.
+async fn truth(sim: &RunningSimulator) -> Value {
+    control(sim, "GET", "/_sim/aircalc/truth", Value::Null).await
+}

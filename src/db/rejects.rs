@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::sync::table::storable_number;
+use crate::sync::values::storable_number;
 
 /// A source record that could not be normalized.
 #[derive(Debug, Clone)]

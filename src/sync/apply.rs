@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use sqlx::AssertSqlSafe;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use super::table::{Table, copy_line};
+use super::table::Table;
+use super::values::copy_line;
 use crate::db::checkpoints;
 use crate::db::runs::TableCounts;
 

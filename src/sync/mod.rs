@@ -12,10 +12,12 @@ pub mod full_listing;
 pub mod listing;
 mod lock;
 pub mod lookup;
+pub mod normalize;
 pub mod pass;
 pub mod refresh;
 pub mod source;
 pub mod table;
+pub mod values;
 mod watchdog;
 
 pub use context::{Shutdown, StreamContext, StreamResult, SyncOptions};

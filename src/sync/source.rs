@@ -22,7 +22,7 @@ pub enum Stream {
     Delta(DeltaStream),
     /// Objects fetched one by one with their children, most urgent first, as long as the
     /// budget allows; each stored in one transaction.
-    Refresh(RefreshStream),
+    Refresh(Box<RefreshStream>),
     /// Objects other tables refer to and that are not stored yet, asked for by id.
     Lookup(LookupStream),
 }

@@ -81,7 +81,7 @@ pub fn build(settings: &AircalcSettings, pool: &sqlx::PgPool) -> Result<Source, 
     if settings.discover_from_pos_rows {
         streams.push(Stream::Listing(model::pos_rows(), chrono_tz::UTC));
     }
-    streams.push(Stream::Refresh(RefreshStream {
+    streams.push(Stream::Refresh(Box::new(RefreshStream {
         name: "projects",
         table: model::projects(),
         path: "/project-by-no/v0/",
@@ -90,7 +90,7 @@ pub fn build(settings: &AircalcSettings, pool: &sqlx::PgPool) -> Result<Source, 
         gone_sql: queue::GONE,
         rows_of: queue::ROWS_OF,
         hooks: Box::new(projects(settings)),
-    }));
+    })));
     if settings.fetch_users {
         streams.push(Stream::Lookup(LookupStream {
             name: "users",

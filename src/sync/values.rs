@@ -1,0 +1,402 @@
+//! Values: checking a source value against its column type and rendering it in
+//! PostgreSQL's COPY text format (exact decimals, local times converted with the source's
+//! zone, dates, epoch milliseconds), and what PostgreSQL cannot store at all.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::{Map, Value};
+
+use super::table::{ColType, Table};
+
+/// Why PostgreSQL could not store `value` (in `raw jsonb` or a column), if it could not: a
+/// NUL character in a string or key, or a number beyond `numeric`. `path` names where.
+pub fn unstorable(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(format!(
+            "`{path}` contains a NUL character, which PostgreSQL cannot store"
+        )),
+        Value::Number(n) if !storable_number(&n.to_string()) => Some(format!(
+            "`{path}` is the number {}, beyond what PostgreSQL's numeric can hold",
+            excerpt(&n.to_string())
+        )),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| unstorable(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                return Some(format!(
+                    "a key in `{path}` contains a NUL character, which PostgreSQL cannot store"
+                ));
+            }
+            unstorable(v, &at)
+        }),
+        _ => None,
+    }
+}
+
+/// Whether PostgreSQL's `numeric` (and so `jsonb`) accepts the JSON number `text`: an
+/// exponent within ±1000, at most 131072 digits before the point and 16383 after.
+pub fn storable_number(text: &str) -> bool {
+    let unsigned = text.trim_start_matches('-');
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => match unsigned[at + 1..].parse::<i64>() {
+            Ok(e) => (&unsigned[..at], e),
+            Err(_) => return false,
+        },
+        None => (unsigned, 0),
+    };
+    if !(-1000..=1000).contains(&exponent) {
+        return false;
+    }
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let int_digits = int.trim_start_matches('0').len() as i64 + exponent;
+    let frac_digits = frac.len() as i64 - exponent;
+    int_digits <= 131_072 && frac_digits <= 16_383
+}
+
+fn excerpt(text: &str) -> String {
+    if text.len() <= 40 {
+        text.to_string()
+    } else {
+        format!("{}… ({} characters)", &text[..40], text.len())
+    }
+}
+
+/// One staged row in COPY text format: the key values, the table's columns read from `obj`,
+/// and `raw` (serialized JSON).
+pub fn row_line(
+    table: &Table,
+    key: &[String],
+    obj: &Map<String, Value>,
+    raw: &str,
+    tz: Tz,
+) -> Result<String, String> {
+    let mut line = String::with_capacity(256 + raw.len());
+    for k in key {
+        push_field(&mut line, Some(k));
+    }
+    for column in &table.columns {
+        let text = match column.lookup(obj) {
+            Some((field, v)) => {
+                convert(column.ty, v, tz).map_err(|e| format!("field `{field}`: {e}"))?
+            }
+            None => None,
+        };
+        push_field(&mut line, text.as_deref());
+    }
+    push_field(&mut line, Some(raw));
+    line.pop();
+    line.push('\n');
+    Ok(line)
+}
+
+pub(super) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Converts one source value to the COPY text of its column type (`None` is NULL).
+pub fn convert(ty: ColType, value: &Value, tz: Tz) -> Result<Option<String>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    let bad = |what: &str| Err(format!("{value} is not {what}"));
+    match ty {
+        ColType::Text => Ok(Some(match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })),
+        ColType::Int => match value {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Ok(Some(i.to_string())),
+                None => bad("an integer"),
+            },
+            Value::String(s) if s.trim().is_empty() => Ok(None),
+            Value::String(s) => match s.trim().parse::<i64>() {
+                Ok(i) => Ok(Some(i.to_string())),
+                Err(_) => bad("an integer"),
+            },
+            _ => bad("an integer"),
+        },
+        ColType::Numeric => match value {
+            Value::Number(n) if is_decimal(&n.to_string()) => Ok(Some(n.to_string())),
+            Value::String(s) if s.trim().is_empty() => Ok(None),
+            Value::String(s) if is_decimal(s.trim()) => Ok(Some(s.trim().to_string())),
+            _ => bad("a decimal number"),
+        },
+        ColType::Bool => match value {
+            Value::Bool(b) => Ok(Some(b.to_string())),
+            Value::Number(n) if n.as_i64() == Some(0) => Ok(Some("false".into())),
+            Value::Number(n) if n.as_i64() == Some(1) => Ok(Some("true".into())),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "" => Ok(None),
+                "true" | "t" | "1" | "yes" => Ok(Some("true".into())),
+                "false" | "f" | "0" | "no" => Ok(Some("false".into())),
+                _ => bad("a boolean"),
+            },
+            _ => bad("a boolean"),
+        },
+        ColType::EpochMillis => {
+            let millis = match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) if s.trim().is_empty() => return Ok(None),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            match millis.and_then(DateTime::<Utc>::from_timestamp_millis) {
+                Some(t) if (1..=9999).contains(&t.year()) => {
+                    Ok(Some(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
+                }
+                _ => bad("epoch milliseconds"),
+            }
+        }
+        ColType::Json => Ok(Some(value.to_string())),
+        ColType::Date => match value.as_str().map(str::trim) {
+            Some("" | "0000-00-00") => Ok(None),
+            Some(s) => match parse_date(s) {
+                Some(d) => Ok(Some(d.to_string())),
+                None => bad("a date (YYYY-MM-DD, years 1 to 9999)"),
+            },
+            None => bad("a date (YYYY-MM-DD)"),
+        },
+        ColType::LocalTimestamp => match value.as_str().map(str::trim) {
+            Some("" | "0000-00-00 00:00:00" | "0000-00-00") => Ok(None),
+            Some(s) => match parse_timestamp(s, tz).filter(|t| (1..=9999).contains(&t.year())) {
+                Some(t) => Ok(Some(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))),
+                None => bad("a timestamp (YYYY-MM-DD HH:MM:SS, years 1 to 9999)"),
+            },
+            None => bad("a timestamp (YYYY-MM-DD HH:MM:SS)"),
+        },
+    }
+}
+
+/// A date, or the date of a date-time; years 1 to 9999 (what PostgreSQL and chrono agree on).
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let date = if s.len() == 10 {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?
+    } else {
+        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())?
+            .date()
+    };
+    (1..=9999).contains(&date.year()).then_some(date)
+}
+
+/// `[+-]digits[.digits][e[+-]digits]`, as PostgreSQL's numeric reads it exactly, with at most
+/// 1000 digits and an exponent of at most 1000 either way (far inside numeric's range).
+fn is_decimal(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = !(int.is_empty() && frac.is_empty())
+        && digits(int)
+        && digits(frac)
+        && int.len() + frac.len() <= 1000;
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && e.len() <= 4 && digits(e) && e.parse::<u32>().is_ok_and(|n| n <= 1000)
+    });
+    mantissa_ok && exponent_ok
+}
+
+/// A local wall-clock time in `tz` (or any RFC 3339 time) as UTC. A time that does not
+/// exist (spring-forward gap) is read with the offset in force before the gap; an ambiguous
+/// one (fall-back) as its first occurrence.
+pub fn parse_timestamp(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let naive = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())?;
+    Some(match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
+        chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
+        chrono::LocalResult::None => {
+            let before = tz
+                .offset_from_utc_datetime(&(naive - chrono::Duration::days(1)))
+                .fix();
+            (naive - chrono::Duration::seconds(before.local_minus_utc().into())).and_utc()
+        }
+    })
+}
+
+/// One COPY text line of non-null values.
+pub fn copy_line(values: &[String]) -> String {
+    let mut line = String::new();
+    for v in values {
+        push_field(&mut line, Some(v));
+    }
+    line.pop();
+    line.push('\n');
+    line
+}
+
+/// Appends one COPY text field and a tab.
+fn push_field(line: &mut String, value: Option<&str>) {
+    match value {
+        None => line.push_str("\\N"),
+        Some(v) => {
+            for ch in v.chars() {
+                match ch {
+                    '\\' => line.push_str("\\\\"),
+                    '\n' => line.push_str("\\n"),
+                    '\r' => line.push_str("\\r"),
+                    '\t' => line.push_str("\\t"),
+                    c => line.push(c),
+                }
+            }
+        }
+    }
+    line.push('\t');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Europe::Berlin;
+    use serde_json::json;
+
+    fn utc(s: &str) -> String {
+        parse_timestamp(s, Berlin).unwrap().to_rfc3339()
+    }
+
+    #[test]
+    fn local_times_convert_across_daylight_saving() {
+        assert_eq!(utc("2025-09-20 08:00:00"), "2025-09-20T06:00:00+00:00");
+        assert_eq!(utc("2025-01-20 08:00:00"), "2025-01-20T07:00:00+00:00");
+        // 02:30 does not exist on 2025-03-30 in Berlin: read with the winter offset.
+        assert_eq!(utc("2025-03-30 02:30:00"), "2025-03-30T01:30:00+00:00");
+        // 02:30 happens twice on 2025-10-26: the first (summer time) is taken.
+        assert_eq!(utc("2025-10-26 02:30:00"), "2025-10-26T00:30:00+00:00");
+        assert_eq!(
+            utc("2025-10-26T02:30:00+01:00"),
+            "2025-10-26T01:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn decimals_are_kept_exactly_and_garbage_is_refused() {
+        for ok in ["8500.00", "1.850", "-0.5", ".5", "12", "1e3", "+7.25"] {
+            assert_eq!(
+                convert(ColType::Numeric, &json!(ok), Berlin),
+                Ok(Some(ok.to_string()))
+            );
+        }
+        for bad in ["abc", "1,50", "1.2.3", "", "e5", "1e", "NaN", "1_000"] {
+            let r = convert(ColType::Numeric, &json!(bad), Berlin);
+            if bad.is_empty() {
+                assert_eq!(r, Ok(None));
+            } else {
+                assert!(r.is_err(), "{bad} accepted");
+            }
+        }
+        assert_eq!(
+            convert(ColType::Numeric, &json!(2), Berlin),
+            Ok(Some("2".into()))
+        );
+    }
+
+    #[test]
+    fn dates_ints_bools_and_zero_dates() {
+        assert_eq!(
+            convert(ColType::Date, &json!("2025-08-15"), Berlin),
+            Ok(Some("2025-08-15".into()))
+        );
+        assert_eq!(
+            convert(ColType::Date, &json!("0000-00-00"), Berlin),
+            Ok(None)
+        );
+        assert!(convert(ColType::Date, &json!("15.08.2025"), Berlin).is_err());
+        for bad in ["2025-8-1", "0000-01-01", "2025-08-15x", "2025-08-1"] {
+            assert!(
+                convert(ColType::Date, &json!(bad), Berlin).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            convert(ColType::Date, &json!("2025-08-15 10:00:00"), Berlin),
+            Ok(Some("2025-08-15".into()))
+        );
+        assert!(
+            convert(
+                ColType::LocalTimestamp,
+                &json!("0001-01-01 00:00:00"),
+                Berlin
+            )
+            .is_err()
+        );
+        let long = format!("0.{}", "1".repeat(1001));
+        assert!(convert(ColType::Numeric, &json!(long), Berlin).is_err());
+        assert!(convert(ColType::Numeric, &json!("1e-9999"), Berlin).is_err());
+        let exact: Value =
+            serde_json::from_str("[8500.10, 123456789012345678901234567890]").unwrap();
+        assert_eq!(
+            convert(ColType::Numeric, &exact[0], Berlin),
+            Ok(Some("8500.10".into()))
+        );
+        assert_eq!(
+            convert(ColType::Numeric, &exact[1], Berlin),
+            Ok(Some("123456789012345678901234567890".into()))
+        );
+        assert_eq!(
+            convert(ColType::Int, &json!("42"), Berlin),
+            Ok(Some("42".into()))
+        );
+        assert!(convert(ColType::Int, &json!(1.5), Berlin).is_err());
+        assert_eq!(
+            convert(ColType::Bool, &json!(0), Berlin),
+            Ok(Some("false".into()))
+        );
+        assert_eq!(
+            convert(ColType::EpochMillis, &json!(1_731_234_567_891_i64), Berlin),
+            Ok(Some("2024-11-10T10:29:27.891Z".into()))
+        );
+        assert!(convert(ColType::EpochMillis, &json!("soon"), Berlin).is_err());
+        assert_eq!(
+            convert(ColType::Json, &json!({"a": [1, "x"]}), Berlin),
+            Ok(Some(r#"{"a":[1,"x"]}"#.into()))
+        );
+    }
+}
+
+#[cfg(test)]
+mod storable_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_beyond_numeric_and_nul_are_unstorable() {
+        let v: Value = serde_json::from_str(r#"{"a":[1,{"b":1e999999}],"c":"x"}"#).unwrap();
+        let problem = unstorable(&v, "").expect("unstorable");
+        assert!(problem.contains("`a[1].b`"), "{problem}");
+        for ok in ["1", "-12.50", "1e1000", "1E-1000", "0.000001"] {
+            assert!(storable_number(ok), "{ok}");
+        }
+        for bad in ["1e1001", "1e999999", "-1E-999999", "1e-9223372036854775808"] {
+            assert!(!storable_number(bad), "{bad}");
+        }
+        let nul: Value = serde_json::from_str(r#"{"k":"a\u0000b"}"#).unwrap();
+        assert!(unstorable(&nul, "").unwrap().contains("NUL"));
+    }
+}

@@ -58,7 +58,7 @@ fn projects(settings: &AircalcSettings) -> queue::Projects {
 /// The users who created live projects and are not stored yet, by id.
 const USERS_WANTED: &str = "SELECT id::text FROM (SELECT DISTINCT p.created_by FROM aircalc.projects p \
      WHERE p.created_by IS NOT NULL AND p._deleted_at IS NULL AND NOT EXISTS \
-     (SELECT 1 FROM aircalc.users u WHERE u.id = p.created_by)) AS wanted(id) ORDER BY id";
+     (SELECT 1 FROM aircalc.users u WHERE u.id = p.created_by)) AS wanted(id) ORDER BY wanted.id";
 
 pub fn build(settings: &AircalcSettings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {
     let tokens = TokenSource::new(

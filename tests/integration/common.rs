@@ -93,6 +93,7 @@ fn init_test_log() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
+                .with_ansi(false)
                 .with_test_writer()
                 .try_init();
         }

@@ -16,6 +16,9 @@ RUN mkdir src \
 COPY src src
 COPY migrations migrations
 COPY config config
+# The checked queries build against their committed cache (.cargo sets SQLX_OFFLINE).
+COPY .cargo .cargo
+COPY .sqlx .sqlx
 # COPY keeps the files' times, which may be older than the empty sources' build.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked

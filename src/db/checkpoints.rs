@@ -13,11 +13,11 @@ pub async fn pending_streams(
     pool: &PgPool,
     source: &str,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
-    let cursor: Option<serde_json::Value> = sqlx::query_scalar(
+    let cursor: Option<serde_json::Value> = sqlx::query_scalar!(
         "SELECT cursor FROM tributary.checkpoints WHERE source = $1 AND stream = $2",
+        source,
+        PASS,
     )
-    .bind(source)
-    .bind(PASS)
     .fetch_optional(pool)
     .await?;
     let pending: Vec<String> = cursor
@@ -51,15 +51,15 @@ pub async fn write<'e>(
     cursor: serde_json::Value,
     run_id: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO tributary.checkpoints (source, stream, cursor, run_id, updated_at) \
          VALUES ($1, $2, $3, $4, clock_timestamp()) ON CONFLICT (source, stream) DO UPDATE \
          SET cursor = EXCLUDED.cursor, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at",
+        source,
+        stream,
+        cursor,
+        run_id,
     )
-    .bind(source)
-    .bind(stream)
-    .bind(cursor)
-    .bind(run_id)
     .execute(executor)
     .await?;
     Ok(())

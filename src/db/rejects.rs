@@ -58,7 +58,7 @@ pub async fn record(
         .collect();
     let errors: Vec<String> = rejects.iter().map(|r| text(&r.error)).collect();
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO tributary.rejects (source, stream, record_key, payload, error, run_id) \
          SELECT DISTINCT ON (key) $1, $2, key, p::jsonb, e, $3 \
          FROM (SELECT coalesce(k, 'md5:' || md5(p)) AS key, p, e, n \
@@ -67,22 +67,22 @@ pub async fn record(
          ON CONFLICT (source, stream, record_key) DO UPDATE SET payload = EXCLUDED.payload, \
          error = EXCLUDED.error, run_id = EXCLUDED.run_id, last_seen = clock_timestamp(), \
          resolved_at = NULL",
+        source,
+        stream,
+        run_id,
+        &keys as &[Option<String>],
+        &payloads,
+        &errors,
     )
-    .bind(source)
-    .bind(stream)
-    .bind(run_id)
-    .bind(&keys)
-    .bind(&payloads)
-    .bind(&errors)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE tributary.rejects SET resolved_at = clock_timestamp() \
          WHERE source = $1 AND stream = $2 AND resolved_at IS NULL AND run_id IS DISTINCT FROM $3",
+        source,
+        stream,
+        run_id,
     )
-    .bind(source)
-    .bind(stream)
-    .bind(run_id)
     .execute(&mut *tx)
     .await?;
     tx.commit().await

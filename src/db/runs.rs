@@ -88,14 +88,14 @@ pub async fn start(
     trigger: &str,
     parent: Option<i64>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO tributary.sync_runs (source, stream, trigger, parent_id) \
          VALUES ($1, $2, $3, $4) RETURNING id",
+        source,
+        stream,
+        trigger,
+        parent,
     )
-    .bind(source)
-    .bind(stream)
-    .bind(trigger)
-    .bind(parent)
     .fetch_one(pool)
     .await
 }
@@ -106,12 +106,12 @@ pub async fn succeeded_since(
     source: &str,
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT id FROM tributary.sync_runs WHERE source = $1 AND stream IS NULL \
          AND status = 'succeeded' AND finished_at >= $2 ORDER BY finished_at DESC LIMIT 1",
+        source,
+        since,
     )
-    .bind(source)
-    .bind(since)
     .fetch_optional(pool)
     .await
 }
@@ -119,12 +119,12 @@ pub async fn succeeded_since(
 /// Marks the source's runs still `running` as failed: call only while holding the source's
 /// pass lock, when no live process can own them.
 pub async fn close_interrupted(pool: &PgPool, source: &str) -> Result<u64, sqlx::Error> {
-    let closed = sqlx::query(
+    let closed = sqlx::query!(
         "UPDATE tributary.sync_runs SET status = 'failed', finished_at = clock_timestamp(), \
          error = 'interrupted: the process ended before the run finished (crash or kill)' \
          WHERE source = $1 AND status = 'running'",
+        source,
     )
-    .bind(source)
     .execute(pool)
     .await?;
     Ok(closed.rows_affected())
@@ -139,31 +139,31 @@ pub async fn finish(
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let total = counts.total();
-    sqlx::query(
+    sqlx::query!(
         "UPDATE tributary.sync_runs SET finished_at = clock_timestamp(), status = $2, \
          records_fetched = $3, requests = $4, rows_inserted = $5, rows_updated = $6, \
          rows_unchanged = $7, rows_deleted = $8, rows_rejected = $9, table_counts = $10, \
          error = $11, throttled = $12 WHERE id = $1",
+        id,
+        status.as_str(),
+        counts.fetched as i64,
+        counts.requests as i64,
+        total.inserted as i64,
+        total.updated as i64,
+        total.unchanged as i64,
+        total.deleted as i64,
+        counts.rejected as i64,
+        sqlx::types::Json(&counts.tables) as _,
+        error,
+        counts.throttled as i64,
     )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(counts.fetched as i64)
-    .bind(counts.requests as i64)
-    .bind(total.inserted as i64)
-    .bind(total.updated as i64)
-    .bind(total.unchanged as i64)
-    .bind(total.deleted as i64)
-    .bind(counts.rejected as i64)
-    .bind(sqlx::types::Json(&counts.tables))
-    .bind(error)
-    .bind(counts.throttled as i64)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 /// The latest run of a source (stream `None`) or of one of its streams.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LastRun {
     pub id: i64,
     pub source: String,
@@ -185,8 +185,15 @@ pub struct LastRun {
 
 /// Latest run per source and stream, sources first, then their streams.
 pub async fn last_runs(pool: &PgPool) -> Result<Vec<LastRun>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT * FROM (SELECT DISTINCT ON (source, stream) id, source, stream, trigger, status, \
+    sqlx::query_as!(
+        LastRun,
+        "SELECT id AS \"id!\", source AS \"source!\", stream, trigger AS \"trigger!\", \
+         status AS \"status!\", started_at AS \"started_at!\", finished_at, \
+         records_fetched AS \"records_fetched!\", requests AS \"requests!\", \
+         throttled AS \"throttled!\", rows_inserted AS \"rows_inserted!\", \
+         rows_updated AS \"rows_updated!\", rows_unchanged AS \"rows_unchanged!\", \
+         rows_deleted AS \"rows_deleted!\", rows_rejected AS \"rows_rejected!\", error \
+         FROM (SELECT DISTINCT ON (source, stream) id, source, stream, trigger, status, \
          started_at, finished_at, records_fetched, requests, throttled, rows_inserted, rows_updated, \
          rows_unchanged, rows_deleted, rows_rejected, error \
          FROM tributary.sync_runs ORDER BY source, stream NULLS FIRST, started_at DESC, id DESC) r \
@@ -200,11 +207,14 @@ pub async fn last_runs(pool: &PgPool) -> Result<Vec<LastRun>, sqlx::Error> {
 pub async fn last_successes(
     pool: &PgPool,
 ) -> Result<BTreeMap<String, chrono::DateTime<chrono::Utc>>, sqlx::Error> {
-    let rows: Vec<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT source, max(finished_at) FROM tributary.sync_runs \
+    let rows = sqlx::query!(
+        "SELECT source, max(finished_at) AS \"finished_at!\" FROM tributary.sync_runs \
          WHERE stream IS NULL AND status = 'succeeded' GROUP BY source",
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.source, row.finished_at))
+        .collect())
 }

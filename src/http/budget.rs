@@ -63,14 +63,16 @@ impl Budget {
     pub async fn acquire(&self, endpoint: &str) -> Result<i64, BudgetError> {
         let mut waited = Duration::ZERO;
         loop {
-            let (wait, entry): (Option<PgInterval>, Option<i64>) =
-                sqlx::query_as("SELECT wait, entry FROM tributary.reserve_request($1, $2, $3, $4)")
-                    .bind(self.source)
-                    .bind(self.limit)
-                    .bind(interval(self.admission_window()))
-                    .bind(endpoint)
-                    .fetch_one(&self.pool)
-                    .await?;
+            let (wait, entry): (Option<PgInterval>, Option<i64>) = sqlx::query!(
+                "SELECT wait, entry FROM tributary.reserve_request($1, $2, $3, $4)",
+                self.source,
+                self.limit,
+                interval(self.admission_window()),
+                endpoint,
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map(|row| (row.wait, row.entry))?;
             let Some(wait) = wait.map(duration) else {
                 return Ok(entry.unwrap_or_default());
             };
@@ -90,8 +92,7 @@ impl Budget {
     /// Moves a request's ledger time to now, when its answer (or failure) has arrived: the
     /// server may have received it that late, and the window must count from then.
     pub async fn settle(&self, entry: i64) {
-        let settled = sqlx::query("SELECT tributary.settle_request($1)")
-            .bind(entry)
+        let settled = sqlx::query!("SELECT FROM tributary.settle_request($1)", entry)
             .execute(&self.pool)
             .await;
         if let Err(e) = settled {
@@ -102,12 +103,12 @@ impl Budget {
     /// How long until the oldest request of the window leaves it (after a 429 without
     /// `Retry-After`, someone else is spending the shared budget).
     pub async fn until_oldest_expires(&self) -> Result<Option<Duration>, sqlx::Error> {
-        let wait: Option<PgInterval> = sqlx::query_scalar(
+        let wait: Option<PgInterval> = sqlx::query_scalar!(
             "SELECT min(sent_at) + $2 - clock_timestamp() FROM tributary.request_ledger \
              WHERE source = $1 AND sent_at > clock_timestamp() - $2",
+            self.source,
+            interval(self.admission_window()),
         )
-        .bind(self.source)
-        .bind(interval(self.admission_window()))
         .fetch_one(&self.pool)
         .await?;
         Ok(wait.map(duration))
@@ -140,14 +141,15 @@ pub async fn usage(
     limit: i64,
     window: Duration,
 ) -> Result<Usage, sqlx::Error> {
-    let (used, oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
-        "SELECT count(*), min(sent_at) FROM tributary.request_ledger \
-         WHERE source = $1 AND sent_at > clock_timestamp() - $2",
+    let (used, oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query!(
+        "SELECT count(*) AS \"used!\", min(sent_at) AS oldest FROM tributary.request_ledger \
+         WHERE source = $1 AND sent_at > clock_timestamp() - $2::interval",
+        source,
+        interval(window),
     )
-    .bind(source)
-    .bind(interval(window))
     .fetch_one(pool)
-    .await?;
+    .await
+    .map(|row| (row.used, row.oldest))?;
     Ok(Usage {
         source: source.to_string(),
         limit,

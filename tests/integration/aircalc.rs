@@ -2,61 +2,49 @@
 //! priority order, 404s are remembered, tokens are cached and renewed, and the analytics
 //! views join PlanningNow orders to aircalc projects.
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
 
 use crate::common::*;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::{self, RunningSimulator, SimOptions};
+use tributary::simulate::SimOptions;
 use tributary::sources::{self, aircalc, planningnow};
 use tributary::sync::{SourceReport, SyncOptions, sync_source};
 
 const BY_NO: &str = "GET /aircalc/external/project-by-no/v0/{projectNo}";
 const TOKEN: &str = "POST /aircalc/oauth/token";
 
-async fn sim(projects: usize, orders: usize, token_ttl_secs: u64) -> RunningSimulator {
-    simulate::start(
-        ([127, 0, 0, 1], 0).into(),
-        SimOptions {
+/// PlanningNow and aircalc enabled against a simulator with `projects` aircalc projects,
+/// `orders` orders and tokens living `token_ttl_secs`; aircalc's budget as given
+/// (requests, window, reserve).
+async fn both_app(
+    projects: usize,
+    orders: usize,
+    token_ttl_secs: u64,
+    budget: (u32, u32, u32),
+) -> TestApp {
+    let (requests, window_secs, reserve) = budget;
+    let mut builder = TestApp::builder()
+        .apis(&[Api::PlanningNow, Api::Aircalc])
+        .sim_options(SimOptions {
             orders,
             aircalc_projects: projects,
             aircalc_token_ttl_secs: token_ttl_secs,
             ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("start the simulator")
-}
-
-/// PlanningNow and aircalc enabled against the simulator; aircalc's budget as given.
-fn both_env(
-    db: &TestDb,
-    sim: &RunningSimulator,
-    budget: (u32, u32, u32),
-) -> HashMap<String, String> {
-    let mut env = env_for(db, sim);
-    let (requests, window_secs, reserve) = budget;
+        });
     for (k, v) in [
-        ("ENABLED", "true".to_string()),
-        ("BASE_URL", sim.aircalc_url()),
-        ("TOKEN_URL", sim.aircalc_token_url()),
-        ("CLIENT_ID", "sim-client".into()),
-        ("CLIENT_SECRET", "sim-secret".into()),
-        ("REQUESTS_PER_SECOND", "100".into()),
-        ("BUDGET__REQUESTS", requests.to_string()),
-        ("BUDGET__WINDOW_SECS", window_secs.to_string()),
-        ("BUDGET__RESERVE", reserve.to_string()),
-        ("BUDGET__MAX_WAIT_SECS", "0".into()),
+        ("REQUESTS", requests.to_string()),
+        ("WINDOW_SECS", window_secs.to_string()),
+        ("RESERVE", reserve.to_string()),
+        ("MAX_WAIT_SECS", "0".into()),
     ] {
-        env.insert(format!("TRIBUTARY__SOURCES__AIRCALC__{k}"), v);
+        builder = builder.env(&format!("TRIBUTARY__SOURCES__AIRCALC__BUDGET__{k}"), v);
     }
-    env
+    builder.spawn().await
 }
 
 /// One pass of a freshly built source, as a new `tributary sync` process would run it.
-async fn run(db: &TestDb, env: &HashMap<String, String>, name: &'static str) -> SourceReport {
-    Kept::new(db, env, name).pass(db).await
+async fn run(app: &TestApp, name: &'static str) -> SourceReport {
+    Kept::new(app, name).pass(app).await
 }
 
 /// A source kept across passes: its token cache lives as long as it does.
@@ -66,58 +54,55 @@ struct Kept {
 }
 
 impl Kept {
-    fn new(db: &TestDb, env: &HashMap<String, String>, name: &'static str) -> Self {
-        let settings = settings(env);
-        let mut built = sources::build(&settings, &[name], &db.pool).expect("source");
+    fn new(app: &TestApp, name: &'static str) -> Self {
+        let settings = app.settings();
+        let mut built = sources::build(&settings, &[name], app.pool()).expect("source");
         Self {
             settings,
             source: built.remove(0),
         }
     }
 
-    async fn pass(&self, db: &TestDb) -> SourceReport {
+    async fn pass(&self, app: &TestApp) -> SourceReport {
         let options = SyncOptions {
             trigger: "cli",
             allow_mass_delete: false,
         };
-        sync_source(&db.pool, &self.settings.sync, &self.source, &options)
+        sync_source(app.pool(), &self.settings.sync, &self.source, &options)
             .await
             .expect("run records")
     }
 }
 
-async fn stats(sim: &RunningSimulator) -> Value {
-    control(sim, "GET", "/_sim/stats", Value::Null).await
+async fn stats(app: &TestApp) -> Value {
+    app.control("GET", "/_sim/stats", Value::Null).await
 }
 
-async fn put_order(sim: &RunningSimulator, id: i64, project_no: &str) {
-    control(sim, "PUT", "/_sim/planningnow/order",
+async fn put_order(app: &TestApp, id: i64, project_no: &str) {
+    app.control("PUT", "/_sim/planningnow/order",
         json!({"id": id, "o_conf_date": "2025-05-01", "project_no": project_no, "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
 }
 
 #[tokio::test]
 async fn the_budget_holds_over_windows_and_restarts_and_named_projects_come_first() {
-    let db = fresh_db().await;
-    let sim = sim(12, 2, 3600).await;
-    control(
-        &sim,
+    let app = both_app(12, 2, 3600, (8, 3, 2)).await;
+    app.control(
         "PUT",
         "/_sim/limits/aircalc",
         json!({"requests": 6, "window_ms": 3000, "retry_after": true}),
     )
     .await;
-    put_order(&sim, 900_001, "PRJ-00011").await;
-    put_order(&sim, 900_002, " prj-00007 ").await;
-    let env = both_env(&db, &sim, (8, 3, 2));
+    put_order(&app, 900_001, "PRJ-00011").await;
+    put_order(&app, 900_002, " prj-00007 ").await;
     assert_eq!(
-        run(&db, &env, planningnow::NAME).await.status,
+        run(&app, planningnow::NAME).await.status,
         RunStatus::Succeeded
     );
     let named: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT aircalc.match_key(project_no) FROM planningnow.orders \
          UNION SELECT aircalc.match_key(project_no) FROM planningnow.offers",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
 
@@ -125,8 +110,8 @@ async fn the_budget_holds_over_windows_and_restarts_and_named_projects_come_firs
     let mut passes = 0;
     loop {
         passes += 1;
-        let report = run(&db, &env, aircalc::NAME).await;
-        let backlog = tributary::status::collect(&db.pool, &settings(&env))
+        let report = run(&app, aircalc::NAME).await;
+        let backlog = tributary::status::collect(app.pool(), &app.settings())
             .await
             .unwrap()
             .backlogs
@@ -150,7 +135,7 @@ async fn the_budget_holds_over_windows_and_restarts_and_named_projects_come_firs
         passes >= 3,
         "12 projects at 6 requests per window need several windows"
     );
-    let m = &stats(&sim).await["limits"]["aircalc"];
+    let m = &stats(&app).await["limits"]["aircalc"];
     println!(
         "aircalc over {passes} runs: most requests in any 3 s window {} of 6, violations {}",
         m["max_in_window"], m["violations"]
@@ -158,11 +143,11 @@ async fn the_budget_holds_over_windows_and_restarts_and_named_projects_come_firs
     assert_eq!(m["violations"], 0, "{m}");
     assert!(m["max_in_window"].as_u64().unwrap() <= 6, "{m}");
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+        app.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
             .await,
         12
     );
-    let s = stats(&sim).await;
+    let s = stats(&app).await;
     assert_eq!(
         s["requests"][BY_NO]["200"], 12,
         "no project fetched twice: {s}"
@@ -172,7 +157,7 @@ async fn the_budget_holds_over_windows_and_restarts_and_named_projects_come_firs
         "SELECT project_no FROM aircalc.project_refresh WHERE last_fetched_at IS NOT NULL \
          ORDER BY last_fetched_at, project_no",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     assert_eq!(order.len(), 12);
@@ -192,40 +177,31 @@ async fn the_budget_holds_over_windows_and_restarts_and_named_projects_come_firs
         order[first_unnamed..].iter().all(|p| !named.contains(p)),
         "named projects first: {order:?}"
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_404_is_remembered_and_a_deleted_project_is_soft_deleted() {
-    let db = fresh_db().await;
-    let sim = sim(4, 1, 3600).await;
-    let mut env = both_env(&db, &sim, (200, 600, 20));
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__PROJECTS".into(),
-        "PRJ-99999".into(),
-    );
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
-        "0".into(),
-    );
-    let first = run(&db, &env, aircalc::NAME).await;
+    let mut app = both_app(4, 1, 3600, (200, 600, 20)).await;
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__PROJECTS", "PRJ-99999");
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS", "0");
+    let first = run(&app, aircalc::NAME).await;
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
-    let m = control(
-        &sim,
-        "POST",
-        "/_sim/aircalc/mutate",
-        json!({"delete": 1, "seed": 1}),
-    )
-    .await;
+    let m = app
+        .control(
+            "POST",
+            "/_sim/aircalc/mutate",
+            json!({"delete": 1, "seed": 1}),
+        )
+        .await;
     let gone = m["deleted"][0].as_str().unwrap().to_string();
-    let second = run(&db, &env, aircalc::NAME).await;
+    let second = run(&app, aircalc::NAME).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
-    let s = stats(&sim).await;
+    let s = stats(&app).await;
     let unknown: u64 = sqlx::query_scalar::<_, i64>(
         "SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'GET /project-by-no/v0/PRJ-99999'",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap() as u64;
     assert_eq!(unknown, 1, "a 404 is not asked again every run: {s}");
@@ -233,75 +209,59 @@ async fn a_404_is_remembered_and_a_deleted_project_is_soft_deleted() {
         "SELECT _deleted_at IS NOT NULL FROM aircalc.projects WHERE project_no = $1",
     )
     .bind(&gone)
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap();
     assert!(deleted, "a project aircalc no longer knows is soft-deleted");
     assert_eq!(
-        db.count(&format!("SELECT count(*) FROM aircalc.positions WHERE project_no = '{gone}' AND _deleted_at IS NULL")).await,
+        app.count(&format!("SELECT count(*) FROM aircalc.positions WHERE project_no = '{gone}' AND _deleted_at IS NULL")).await,
         0
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn tokens_are_cached_renewed_after_a_401_and_work_as_basic_auth() {
-    let db = fresh_db().await;
-    let sim = sim(3, 1, 3600).await;
-    let mut env = both_env(&db, &sim, (200, 600, 20));
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__CLIENT_AUTH".into(),
-        "basic".into(),
-    );
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
-        "0".into(),
-    );
-    let kept = Kept::new(&db, &env, aircalc::NAME);
-    let first = kept.pass(&db).await;
+    let mut app = both_app(3, 1, 3600, (200, 600, 20)).await;
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__CLIENT_AUTH", "basic");
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS", "0");
+    let kept = Kept::new(&app, aircalc::NAME);
+    let first = kept.pass(&app).await;
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
     assert_eq!(
-        stats(&sim).await["requests"][TOKEN]["200"],
+        stats(&app).await["requests"][TOKEN]["200"],
         1,
         "one token for the whole pass"
     );
-    control(&sim, "POST", "/_sim/aircalc/expire-tokens", Value::Null).await;
-    let second = kept.pass(&db).await;
+    app.control("POST", "/_sim/aircalc/expire-tokens", Value::Null)
+        .await;
+    let second = kept.pass(&app).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
-    let s = stats(&sim).await;
+    let s = stats(&app).await;
     assert_eq!(
         s["requests"][TOKEN]["200"], 2,
         "renewed once after the 401: {s}"
     );
-    let recorded: i64 = db
+    let recorded: i64 = app
         .count("SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'POST <token_url>'")
         .await;
     assert_eq!(recorded, 2, "token calls count against the budget");
-
-    let mut env = env.clone();
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__CLIENT_SECRET".into(),
-        "wrong-s3cret".into(),
-    );
-    let report = run(&db, &env, aircalc::NAME).await;
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__CLIENT_SECRET", "wrong-s3cret");
+    let report = run(&app, aircalc::NAME).await;
     assert_eq!(report.status, RunStatus::Failed);
     let error = report.streams[0].error.as_deref().unwrap();
     assert!(
         error.contains("aircalc") && !error.contains("wrong-s3cret"),
         "{error}"
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn the_views_match_across_case_whitespace_and_external_refs_and_keep_unmatched_orders() {
-    let db = fresh_db().await;
-    let sim = sim(5, 1, 3600).await;
-    let env = both_env(&db, &sim, (200, 600, 20));
+    let app = both_app(5, 1, 3600, (200, 600, 20)).await;
     let token: Value = reqwest::Client::new()
-        .post(sim.aircalc_token_url())
+        .post(app.sim().aircalc_token_url())
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials&client_id=sim-client&client_secret=sim-secret")
         .send()
@@ -311,7 +271,10 @@ async fn the_views_match_across_case_whitespace_and_external_refs_and_keep_unmat
         .await
         .unwrap();
     let project: Value = reqwest::Client::new()
-        .get(format!("{}/project-by-no/v0/PRJ-00004", sim.aircalc_url()))
+        .get(format!(
+            "{}/project-by-no/v0/PRJ-00004",
+            app.sim().aircalc_url()
+        ))
         .bearer_auth(token["access_token"].as_str().unwrap())
         .send()
         .await
@@ -320,24 +283,21 @@ async fn the_views_match_across_case_whitespace_and_external_refs_and_keep_unmat
         .await
         .unwrap();
     let external = project["externalRef"].as_str().unwrap().to_string();
-    put_order(&sim, 910_001, "  prj-00002\t").await;
-    put_order(&sim, 910_002, &format!(" {} ", external.to_lowercase())).await;
-    put_order(&sim, 910_003, "NOT-IN-AIRCALC").await;
+    put_order(&app, 910_001, "  prj-00002\t").await;
+    put_order(&app, 910_002, &format!(" {} ", external.to_lowercase())).await;
+    put_order(&app, 910_003, "NOT-IN-AIRCALC").await;
     assert_eq!(
-        run(&db, &env, planningnow::NAME).await.status,
+        run(&app, planningnow::NAME).await.status,
         RunStatus::Succeeded
     );
-    assert_eq!(
-        run(&db, &env, aircalc::NAME).await.status,
-        RunStatus::Succeeded
-    );
+    assert_eq!(run(&app, aircalc::NAME).await.status, RunStatus::Succeeded);
 
     type Row = (i64, Option<String>, Option<String>, i64, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT order_id, aircalc_project_no, matched_by, positions, ahu_net_price::text \
          FROM analytics.order_projects WHERE order_id >= 910001 ORDER BY order_id",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     let positions = |no: &str| {
@@ -347,7 +307,7 @@ async fn the_views_match_across_case_whitespace_and_external_refs_and_keep_unmat
     };
     assert_eq!(rows[0].1.as_deref(), Some("PRJ-00002"));
     assert_eq!(rows[0].2.as_deref(), Some("project_no"));
-    assert_eq!(rows[0].3, db.count(&positions("PRJ-00002")).await);
+    assert_eq!(rows[0].3, app.count(&positions("PRJ-00002")).await);
     assert_eq!(
         rows[1].1.as_deref(),
         Some("PRJ-00004"),
@@ -357,7 +317,7 @@ async fn the_views_match_across_case_whitespace_and_external_refs_and_keep_unmat
     let expected: Option<String> = sqlx::query_scalar(
         "SELECT sum(price_net * quantity)::text FROM aircalc.positions WHERE project_no = 'PRJ-00004' AND _deleted_at IS NULL",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap();
     assert_eq!(rows[1].4, expected);
@@ -366,61 +326,52 @@ async fn the_views_match_across_case_whitespace_and_external_refs_and_keep_unmat
         (None, 0),
         "an unmatched order stays in the view"
     );
-    let live_orders = db
+    let live_orders = app
         .count("SELECT count(*) FROM planningnow.orders WHERE _deleted_at IS NULL")
         .await;
     assert_eq!(
-        db.count("SELECT count(*) FROM analytics.order_projects")
+        app.count("SELECT count(*) FROM analytics.order_projects")
             .await,
         live_orders
     );
-    let offers = db
+    let offers = app
         .count("SELECT count(*) FROM planningnow.offers WHERE _deleted_at IS NULL")
         .await;
     assert_eq!(
-        db.count("SELECT count(*) FROM analytics.offer_projects")
+        app.count("SELECT count(*) FROM analytics.offer_projects")
             .await,
         offers
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn boms_are_fetched_per_position_and_tokens_renew_before_they_expire() {
-    let db = fresh_db().await;
-    let sim = sim(3, 1, 1).await;
-    let mut env = both_env(&db, &sim, (200, 600, 20));
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__FETCH_BOM".into(),
-        "true".into(),
-    );
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
-        "0".into(),
-    );
-    let kept = Kept::new(&db, &env, aircalc::NAME);
-    let report = kept.pass(&db).await;
+    let mut app = both_app(3, 1, 1, (200, 600, 20)).await;
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__FETCH_BOM", "true");
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS", "0");
+    let kept = Kept::new(&app, aircalc::NAME);
+    let report = kept.pass(&app).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
-    let positions = db
+    let positions = app
         .count("SELECT count(*) FROM aircalc.positions WHERE _deleted_at IS NULL")
         .await;
-    let s = stats(&sim).await;
+    let s = stats(&app).await;
     assert_eq!(
         s["requests"]["GET /aircalc/external/ahu-bom-by-pos-no/v0/{posNo}"]["200"].as_i64(),
         Some(positions)
     );
     assert_eq!(
-        db.count("SELECT count(DISTINCT pos_no) FROM aircalc.bom_lines WHERE _deleted_at IS NULL")
+        app.count("SELECT count(DISTINCT pos_no) FROM aircalc.bom_lines WHERE _deleted_at IS NULL")
             .await,
         positions,
         "every position has its bill of materials"
     );
     // The token lives one second: the next pass renews it before use, without a 401.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let again = kept.pass(&db).await;
+    let again = kept.pass(&app).await;
     assert_eq!(again.status, RunStatus::Succeeded, "{again:?}");
-    let s = stats(&sim).await;
+    let s = stats(&app).await;
     assert!(
         s["requests"][TOKEN]["200"].as_u64().unwrap() >= 2,
         "the token was renewed: {s}"
@@ -432,28 +383,19 @@ async fn boms_are_fetched_per_position_and_tokens_renew_before_they_expire() {
         .filter_map(|by_status| by_status["401"].as_u64())
         .sum();
     assert_eq!(unauthorized, 0, "renewed ahead of expiry: {s}");
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_wrong_base_url_answering_404_everywhere_deletes_nothing() {
-    let db = fresh_db().await;
-    let sim = sim(5, 1, 3600).await;
-    let mut env = both_env(&db, &sim, (200, 600, 20));
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
-        "0".into(),
+    let mut app = both_app(5, 1, 3600, (200, 600, 20)).await;
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS", "0");
+    assert_eq!(run(&app, aircalc::NAME).await.status, RunStatus::Succeeded);
+    app.set_env(
+        "TRIBUTARY__SOURCES__AIRCALC__BASE_URL",
+        format!("{}/v9", app.sim().aircalc_url()),
     );
-    assert_eq!(
-        run(&db, &env, aircalc::NAME).await.status,
-        RunStatus::Succeeded
-    );
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__BASE_URL".into(),
-        format!("{}/v9", sim.aircalc_url()),
-    );
-    let report = run(&db, &env, aircalc::NAME).await;
+    let report = run(&app, aircalc::NAME).await;
     assert_eq!(report.status, RunStatus::Failed);
     let projects = stream(&report, "projects");
     assert!(
@@ -462,46 +404,36 @@ async fn a_wrong_base_url_answering_404_everywhere_deletes_nothing() {
         projects.error
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+        app.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
             .await,
         5
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.project_refresh WHERE not_found_at IS NOT NULL")
+        app.count("SELECT count(*) FROM aircalc.project_refresh WHERE not_found_at IS NOT NULL")
             .await,
         0
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_malformed_user_is_set_aside_in_rejects_and_resolved_once_it_is_fixed() {
-    let db = fresh_db().await;
-    let sim = sim(3, 1, 3600).await;
-    let mut env = both_env(&db, &sim, (200, 600, 20));
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__FETCH_USERS".into(),
-        "false".into(),
-    );
-    let first = run(&db, &env, aircalc::NAME).await;
+    let mut app = both_app(3, 1, 3600, (200, 600, 20)).await;
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__FETCH_USERS", "false");
+    let first = run(&app, aircalc::NAME).await;
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
     let creator: i64 = sqlx::query_scalar("SELECT min(created_by) FROM aircalc.projects")
-        .fetch_one(&db.pool)
+        .fetch_one(app.pool())
         .await
         .expect("the projects name their creators");
-    control(
-        &sim,
+    app.control(
         "PUT",
         "/_sim/aircalc/user",
         json!({"id": creator, "name": "Jürgen\u{0}Weiß", "email": "juergen.weiss@aircalc.example"}),
     )
     .await;
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__FETCH_USERS".into(),
-        "true".into(),
-    );
-    let second = run(&db, &env, aircalc::NAME).await;
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__FETCH_USERS", "true");
+    let second = run(&app, aircalc::NAME).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
     assert_eq!(stream(&second, "users").counts.rejected, 1, "{second:?}");
     type RejectRow = (String, String, Value, Option<i64>, bool);
@@ -509,7 +441,7 @@ async fn a_malformed_user_is_set_aside_in_rejects_and_resolved_once_it_is_fixed(
         "SELECT record_key, error, payload, run_id, resolved_at IS NULL FROM tributary.rejects \
          WHERE source = 'aircalc' AND stream = 'users'",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .expect("the rejected user is recorded");
     let (key, error, payload, run_id, open) = row;
@@ -519,40 +451,33 @@ async fn a_malformed_user_is_set_aside_in_rejects_and_resolved_once_it_is_fixed(
     assert_eq!(run_id, Some(stream(&second, "users").run_id));
     assert!(open);
     let stored = format!("SELECT count(*) FROM aircalc.users WHERE id = {creator}");
-    assert_eq!(db.count(&stored).await, 0, "a rejected user is not stored");
+    assert_eq!(app.count(&stored).await, 0, "a rejected user is not stored");
     // Fixed at the source: the next pass stores the user and resolves the reject.
-    control(
-        &sim,
+    app.control(
         "PUT",
         "/_sim/aircalc/user",
         json!({"id": creator, "name": "Jürgen Weiß", "email": "juergen.weiss@aircalc.example"}),
     )
     .await;
-    let third = run(&db, &env, aircalc::NAME).await;
+    let third = run(&app, aircalc::NAME).await;
     assert_eq!(third.status, RunStatus::Succeeded, "{third:?}");
-    assert_eq!(db.count(&stored).await, 1);
+    assert_eq!(app.count(&stored).await, 1);
     assert_eq!(
-        db.count(
+        app.count(
             "SELECT count(*) FROM tributary.rejects WHERE source = 'aircalc' AND stream = 'users' \
              AND resolved_at IS NOT NULL"
         )
         .await,
         1
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_project_is_stored_whole_with_its_boms_or_not_at_all() {
-    let db = fresh_db().await;
-    let sim = sim(4, 1, 3600).await;
-    let mut env = both_env(&db, &sim, (200, 600, 20));
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__FETCH_BOM".into(),
-        "true".into(),
-    );
-    let truth = truth(&sim).await;
+    let mut app = both_app(4, 1, 3600, (200, 600, 20)).await;
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__FETCH_BOM", "true");
+    let truth = app.control("GET", "/_sim/aircalc/truth", Value::Null).await;
     let project = truth["projects"]
         .as_array()
         .unwrap()
@@ -574,14 +499,13 @@ async fn a_project_is_stored_whole_with_its_boms_or_not_at_all() {
     );
     // The last position's BOM answers 400 (not retried): the stream fails after the
     // project, its positions and its first BOMs were fetched.
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": format!("/aircalc/external/ahu-bom-by-pos-no/v0/{last}"), "status": 400, "times": 1}),
     )
     .await;
-    let report = run(&db, &env, aircalc::NAME).await;
+    let report = run(&app, aircalc::NAME).await;
     assert_eq!(report.status, RunStatus::Failed, "{report:?}");
     let of_project = |table: &str| {
         format!(
@@ -590,38 +514,32 @@ async fn a_project_is_stored_whole_with_its_boms_or_not_at_all() {
     };
     for table in ["aircalc.projects", "aircalc.positions", "aircalc.bom_lines"] {
         assert_eq!(
-            db.count(&of_project(table)).await,
+            app.count(&of_project(table)).await,
             0,
             "{table}: nothing of a project whose fetch broke off is stored"
         );
     }
     assert_eq!(
-        db.count(&format!(
+        app.count(&format!(
             "SELECT count(*) FROM aircalc.project_refresh WHERE project_no = aircalc.match_key('{project_no}') AND last_fetched_at IS NOT NULL"
         ))
         .await,
         0,
         "nor noted as fetched"
     );
-    let report = run(&db, &env, aircalc::NAME).await;
+    let report = run(&app, aircalc::NAME).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(
-        db.count(&of_project("aircalc.positions")).await,
+        app.count(&of_project("aircalc.positions")).await,
         positions.len() as i64
     );
     assert_eq!(
-        db.count(&format!(
+        app.count(&format!(
             "SELECT count(DISTINCT pos_no) FROM aircalc.bom_lines WHERE aircalc.match_key(project_no) = aircalc.match_key('{project_no}')"
         ))
         .await,
         positions.len() as i64,
         "the next pass stores it whole"
     );
-    sim.stop().await;
-    db.drop().await;
-}
-
-/// Every project as the simulator holds it.
-async fn truth(sim: &RunningSimulator) -> Value {
-    control(sim, "GET", "/_sim/aircalc/truth", Value::Null).await
+    app.stop().await;
 }

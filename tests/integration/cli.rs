@@ -6,10 +6,8 @@ use crate::common::*;
 
 #[tokio::test]
 async fn sync_prints_a_summary_and_status_reports_the_runs() {
-    let db = fresh_db().await;
-    let sim = simulator(20).await;
-    let env: Vec<(String, String)> = env_for(&db, &sim).into_iter().collect();
-    let out = tributary(&["sync"], &env).await;
+    let app = TestApp::spawn(20).await;
+    let out = app.tributary(&["sync"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in [
@@ -24,7 +22,7 @@ async fn sync_prints_a_summary_and_status_reports_the_runs() {
             "{expected} missing in:\n{stdout}"
         );
     }
-    let out = tributary(&["status", "--json"], &env).await;
+    let out = app.tributary(&["status", "--json"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let status: Value = serde_json::from_slice(&out.stdout).expect("status --json is JSON");
     let budget = &status["budgets"][0];
@@ -64,7 +62,7 @@ async fn sync_prints_a_summary_and_status_reports_the_runs() {
         ),
         (Some(20), Some(0))
     );
-    let out = tributary(&["status"], &env).await;
+    let out = app.tributary(&["status"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     for expected in ["(pass)", "next run", "0 0 * * * *", "planningnow.orders"] {
         assert!(
@@ -72,20 +70,20 @@ async fn sync_prints_a_summary_and_status_reports_the_runs() {
             "{expected} missing in:\n{stdout}"
         );
     }
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_wrong_token_fails_at_once_naming_the_source_but_never_the_token() {
-    let db = fresh_db().await;
-    let sim = simulator(5).await;
-    let mut env = env_for(&db, &sim);
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN".into(),
-        "wrong-secret-4711".into(),
-    );
-    let out = tributary(&["sync"], &env.into_iter().collect::<Vec<_>>()).await;
+    let app = TestApp::builder()
+        .orders(5)
+        .env(
+            "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN",
+            "wrong-secret-4711",
+        )
+        .spawn()
+        .await;
+    let out = app.tributary(&["sync"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     assert!(all.contains("planningnow") && all.contains("401"), "{all}");
@@ -97,7 +95,7 @@ async fn a_wrong_token_fails_at_once_naming_the_source_but_never_the_token() {
         "SELECT status, (SELECT count(*) FROM tributary.sync_runs WHERE stream IS NOT NULL), error \
          FROM tributary.sync_runs WHERE stream IS NULL",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap();
     assert_eq!(status, "failed");
@@ -106,10 +104,9 @@ async fn a_wrong_token_fails_at_once_naming_the_source_but_never_the_token() {
         "bad credentials stop the pass after the first stream"
     );
     assert!(!error.contains("wrong-secret-4711"));
-    let stats = control(&sim, "GET", "/_sim/stats", Value::Null).await;
+    let stats = app.control("GET", "/_sim/stats", Value::Null).await;
     assert_eq!(stats["total"], 1, "401 is not retried: {stats}");
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -169,10 +166,10 @@ async fn bad_configuration_stops_before_any_network_or_database_work() {
 
 #[tokio::test]
 async fn migrate_creates_the_database_when_it_is_missing() {
-    let db = fresh_db().await;
+    let app = TestApp::builder().without_simulator().spawn().await;
     let missing = tributary::demo::with_database(
-        &db.url,
-        &format!("{}_new", db.url.rsplit('/').next().unwrap()),
+        &app.db().url,
+        &format!("{}_new", app.db().url.rsplit('/').next().unwrap()),
     )
     .unwrap();
     let out = tributary(&["migrate"], &[("DATABASE_URL".into(), missing.clone())]).await;
@@ -192,61 +189,44 @@ async fn migrate_creates_the_database_when_it_is_missing() {
         "DROP DATABASE {} WITH (FORCE)",
         missing.rsplit('/').next().unwrap()
     )))
-    .execute(&db.pool)
+    .execute(app.pool())
     .await
     .unwrap();
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn runs_a_killed_process_left_running_are_closed_by_the_next_pass() {
-    let db = fresh_db().await;
-    let sim = simulator(5).await;
+    let app = TestApp::spawn(5).await;
     let stale: i64 = sqlx::query_scalar(
         "INSERT INTO tributary.sync_runs (source, stream, trigger) VALUES ('planningnow', 'orders', 'cli') RETURNING id",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap();
-    let out = tributary(
-        &["sync"],
-        &env_for(&db, &sim).into_iter().collect::<Vec<_>>(),
-    )
-    .await;
+    let out = app.tributary(&["sync"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let (status, error): (String, Option<String>) =
         sqlx::query_as("SELECT status, error FROM tributary.sync_runs WHERE id = $1")
             .bind(stale)
-            .fetch_one(&db.pool)
+            .fetch_one(app.pool())
             .await
             .unwrap();
     assert_eq!(status, "failed");
     assert!(error.unwrap().contains("interrupted"));
-    db.assert_nothing_running().await;
-    sim.stop().await;
-    db.drop().await;
+    app.assert_nothing_running().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn check_proves_each_sources_credentials_without_printing_them() {
-    let db = fresh_db().await;
-    let sim = simulator(3).await;
-    let mut env = env_for(&db, &sim);
-    for (k, v) in [
-        ("AIMSIO__ENABLED", "true".to_string()),
-        ("AIMSIO__BASE_URL", sim.aimsio_url()),
-        ("AIMSIO__USERNAME", "sim-user".into()),
-        ("AIMSIO__PASSWORD", "sim-password".into()),
-        ("AIMSIO__ENTITIES", "NRB".into()),
-        ("AIRCALC__ENABLED", "true".into()),
-        ("AIRCALC__BASE_URL", sim.aircalc_url()),
-        ("AIRCALC__TOKEN_URL", sim.aircalc_token_url()),
-        ("AIRCALC__CLIENT_ID", "sim-client".into()),
-        ("AIRCALC__CLIENT_SECRET", "sim-secret".into()),
-    ] {
-        env.insert(format!("TRIBUTARY__SOURCES__{k}"), v);
-    }
-    let out = tributary(&["check"], &env.clone().into_iter().collect::<Vec<_>>()).await;
+    let mut app = TestApp::builder()
+        .apis(&[Api::PlanningNow, Api::Aimsio, Api::Aircalc])
+        .orders(3)
+        .env("TRIBUTARY__SOURCES__AIMSIO__ENTITIES", "NRB")
+        .spawn()
+        .await;
+    let out = app.tributary(&["check"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     for source in ["database", "planningnow", "aimsio", "aircalc"] {
@@ -256,25 +236,22 @@ async fn check_proves_each_sources_credentials_without_printing_them() {
             .unwrap_or_default();
         assert!(line.contains("OK"), "{source}: {stdout}");
     }
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__CLIENT_SECRET".into(),
-        "s3cret-but-wrong".into(),
+    app.set_env(
+        "TRIBUTARY__SOURCES__AIRCALC__CLIENT_SECRET",
+        "s3cret-but-wrong",
     );
-    let out = tributary(&["check", "aircalc"], &env.into_iter().collect::<Vec<_>>()).await;
+    let out = app.tributary(&["check", "aircalc"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     assert!(all.contains("FAILED") && all.contains("aircalc"), "{all}");
     assert!(!all.contains("s3cret-but-wrong"), "{all}");
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn sync_shows_progress_on_a_terminal_and_none_in_a_pipe() {
-    let db = fresh_db().await;
-    let sim = simulator(10).await;
-    let env: Vec<(String, String)> = env_for(&db, &sim).into_iter().collect();
-    let piped = tributary(&["sync"], &env).await;
+    let app = TestApp::spawn(10).await;
+    let piped = app.tributary(&["sync"]).await;
     assert!(piped.status.success(), "{}", text(&piped));
     let stderr = String::from_utf8_lossy(&piped.stderr);
     assert!(
@@ -289,7 +266,7 @@ async fn sync_shows_progress_on_a_terminal_and_none_in_a_pipe() {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")
         .env("TERM", "xterm")
-        .envs(env)
+        .envs(app.env())
         .output()
         .await
         .expect("script (util-linux) runs the command on a terminal");
@@ -299,17 +276,14 @@ async fn sync_shows_progress_on_a_terminal_and_none_in_a_pipe() {
         terminal.contains("6/6 succeeded"),
         "the finished bar is on the terminal: {terminal:?}"
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn ctrl_c_while_sync_waits_for_another_process_stops_it_at_once() {
-    let db = fresh_db().await;
-    let sim = simulator(5).await;
-    let env: Vec<(String, String)> = env_for(&db, &sim).into_iter().collect();
+    let app = TestApp::spawn(5).await;
     // This connection plays the other process that holds the source.
-    let mut holder = db.pool.acquire().await.unwrap();
+    let mut holder = app.pool().acquire().await.unwrap();
     sqlx::query("SELECT pg_advisory_lock(hashtextextended('tributary:pass:planningnow', 0))")
         .execute(&mut *holder)
         .await
@@ -318,12 +292,12 @@ async fn ctrl_c_while_sync_waits_for_another_process_stops_it_at_once() {
     cmd.arg("sync")
         .env_clear()
         .env("RUST_LOG", "warn")
-        .envs(env)
+        .envs(app.env())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("start tributary sync");
     let started = std::time::Instant::now();
-    while db
+    while app
         .count(
             "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
              WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()",
@@ -353,12 +327,11 @@ async fn ctrl_c_while_sync_waits_for_another_process_stops_it_at_once() {
         text(&out)
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM tributary.sync_runs").await,
+        app.count("SELECT count(*) FROM tributary.sync_runs").await,
         0
     );
     drop(holder);
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// A port on 127.0.0.1 that nothing listens on (it was free a moment ago).
@@ -421,24 +394,23 @@ async fn status_and_check_fail_fast_on_a_refused_connection_without_the_password
 
 #[tokio::test]
 async fn status_and_check_report_pending_migrations_without_applying_them() {
-    let db = fresh_db().await;
+    let app = TestApp::builder().without_simulator().spawn().await;
     let latest: i64 = sqlx::query_scalar(
         "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations) \
          RETURNING version",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap();
-    let env = [("DATABASE_URL".to_string(), db.url.clone())];
-    let out = tributary(&["status"], &env).await;
+    let out = app.tributary(&["status"]).await;
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        all.contains(&format!("database `{}` is not migrated", db.name()))
+        all.contains(&format!("database `{}` is not migrated", app.db().name()))
             && all.contains("run `tributary migrate`"),
         "{all}"
     );
-    let out = tributary(&["check"], &env).await;
+    let out = app.tributary(&["check"]).await;
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     let line = all
@@ -450,26 +422,23 @@ async fn status_and_check_report_pending_migrations_without_applying_them() {
         "{all}"
     );
     let applied = format!("SELECT count(*) FROM _sqlx_migrations WHERE version = {latest}");
-    assert_eq!(db.count(&applied).await, 0, "a read-only command migrated");
+    assert_eq!(app.count(&applied).await, 0, "a read-only command migrated");
 }
 
 #[tokio::test]
 async fn status_prints_the_next_run_as_a_whole_second() {
-    let db = fresh_db().await;
     // status reads the schedule and the database only: nothing answers at the base URL.
-    let env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.url.clone()),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true".into()),
-        (
+    let app = TestApp::builder()
+        .without_simulator()
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true")
+        .env(
             "TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL",
-            "http://127.0.0.1:9/planningnow".into(),
-        ),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "sim-token".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let out = tributary(&["status", "--json"], &env).await;
+            "http://127.0.0.1:9/planningnow",
+        )
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "sim-token")
+        .spawn()
+        .await;
+    let out = app.tributary(&["status", "--json"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let status: Value = serde_json::from_slice(&out.stdout).expect("status --json is JSON");
     let next_run = status["sources"][0]["next_run"]
@@ -483,5 +452,5 @@ async fn status_prints_the_next_run_as_a_whole_second() {
     let next: chrono::DateTime<chrono::Utc> = next_run.parse().expect("RFC 3339");
     assert_eq!(next.format("%M:%S").to_string(), "00:00", "{next_run}");
     assert!(next > chrono::Utc::now(), "{next_run}");
-    db.drop().await;
+    app.stop().await;
 }

@@ -83,8 +83,26 @@ pub struct TestDb {
     dropped: bool,
 }
 
+/// With `TEST_LOG` set, tributary's tracing output (filtered by `RUST_LOG`, `info` by
+/// default) goes to the test's output, once per test process; without it, nothing.
+fn init_test_log() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
 /// A new, empty, migrated database.
 pub async fn fresh_db() -> TestDb {
+    init_test_log();
     let server = server().await;
     let name = format!(
         "{PREFIX}{}_{}_{}",
@@ -219,53 +237,248 @@ pub async fn url_on_test_server(name: &str) -> String {
     on_server(&server().await, name)
 }
 
-/// The simulator with `orders` orders on a free port.
-pub async fn simulator(orders: usize) -> RunningSimulator {
-    simulate::start(
-        ([127, 0, 0, 1], 0).into(),
-        SimOptions {
-            orders,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .expect("start the simulator")
+/// A vendor API a [`TestApp`] enables, against its simulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    PlanningNow,
+    Aimsio,
+    Aircalc,
 }
 
-/// The environment a user would set to sync the simulator into `db`.
-pub fn env_for(db: &TestDb, sim: &RunningSimulator) -> HashMap<String, String> {
-    [
-        ("DATABASE_URL", db.url.clone()),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true".into()),
-        (
-            "TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL",
-            sim.planningnow_url(),
+/// How a [`TestApp`] is set up: which APIs it enables (PlanningNow unless told), the
+/// simulator's options (or none), and further variables of the environment.
+pub struct TestAppBuilder {
+    apis: Vec<Api>,
+    sim: Option<SimOptions>,
+    env: Vec<(String, String)>,
+}
+
+impl TestAppBuilder {
+    /// The APIs enabled against the simulator (none: only `DATABASE_URL` is set).
+    pub fn apis(mut self, apis: &[Api]) -> Self {
+        self.apis = apis.to_vec();
+        self
+    }
+
+    /// The simulator's options (the default: [`SimOptions::default`]).
+    pub fn sim_options(mut self, options: SimOptions) -> Self {
+        self.sim = Some(options);
+        self
+    }
+
+    /// The simulator with `orders` PlanningNow orders, the rest default.
+    pub fn orders(self, orders: usize) -> Self {
+        self.sim_options(SimOptions {
+            orders,
+            ..SimOptions::default()
+        })
+    }
+
+    /// No simulator: the test serves the APIs itself (their settings set with [`Self::env`]).
+    pub fn without_simulator(mut self) -> Self {
+        self.sim = None;
+        self
+    }
+
+    /// One more variable of the environment the settings are loaded from.
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Makes the database, starts the simulator and sets the environment.
+    pub async fn spawn(self) -> TestApp {
+        let db = fresh_db().await;
+        let sim = match self.sim {
+            Some(options) => Some(
+                simulate::start(([127, 0, 0, 1], 0).into(), options)
+                    .await
+                    .expect("start the simulator"),
+            ),
+            None => None,
+        };
+        let mut env = HashMap::from([("DATABASE_URL".to_string(), db.url.clone())]);
+        if let Some(sim) = &sim {
+            for api in &self.apis {
+                env.extend(api_env(*api, sim));
+            }
+        }
+        env.extend(self.env);
+        TestApp { db, sim, env }
+    }
+}
+
+/// What a user sets to sync `api` from the simulator.
+fn api_env(api: Api, sim: &RunningSimulator) -> Vec<(String, String)> {
+    let (prefix, vars) = match api {
+        Api::PlanningNow => (
+            "PLANNINGNOW",
+            vec![
+                ("BASE_URL", sim.planningnow_url()),
+                ("TOKEN", "sim-token".into()),
+                ("REQUESTS_PER_SECOND", "100".into()),
+            ],
         ),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "sim-token".into()),
-        (
-            "TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND",
-            "100".into(),
+        Api::Aimsio => (
+            "AIMSIO",
+            vec![
+                ("BASE_URL", sim.aimsio_url()),
+                ("USERNAME", "sim-user".into()),
+                ("PASSWORD", "sim-password".into()),
+            ],
         ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+        Api::Aircalc => (
+            "AIRCALC",
+            vec![
+                ("BASE_URL", sim.aircalc_url()),
+                ("TOKEN_URL", sim.aircalc_token_url()),
+                ("CLIENT_ID", "sim-client".into()),
+                ("CLIENT_SECRET", "sim-secret".into()),
+                ("REQUESTS_PER_SECOND", "100".into()),
+            ],
+        ),
+    };
+    std::iter::once(("ENABLED", "true".to_string()))
+        .chain(vars)
+        .map(|(k, v)| (format!("TRIBUTARY__SOURCES__{prefix}__{k}"), v))
+        .collect()
+}
+
+/// One test's world: a fresh migrated database, the simulator on a free port, and the
+/// environment that points tributary at both (what a user would export).
+///
+/// Dropping it — also when the test panics — drops the database and stops the simulator
+/// (its server stops accepting once the handle is gone); [`TestApp::stop`] does both
+/// awaiting them.
+pub struct TestApp {
+    db: TestDb,
+    sim: Option<RunningSimulator>,
+    env: HashMap<String, String>,
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            apis: vec![Api::PlanningNow],
+            sim: Some(SimOptions::default()),
+            env: Vec::new(),
+        }
+    }
+
+    /// PlanningNow against a simulator with `orders` orders.
+    pub async fn spawn(orders: usize) -> TestApp {
+        Self::builder().orders(orders).spawn().await
+    }
+
+    pub fn db(&self) -> &TestDb {
+        &self.db
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.db.pool
+    }
+
+    pub fn sim(&self) -> &RunningSimulator {
+        self.sim.as_ref().expect("this test app has no simulator")
+    }
+
+    /// The environment a user would set (tributary's variables and `DATABASE_URL`).
+    pub fn env(&self) -> &HashMap<String, String> {
+        &self.env
+    }
+
+    /// The environment as [`tributary`] takes it.
+    pub fn env_pairs(&self) -> Vec<(String, String)> {
+        self.env.clone().into_iter().collect()
+    }
+
+    /// Sets one variable of the environment (for the settings loaded after).
+    pub fn set_env(&mut self, key: &str, value: impl Into<String>) {
+        self.env.insert(key.to_string(), value.into());
+    }
+
+    /// The settings the environment gives.
+    pub fn settings(&self) -> Settings {
+        settings(&self.env)
+    }
+
+    /// One PlanningNow pass through the library, as `tributary sync` runs it.
+    pub async fn sync(&self, allow_mass_delete: bool) -> SourceReport {
+        self.sync_with(&self.settings(), allow_mass_delete).await
+    }
+
+    /// One PlanningNow pass with the given settings.
+    pub async fn sync_with(&self, settings: &Settings, allow_mass_delete: bool) -> SourceReport {
+        let source =
+            sources::build(settings, &[sources::planningnow::NAME], self.pool()).expect("source");
+        let options = SyncOptions {
+            trigger: "cli",
+            allow_mass_delete,
+        };
+        sync_source(self.pool(), &settings.sync, &source[0], &options)
+            .await
+            .expect("run records")
+    }
+
+    /// The base URL of the simulator's control endpoints (`/_sim/...`).
+    pub fn control_url(&self) -> String {
+        self.sim().url()
+    }
+
+    /// POSTs/PUTs/DELETEs (or GETs) to the simulator's control endpoints.
+    pub async fn control(&self, method: &str, path: &str, body: Value) -> Value {
+        let client = reqwest::Client::new();
+        let url = format!("{}{path}", self.control_url());
+        let request = match method {
+            "POST" => client.post(url),
+            "PUT" => client.put(url),
+            "DELETE" => client.delete(url),
+            _ => client.get(url),
+        };
+        let resp = request.json(&body).send().await.expect("control request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// GETs a PlanningNow listing from the simulator as a client would.
+    pub async fn served(&self, path: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.sim().planningnow_url()))
+            .header("X-AUTH-TOKEN", "sim-token")
+            .send()
+            .await
+            .expect("simulator answers")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// Runs the binary with this app's environment.
+    pub async fn tributary(&self, args: &[&str]) -> Output {
+        tributary(args, &self.env_pairs()).await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.db.count(sql).await
+    }
+
+    pub async fn assert_nothing_running(&self) {
+        self.db.assert_nothing_running().await
+    }
+
+    /// Stops the simulator and drops the database, awaiting both.
+    pub async fn stop(self) {
+        if let Some(sim) = self.sim {
+            sim.stop().await;
+        }
+        self.db.drop().await;
+    }
 }
 
 pub fn settings(env: &HashMap<String, String>) -> Settings {
     Settings::load(None, env).expect("valid test settings")
-}
-
-/// One PlanningNow pass through the library, as `tributary sync` runs it.
-pub async fn sync(db: &TestDb, settings: &Settings, allow_mass_delete: bool) -> SourceReport {
-    let source = sources::build(settings, &[sources::planningnow::NAME], &db.pool).expect("source");
-    let options = SyncOptions {
-        trigger: "cli",
-        allow_mass_delete,
-    };
-    sync_source(&db.pool, &settings.sync, &source[0], &options)
-        .await
-        .expect("run records")
 }
 
 pub fn stream<'r>(report: &'r SourceReport, name: &str) -> &'r tributary::sync::StreamReport {
@@ -274,36 +487,6 @@ pub fn stream<'r>(report: &'r SourceReport, name: &str) -> &'r tributary::sync::
         .iter()
         .find(|s| s.stream == name)
         .unwrap_or_else(|| panic!("no stream {name} in the report"))
-}
-
-/// POSTs/PUTs/DELETEs to the simulator's control endpoints.
-pub async fn control(sim: &RunningSimulator, method: &str, path: &str, body: Value) -> Value {
-    let client = reqwest::Client::new();
-    let url = format!("{}{path}", sim.url());
-    let request = match method {
-        "POST" => client.post(url),
-        "PUT" => client.put(url),
-        "DELETE" => client.delete(url),
-        _ => client.get(url),
-    };
-    let resp = request.json(&body).send().await.expect("control request");
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-/// GETs a PlanningNow listing from the simulator as a client would.
-pub async fn served(sim: &RunningSimulator, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{}{path}", sim.planningnow_url()))
-        .header("X-AUTH-TOKEN", "sim-token")
-        .send()
-        .await
-        .expect("simulator answers")
-        .json()
-        .await
-        .expect("JSON")
 }
 
 /// Runs the binary as a user would, with only the given tributary settings in its
@@ -363,6 +546,32 @@ async fn a_test_database_is_dropped_when_it_goes_out_of_scope_or_explicitly() {
         !database_exists(&explicit).await,
         "{explicit} was not dropped"
     );
+}
+
+#[tokio::test]
+async fn a_test_app_is_torn_down_even_when_the_test_panics() {
+    let (spawned, world) = tokio::sync::oneshot::channel();
+    let test = tokio::spawn(async move {
+        let app = TestApp::spawn(1).await;
+        spawned
+            .send((app.db().name().to_string(), app.sim().addr()))
+            .unwrap();
+        panic!("a failing test (on purpose)");
+    });
+    assert!(test.await.unwrap_err().is_panic());
+    let (name, sim) = world.await.unwrap();
+    assert!(
+        !database_exists(&name).await,
+        "{name} outlived its panicking test"
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(sim).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the simulator at {sim} still accepts after its test panicked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// A TCP proxy to the test database that can freeze: while frozen it still accepts

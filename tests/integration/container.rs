@@ -319,16 +319,15 @@ async fn the_demo_profile_passes_check_against_the_simulator() {
     let command = strings(&service(&compose, "simulator")["command"]);
     let bind: std::net::SocketAddr = command[2].parse().expect("simulate --bind ADDR");
     let served_at = format!("http://simulator:{}", bind.port());
-    let db = fresh_db().await;
-    let sim = simulator(3).await;
+    let app = TestApp::spawn(3).await;
     let mut env = process_env(service(&compose, "tributary-demo"));
     for (key, value) in env.iter_mut() {
         if key.ends_with("_URL") && value.contains("simulator") {
             assert!(value.starts_with(&served_at), "{key}={value}");
-            *value = value.replacen(&served_at, &sim.url(), 1);
+            *value = value.replacen(&served_at, &app.sim().url(), 1);
         }
     }
-    env.insert("DATABASE_URL".into(), db.url.clone());
+    env.insert("DATABASE_URL".into(), app.db().url.clone());
     let settings = Settings::load(None, &env).expect("the demo profile's settings");
     let sources = &settings.sources;
     let defaults = SimOptions::default();
@@ -338,8 +337,7 @@ async fn the_demo_profile_passes_check_against_the_simulator() {
     assert_eq!(selected, tributary::config::SOURCE_NAMES);
     let (rows, ok) = tributary::check::run(&settings, &selected).await;
     assert!(ok, "{rows:?}");
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[test]

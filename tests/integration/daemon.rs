@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use prometheus_parse::{LineInfo, Scrape, Value as Sample};
 
-use crate::aimsio::{aimsio_env, aimsio_sim, sync_aimsio};
+use crate::aimsio::{aimsio_app, sync_aimsio};
 use crate::common::*;
 use tributary::daemon::Daemon;
 use tributary::db::runs::RunStatus;
@@ -38,13 +38,13 @@ struct Pass {
     finished_at: Option<DateTime<Utc>>,
 }
 
-async fn passes(db: &TestDb, source: &str) -> Vec<Pass> {
+async fn passes(app: &TestApp, source: &str) -> Vec<Pass> {
     sqlx::query_as(
         "SELECT id, status, trigger, started_at, finished_at FROM tributary.sync_runs \
          WHERE source = $1 AND stream IS NULL ORDER BY started_at, id",
     )
     .bind(source)
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .expect("passes")
 }
@@ -116,21 +116,19 @@ fn sample(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64>
         })
 }
 
-fn daemon_env(db: &TestDb, sim: &tributary::simulate::RunningSimulator) -> HashMap<String, String> {
-    let mut env = env_for(db, sim);
-    env.insert("TRIBUTARY__SERVER__BIND".into(), "127.0.0.1:0".into());
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
-        "* * * * * *".into(),
-    );
-    env
+async fn daemon_app(orders: usize) -> TestApp {
+    TestApp::builder()
+        .orders(orders)
+        .env("TRIBUTARY__SERVER__BIND", "127.0.0.1:0")
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE", "* * * * * *")
+        .spawn()
+        .await
 }
 
 #[tokio::test]
 async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
-    let db = fresh_db().await;
-    let sim = simulator(30).await;
-    let daemon = Daemon::start(settings(&daemon_env(&db, &sim)))
+    let app = daemon_app(30).await;
+    let daemon = Daemon::start(app.settings())
         .await
         .expect("the daemon starts");
     let base = format!("http://{}", daemon.addr());
@@ -139,7 +137,7 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
         Duration::from_secs(30),
         "three passes, two of them scheduled",
         || async {
-            let p = passes(&db, "planningnow").await;
+            let p = passes(&app, "planningnow").await;
             let (_, text) = get(format!("{base}/metrics")).await;
             p.iter().filter(|p| p.trigger == "schedule").count() >= 2
                 && sample(
@@ -218,7 +216,7 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
     // A database behind the binary's migrations is not ready.
     let newest: i64 =
         sqlx::query_scalar("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations) RETURNING version")
-            .fetch_one(&db.pool)
+            .fetch_one(app.pool())
             .await
             .unwrap();
     let (status, body) = get(format!("{base}/readyz")).await;
@@ -228,7 +226,7 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
         "{body}"
     );
     daemon.stop().await;
-    let all = passes(&db, "planningnow").await;
+    let all = passes(&app, "planningnow").await;
     assert_eq!(all[0].trigger, "startup", "never synced: it runs at once");
     assert_disjoint(&all);
     assert!(
@@ -236,25 +234,19 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
             .all(|p| p.status == "succeeded" || p.status == "cancelled"),
         "{all:?}"
     );
-    db.assert_nothing_running().await;
-    sim.stop().await;
-    db.drop().await;
+    app.assert_nothing_running().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn passes_never_overlap_within_a_daemon_nor_across_two_on_one_database() {
-    let db = fresh_db().await;
-    let sim = simulator(30).await;
-    let mut env = daemon_env(&db, &sim);
+    let mut app = daemon_app(30).await;
     // Six requests at 2 per second: a pass takes about 2.5 s, the schedule ticks every second.
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND".into(),
-        "2".into(),
-    );
-    let first = Daemon::start(settings(&env)).await.expect("first daemon");
-    let second = Daemon::start(settings(&env)).await.expect("second daemon");
+    app.set_env("TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND", "2");
+    let first = Daemon::start(app.settings()).await.expect("first daemon");
+    let second = Daemon::start(app.settings()).await.expect("second daemon");
     wait_for(Duration::from_secs(60), "three finished passes", || async {
-        passes(&db, "planningnow")
+        passes(&app, "planningnow")
             .await
             .iter()
             .filter(|p| p.status == "succeeded")
@@ -285,9 +277,8 @@ async fn passes_never_overlap_within_a_daemon_nor_across_two_on_one_database() {
         skipped["locked"] > 0.0,
         "the other daemon's ticks are skipped: {skipped:?}"
     );
-    assert_disjoint(&passes(&db, "planningnow").await);
-    sim.stop().await;
-    db.drop().await;
+    assert_disjoint(&passes(&app, "planningnow").await);
+    app.stop().await;
 }
 
 /// Runs `tributary <command>` on a slow Aimsio pass (JobOrder, then Employee, 40 each),
@@ -296,9 +287,7 @@ async fn passes_never_overlap_within_a_daemon_nor_across_two_on_one_database() {
 /// `cancelled` at a batch boundary, no run left `running`, only complete rows; then the
 /// next pass fetches exactly the details the stopped one did not commit.
 async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
-    let db = fresh_db().await;
-    let sim = aimsio_sim(40).await;
-    let mut env = aimsio_env(&db, &sim, "JobOrder,Employee");
+    let mut app = aimsio_app(40, "JobOrder,Employee").await;
     // 1 list + 40 details per entity at 4 per second: the first batch of 16 commits after
     // about 4 s, the stream's last after 10 s; the signal comes in between.
     for (k, v) in [
@@ -308,14 +297,14 @@ async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
         ("TRIBUTARY__SERVER__BIND", "127.0.0.1:0"),
         ("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS", "10"),
     ] {
-        env.insert(k.into(), v.into());
+        app.set_env(k, v);
     }
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
         .arg(command)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")
-        .envs(&env)
+        .envs(app.env())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -323,7 +312,7 @@ async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
     wait_for(
         Duration::from_secs(30),
         "a committed batch of job orders",
-        || async { db.count("SELECT count(*) FROM aimsio.job_orders").await >= 16 },
+        || async { app.count("SELECT count(*) FROM aimsio.job_orders").await >= 16 },
     )
     .await;
     let kill = std::process::Command::new("kill")
@@ -348,13 +337,13 @@ async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
         stopped_after < Duration::from_secs(10),
         "exited within shutdown_grace_secs"
     );
-    let all = passes(&db, "aimsio").await;
+    let all = passes(&app, "aimsio").await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].status, RunStatus::Cancelled.as_str());
-    db.assert_nothing_running().await;
+    app.assert_nothing_running().await;
     let job_run: (String, Option<String>) =
         sqlx::query_as("SELECT status, error FROM tributary.sync_runs WHERE stream = 'JobOrder'")
-            .fetch_one(&db.pool)
+            .fetch_one(app.pool())
             .await
             .expect("the JobOrder run");
     assert_eq!(job_run.0, "cancelled");
@@ -365,10 +354,10 @@ async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
             .is_some_and(|e| e.starts_with("stopped by a shutdown after its last committed batch")),
         "the stream stopped at a batch boundary, not at the end of the grace period: {job_run:?}"
     );
-    let kept = db.count("SELECT count(*) FROM aimsio.job_orders").await;
+    let kept = app.count("SELECT count(*) FROM aimsio.job_orders").await;
     assert!((16..40).contains(&kept), "stopped mid-stream: {kept}");
     assert_eq!(
-        db.count(
+        app.count(
             "SELECT count(*) FROM aimsio.job_orders WHERE raw IS NULL OR _deleted_at IS NOT NULL"
         )
         .await,
@@ -376,11 +365,8 @@ async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
     );
     // The next pass resumes: it fetches exactly the details the stopped one did not commit,
     // and afterwards everything is there once.
-    env.insert(
-        "TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND".into(),
-        "8".into(),
-    );
-    let report = sync_aimsio(&db, &env).await;
+    app.set_env("TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND", "8");
+    let report = sync_aimsio(&app).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     let jobs = report
         .streams
@@ -393,10 +379,12 @@ async fn stop_mid_pass(command: &str, signal: &str, code: i32) {
         40 - kept,
         "only what was not committed is fetched again"
     );
-    assert_eq!(db.count("SELECT count(*) FROM aimsio.job_orders").await, 40);
-    assert_eq!(db.count("SELECT count(*) FROM aimsio.employees").await, 40);
-    sim.stop().await;
-    db.drop().await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM aimsio.job_orders").await,
+        40
+    );
+    assert_eq!(app.count("SELECT count(*) FROM aimsio.employees").await, 40);
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -411,38 +399,32 @@ async fn ctrl_c_during_a_one_shot_sync_stops_at_a_batch_boundary_and_exits_130()
 
 #[tokio::test]
 async fn runs_a_killed_process_left_running_are_closed_when_the_daemon_starts() {
-    let db = fresh_db().await;
-    let sim = simulator(5).await;
-    let mut env = daemon_env(&db, &sim);
+    let mut app = daemon_app(5).await;
     // A pass succeeded a minute ago, and the yearly schedule has not ticked since: nothing
     // is overdue at start.
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
-        "0 0 0 1 1 *".into(),
-    );
+    app.set_env("TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE", "0 0 0 1 1 *");
     sqlx::query(
         "INSERT INTO tributary.sync_runs (source, trigger, status, started_at, finished_at) \
          VALUES ('planningnow', 'schedule', 'succeeded', now() - interval '61 seconds', \
          now() - interval '60 seconds'), ('planningnow', 'schedule', 'running', \
          now() - interval '30 seconds', NULL)",
     )
-    .execute(&db.pool)
+    .execute(app.pool())
     .await
     .expect("seed runs");
-    let daemon = Daemon::start(settings(&env)).await.expect("starts");
+    let daemon = Daemon::start(app.settings()).await.expect("starts");
     // Stopped first, so that a pass the daemon started at once would be in the count.
     daemon.stop().await;
-    let all = passes(&db, "planningnow").await;
+    let all = passes(&app, "planningnow").await;
     assert_eq!(all.len(), 2, "nothing ran: the last success is recent");
     assert_eq!(all[1].status, "failed");
     let error: String = sqlx::query_scalar("SELECT error FROM tributary.sync_runs WHERE id = $1")
         .bind(all[1].id)
-        .fetch_one(&db.pool)
+        .fetch_one(app.pool())
         .await
         .unwrap();
     assert!(error.contains("interrupted"), "{error}");
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -494,15 +476,13 @@ async fn bad_configuration_stops_run_before_anything_starts() {
 
 #[tokio::test]
 async fn every_enabled_sources_series_exist_at_zero_from_the_start() {
-    let db = fresh_db().await;
+    let mut app = TestApp::builder().without_simulator().spawn().await;
     // Accepts connections (the kernel does, into the backlog) but never answers: the
     // never-synced source's startup pass waits on it for the whole test.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
     let silent_url = format!("http://{}", silent.local_addr().unwrap());
     let yearly = "0 0 0 1 1 *";
-    let mut env: HashMap<String, String> = HashMap::new();
     for (k, v) in [
-        ("DATABASE_URL", db.url.clone()),
         ("TRIBUTARY__SERVER__BIND", "127.0.0.1:0".into()),
         ("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS", "2".into()),
         ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true".into()),
@@ -532,7 +512,7 @@ async fn every_enabled_sources_series_exist_at_zero_from_the_start() {
             "sim-secret".into(),
         ),
     ] {
-        env.insert(k.into(), v);
+        app.set_env(k, v);
     }
     // aircalc succeeded a minute ago and its yearly schedule has not ticked since: it does
     // not run at all. PlanningNow never succeeded: its startup pass hangs on the listener.
@@ -541,10 +521,10 @@ async fn every_enabled_sources_series_exist_at_zero_from_the_start() {
          VALUES ('aircalc', 'schedule', 'succeeded', now() - interval '61 seconds', \
          now() - interval '60 seconds')",
     )
-    .execute(&db.pool)
+    .execute(app.pool())
     .await
     .expect("seed a success");
-    let daemon = Daemon::start(settings(&env))
+    let daemon = Daemon::start(app.settings())
         .await
         .expect("the daemon starts");
     let (status, text) = get(format!("http://{}/metrics", daemon.addr())).await;
@@ -653,34 +633,29 @@ async fn every_enabled_sources_series_exist_at_zero_from_the_start() {
     );
     daemon.stop().await;
     drop(silent);
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn readyz_and_metrics_answer_within_a_second_while_the_database_is_frozen() {
     use sqlx::postgres::PgConnectOptions;
     use std::str::FromStr;
-    let db = fresh_db().await;
-    let sim = simulator(30).await;
-    let options = PgConnectOptions::from_str(&db.url).expect("the test URL parses");
+    let mut app = daemon_app(30).await;
+    let options = PgConnectOptions::from_str(&app.db().url).expect("the test URL parses");
     let upstream = format!("{}:{}", options.get_host(), options.get_port());
     let proxy = FreezingProxy::start(upstream.clone()).await;
-    let proxied = db.url.replacen(&upstream, &proxy.addr.to_string(), 1);
-    assert_ne!(proxied, db.url, "the URL names {upstream}");
-    let mut env = daemon_env(&db, &sim);
-    env.insert("DATABASE_URL".into(), proxied);
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
-        "0 0 0 1 1 *".into(),
-    );
-    env.insert("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS".into(), "2".into());
-    let daemon = Daemon::start(settings(&env))
+    let proxied = app.db().url.replacen(&upstream, &proxy.addr.to_string(), 1);
+    assert_ne!(proxied, app.db().url, "the URL names {upstream}");
+    app.set_env("DATABASE_URL", proxied);
+    app.set_env("TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE", "0 0 0 1 1 *");
+    app.set_env("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS", "2");
+    let daemon = Daemon::start(app.settings())
         .await
         .expect("the daemon starts");
     let base = format!("http://{}", daemon.addr());
     // The startup pass (the source never succeeded) ends; then the database freezes.
     wait_for(Duration::from_secs(30), "the startup pass", || async {
-        passes(&db, "planningnow")
+        passes(&app, "planningnow")
             .await
             .iter()
             .any(|p| p.status == "succeeded")
@@ -750,8 +725,7 @@ async fn readyz_and_metrics_answer_within_a_second_while_the_database_is_frozen(
     })
     .await;
     daemon.stop().await;
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// A stop while the database is frozen under a pass in flight still ends within
@@ -760,34 +734,28 @@ async fn readyz_and_metrics_answer_within_a_second_while_the_database_is_frozen(
 async fn a_stop_while_the_database_is_frozen_ends_within_the_grace() {
     use sqlx::postgres::PgConnectOptions;
     use std::str::FromStr;
-    let db = fresh_db().await;
-    let sim = simulator(30).await;
-    let options = PgConnectOptions::from_str(&db.url).expect("the test URL parses");
+    let mut app = daemon_app(30).await;
+    let options = PgConnectOptions::from_str(&app.db().url).expect("the test URL parses");
     let upstream = format!("{}:{}", options.get_host(), options.get_port());
     let proxy = FreezingProxy::start(upstream.clone()).await;
-    let mut env = daemon_env(&db, &sim);
-    env.insert(
-        "DATABASE_URL".into(),
-        db.url.replacen(&upstream, &proxy.addr.to_string(), 1),
+    app.set_env(
+        "DATABASE_URL",
+        app.db().url.replacen(&upstream, &proxy.addr.to_string(), 1),
     );
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
-        "0 0 0 1 1 *".into(),
-    );
-    env.insert("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS".into(), "5".into());
-    control(
-        &sim,
+    app.set_env("TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE", "0 0 0 1 1 *");
+    app.set_env("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS", "5");
+    app.control(
         "POST",
         "/_sim/faults",
         serde_json::json!({"path": "/planningnow/api/offer", "delay_ms": 1500}),
     )
     .await;
-    let daemon = Daemon::start(settings(&env))
+    let daemon = Daemon::start(app.settings())
         .await
         .expect("the daemon starts");
     // The startup pass is in flight (its offers request admitted); then the freeze.
     wait_for(Duration::from_secs(30), "the offers request", || async {
-        db.count("SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'GET /api/offer'")
+        app.count("SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'GET /api/offer'")
             .await
             > 0
     })
@@ -800,6 +768,5 @@ async fn a_stop_while_the_database_is_frozen_ends_within_the_grace() {
     proxy.freeze(false);
     // Before: the last fifth of the grace for the runs, then one second more for the pool.
     assert!(took < Duration::from_millis(5_800), "{took:?}");
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }

@@ -89,8 +89,8 @@ impl Drop for Proxy {
     }
 }
 
-async fn listed(sim: &tributary::simulate::RunningSimulator, path: &str) -> i64 {
-    served(sim, path)
+async fn listed(app: &TestApp, path: &str) -> i64 {
+    app.served(path)
         .await
         .as_array()
         .expect("a listing is an array")
@@ -117,9 +117,9 @@ fn spawn_pass(pool: &sqlx::PgPool, settings: &tributary::config::Settings) -> Pa
 }
 
 /// Waits until the pass has been admitted its offers request (held by the simulator).
-async fn offers_requested(db: &TestDb) {
+async fn offers_requested(app: &TestApp) {
     let waited = Instant::now();
-    while db
+    while app
         .count(
             "SELECT count(*) FROM tributary.request_ledger \
              WHERE source = 'planningnow' AND endpoint = 'GET /api/offer'",
@@ -138,48 +138,39 @@ async fn offers_requested(db: &TestDb) {
 /// A fresh database, the simulator, a proxy in front of the database, settings and a pool
 /// through it, and the offers request held 1.5 s: the drop comes while the pass waits for
 /// it, with the stream's staging transaction and the pass lock open on proxied connections.
-async fn setup() -> (
-    TestDb,
-    tributary::simulate::RunningSimulator,
-    Proxy,
-    tributary::config::Settings,
-    sqlx::PgPool,
-) {
-    let db = fresh_db().await;
-    let sim = simulator(300).await;
-    let proxy = Proxy::start(&db.url).await;
-    let mut env = env_for(&db, &sim);
-    env.insert("DATABASE_URL".into(), proxy.url.clone());
-    let settings = settings(&env);
+async fn setup() -> (TestApp, Proxy, tributary::config::Settings, sqlx::PgPool) {
+    let mut app = TestApp::spawn(300).await;
+    let proxy = Proxy::start(&app.db().url).await;
+    app.set_env("DATABASE_URL", proxy.url.clone());
+    let settings = app.settings();
     let pool = tributary::db::connect(&settings.database)
         .await
         .expect("connect through the proxy");
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/offer", "delay_ms": 1500}),
     )
     .await;
-    (db, sim, proxy, settings, pool)
+    (app, proxy, settings, pool)
 }
 
 /// Every PlanningNow order and offer the simulator lists is stored.
-async fn assert_all_landed(db: &TestDb, sim: &tributary::simulate::RunningSimulator) {
-    let offers = db.count("SELECT count(*) FROM planningnow.offers").await;
+async fn assert_all_landed(app: &TestApp) {
+    let offers = app.count("SELECT count(*) FROM planningnow.offers").await;
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.orders").await,
-        listed(sim, "/api/order").await
+        app.count("SELECT count(*) FROM planningnow.orders").await,
+        listed(app, "/api/order").await
     );
-    assert_eq!(offers, listed(sim, "/api/offer").await);
+    assert_eq!(offers, listed(app, "/api/offer").await);
     assert!(offers > 0, "the simulator lists offers");
 }
 
 #[tokio::test]
 async fn a_two_second_database_drop_mid_listing_is_ridden_out() {
-    let (db, sim, proxy, settings, pool) = setup().await;
+    let (app, proxy, settings, pool) = setup().await;
     let pass = spawn_pass(&pool, &settings);
-    offers_requested(&db).await;
+    offers_requested(&app).await;
     proxy.cut(Duration::from_secs(2)).await;
     let (report, took) = tokio::time::timeout(Duration::from_secs(120), pass)
         .await
@@ -192,12 +183,11 @@ async fn a_two_second_database_drop_mid_listing_is_ridden_out() {
     );
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(stream(&report, "offers").status, RunStatus::Succeeded);
-    db.assert_nothing_running().await;
-    assert_all_landed(&db, &sim).await;
+    app.assert_nothing_running().await;
+    assert_all_landed(&app).await;
     pool.close().await;
     drop(proxy);
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// A drop longer than the retries: the pass gives up, but returns its report (`failed`)
@@ -205,9 +195,9 @@ async fn a_two_second_database_drop_mid_listing_is_ridden_out() {
 /// lands everything.
 #[tokio::test]
 async fn a_drop_longer_than_the_retries_fails_the_pass_with_a_report_and_the_next_lands_all() {
-    let (db, sim, proxy, settings, pool) = setup().await;
+    let (app, proxy, settings, pool) = setup().await;
     let pass = spawn_pass(&pool, &settings);
-    offers_requested(&db).await;
+    offers_requested(&app).await;
     let outage = Duration::from_secs(40);
     let cut_at = Instant::now();
     let ((), ended) = tokio::join!(proxy.cut(outage), async {
@@ -235,9 +225,9 @@ async fn a_drop_longer_than_the_retries_fails_the_pass_with_a_report_and_the_nex
     let second = second.expect("the second pass");
     eprintln!("the next pass: {:?} in {took:?}", second.status);
     assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
-    db.assert_nothing_running().await;
+    app.assert_nothing_running().await;
     assert!(
-        db.count(
+        app.count(
             "SELECT count(*) FROM tributary.sync_runs \
              WHERE status = 'failed' AND error LIKE 'interrupted%'"
         )
@@ -245,9 +235,8 @@ async fn a_drop_longer_than_the_retries_fails_the_pass_with_a_report_and_the_nex
             >= 1,
         "the runs the first pass could not close were closed as interrupted"
     );
-    assert_all_landed(&db, &sim).await;
+    assert_all_landed(&app).await;
     pool.close().await;
     drop(proxy);
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }

@@ -12,21 +12,10 @@ use tributary::sync::{SyncOptions, sync_source};
 
 use crate::common::*;
 
-fn with(env: &HashMap<String, String>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = env.clone();
-    for (k, v) in extra {
-        env.insert(k.to_string(), v.to_string());
-    }
-    env.into_iter().collect()
-}
-
 /// `tributary sync planningnow`, failing the test instead of hanging past `limit`.
-async fn sync_within(
-    limit: Duration,
-    env: &[(String, String)],
-) -> (std::process::Output, Duration) {
+async fn sync_within(limit: Duration, app: &TestApp) -> (std::process::Output, Duration) {
     let started = Instant::now();
-    let out = tokio::time::timeout(limit, tributary(&["sync", "planningnow"], env))
+    let out = tokio::time::timeout(limit, app.tributary(&["sync", "planningnow"]))
         .await
         .unwrap_or_else(|_| panic!("`tributary sync` did not end within {limit:?}"));
     (out, started.elapsed())
@@ -34,18 +23,17 @@ async fn sync_within(
 
 #[tokio::test]
 async fn a_table_locked_elsewhere_fails_the_sync_within_the_lock_timeout_then_it_lands() {
-    let db = fresh_db().await;
-    let sim = simulator(40).await;
-    let env = with(
-        &env_for(&db, &sim),
-        &[("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "1")],
-    );
-    let mut locker = db.pool.begin().await.expect("a transaction");
+    let app = TestApp::builder()
+        .orders(40)
+        .env("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "1")
+        .spawn()
+        .await;
+    let mut locker = app.pool().begin().await.expect("a transaction");
     sqlx::query("LOCK TABLE planningnow.orders IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *locker)
         .await
         .expect("lock the table");
-    let (out, took) = sync_within(Duration::from_secs(30), &env).await;
+    let (out, took) = sync_within(Duration::from_secs(30), &app).await;
     let all = text(&out);
     eprintln!("locked: exit {:?} after {took:?}\n{all}", out.status.code());
     assert_eq!(out.status.code(), Some(1), "{all}");
@@ -53,31 +41,27 @@ async fn a_table_locked_elsewhere_fails_the_sync_within_the_lock_timeout_then_it
     assert!(took < Duration::from_secs(15), "took {took:?}");
     locker.rollback().await.expect("release the lock");
 
-    let (out, took) = sync_within(Duration::from_secs(60), &env).await;
+    let (out, took) = sync_within(Duration::from_secs(60), &app).await;
     eprintln!("unlocked: exit {:?} after {took:?}", out.status.code());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.orders").await,
+        app.count("SELECT count(*) FROM planningnow.orders").await,
         40
     );
-    db.assert_nothing_running().await;
-    sim.stop().await;
-    db.drop().await;
+    app.assert_nothing_running().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn waiting_for_another_process_pass_outlasts_the_statement_and_lock_timeouts() {
-    let db = fresh_db().await;
-    let sim = simulator(20).await;
-    let env = with(
-        &env_for(&db, &sim),
-        &[
-            ("TRIBUTARY__DATABASE__STATEMENT_TIMEOUT_SECS", "1"),
-            ("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "1"),
-        ],
-    );
+    let app = TestApp::builder()
+        .orders(20)
+        .env("TRIBUTARY__DATABASE__STATEMENT_TIMEOUT_SECS", "1")
+        .env("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "1")
+        .spawn()
+        .await;
     // Another "process" holds the source's pass lock for 3 s, longer than both timeouts.
-    let mut holder = db.pool.acquire().await.expect("a connection");
+    let mut holder = app.pool().acquire().await.expect("a connection");
     sqlx::query("SELECT pg_advisory_lock(hashtextextended('tributary:pass:planningnow', 0))")
         .execute(&mut *holder)
         .await
@@ -89,7 +73,7 @@ async fn waiting_for_another_process_pass_outlasts_the_statement_and_lock_timeou
             .await
             .expect("release the pass lock");
     });
-    let (out, took) = sync_within(Duration::from_secs(60), &env).await;
+    let (out, took) = sync_within(Duration::from_secs(60), &app).await;
     release.await.unwrap();
     eprintln!("waited: exit {:?} after {took:?}", out.status.code());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -98,16 +82,20 @@ async fn waiting_for_another_process_pass_outlasts_the_statement_and_lock_timeou
         "it waited for the lock: {took:?}"
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.orders").await,
+        app.count("SELECT count(*) FROM planningnow.orders").await,
         20
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn every_pooled_connection_carries_the_configured_timeouts() {
-    let db = fresh_db().await;
+    let app = TestApp::builder()
+        .without_simulator()
+        .env("TRIBUTARY__DATABASE__STATEMENT_TIMEOUT_SECS", "7")
+        .env("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "3")
+        .spawn()
+        .await;
     let shown = |pool: sqlx::PgPool| async move {
         // Several connections at once, so that not only the first one is checked.
         let mut conns = Vec::new();
@@ -130,15 +118,7 @@ async fn every_pooled_connection_carries_the_configured_timeouts() {
         pool.close().await;
         seen
     };
-    let env: HashMap<String, String> = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("TRIBUTARY__DATABASE__STATEMENT_TIMEOUT_SECS", "7"),
-        ("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "3"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let configured = settings(&env);
+    let configured = app.settings();
     let pool = tributary::db::connect(&configured.database)
         .await
         .expect("connect");
@@ -148,7 +128,7 @@ async fn every_pooled_connection_carries_the_configured_timeouts() {
     // The defaults: 300 s per statement, 10 s per lock wait.
     let defaults = settings(&HashMap::from([(
         "DATABASE_URL".to_string(),
-        db.url.clone(),
+        app.db().url.clone(),
     )]));
     let pool = tributary::db::connect(&defaults.database)
         .await
@@ -156,7 +136,7 @@ async fn every_pooled_connection_carries_the_configured_timeouts() {
     for pair in shown(pool).await {
         assert_eq!(pair, ("5min".to_string(), "10s".to_string()));
     }
-    db.drop().await;
+    app.stop().await;
 }
 
 /// A database whose network freezes in the middle of a pass (a proxy that accepts and
@@ -165,27 +145,26 @@ async fn every_pooled_connection_carries_the_configured_timeouts() {
 /// the next pass lands everything.
 #[tokio::test]
 async fn a_database_frozen_mid_pass_fails_the_stream_within_seconds() {
-    let db = fresh_db().await;
-    let sim = simulator(20).await;
+    let app = TestApp::spawn(20).await;
     let proxy = FreezingProxy::start("127.0.0.1:5432".to_string()).await;
-    let mut env = env_for(&db, &sim);
-    let through = db.url.replace(
+    // The pass under test goes through the proxy; the one after the thaw does not.
+    let mut frozen = app.env().clone();
+    let through = app.db().url.replace(
         "127.0.0.1:5432",
         &format!("127.0.0.1:{}", proxy.addr.port()),
     );
-    env.insert("DATABASE_URL".into(), through);
-    env.insert(
+    frozen.insert("DATABASE_URL".into(), through);
+    frozen.insert(
         "TRIBUTARY__DATABASE__ACQUIRE_TIMEOUT_SECS".into(),
         "1".into(),
     );
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/offer", "delay_ms": 1500}),
     )
     .await;
-    let settings = settings(&env);
+    let settings = settings(&frozen);
     let pool = tributary::db::connect(&settings.database)
         .await
         .expect("pool");
@@ -204,7 +183,7 @@ async fn a_database_frozen_mid_pass_fails_the_stream_within_seconds() {
         })
     };
     loop {
-        let asked = db
+        let asked = app
             .count(
                 "SELECT count(*) FROM tributary.request_ledger WHERE endpoint = 'GET /api/offer'",
             )
@@ -225,13 +204,12 @@ async fn a_database_frozen_mid_pass_fails_the_stream_within_seconds() {
     assert!(ended_after < Duration::from_secs(45), "{ended_after:?}");
     proxy.freeze(false);
     pool.close().await;
-    let again = sync(&db, &crate::common::settings(&env_for(&db, &sim)), false).await;
+    let again = app.sync(false).await;
     assert_eq!(again.status, RunStatus::Succeeded, "{again:?}");
-    db.assert_nothing_running().await;
+    app.assert_nothing_running().await;
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.offers").await,
+        app.count("SELECT count(*) FROM planningnow.offers").await,
         10
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }

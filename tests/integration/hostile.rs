@@ -2,7 +2,6 @@
 //! error body, an HTML page instead of JSON, a redirect to another host, an object id `..`,
 //! and a password inside `base_url`.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use tributary::db::runs::RunStatus;
 use tributary::sources::{self, aimsio};
 use tributary::sync::{SourceReport, SyncOptions, sync_source};
 
-use crate::common::{TestDb, fresh_db, settings, sync, text, tributary};
+use crate::common::{TestApp, text};
 
 /// Reads one request's head and answers its path (None when the client went away).
 async fn request_path(socket: &mut TcpStream) -> Option<String> {
@@ -55,24 +54,20 @@ async fn serve(
     (url, paths)
 }
 
-fn planningnow_env(db: &TestDb, base_url: &str) -> HashMap<String, String> {
-    [
-        ("DATABASE_URL", db.url.clone()),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true".into()),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", base_url.into()),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "sim-token".into()),
-        (
+/// PlanningNow at `base_url` (one of the servers here), one attempt per request.
+async fn planningnow_app(base_url: &str) -> TestApp {
+    TestApp::builder()
+        .without_simulator()
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true")
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", base_url)
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "sim-token")
+        .env(
             "TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND",
-            "100".into(),
-        ),
-        (
-            "TRIBUTARY__SOURCES__PLANNINGNOW__RETRY__MAX_ATTEMPTS",
-            "1".into(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+            "100",
+        )
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__RETRY__MAX_ATTEMPTS", "1")
+        .spawn()
+        .await
 }
 
 fn errors(report: &SourceReport) -> Vec<String> {
@@ -126,10 +121,9 @@ async fn an_endless_error_body_is_read_only_a_few_kb() {
             });
         }
     });
-    let db = fresh_db().await;
-    let settings = settings(&planningnow_env(&db, &url));
+    let app = planningnow_app(&url).await;
     let before = vm_hwm_kib();
-    let report = tokio::time::timeout(Duration::from_secs(60), sync(&db, &settings, false))
+    let report = tokio::time::timeout(Duration::from_secs(60), app.sync(false))
         .await
         .expect("the sync ends although the error body does not");
     let grown_mib = (vm_hwm_kib() - before) / 1024;
@@ -146,7 +140,7 @@ async fn an_endless_error_body_is_read_only_a_few_kb() {
         "the client kept reading the error body: {most} bytes"
     );
     assert!(grown_mib < 100, "peak RSS grew {grown_mib} MiB");
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -159,8 +153,8 @@ async fn an_html_page_answered_200_is_named_non_json() {
         )
     })
     .await;
-    let db = fresh_db().await;
-    let report = sync(&db, &settings(&planningnow_env(&db, &url)), false).await;
+    let app = planningnow_app(&url).await;
+    let report = app.sync(false).await;
     let errors = errors(&report);
     assert!(!errors.is_empty(), "{report:?}");
     for error in &errors {
@@ -171,7 +165,7 @@ async fn an_html_page_answered_200_is_named_non_json() {
         assert!(error.contains("<!DOCTYPE html>"), "{error}");
         assert!(!error.contains("expected value"), "{error}");
     }
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -182,8 +176,8 @@ async fn a_refused_cross_host_redirect_says_why_and_names_the_host() {
             .to_string()
     })
     .await;
-    let db = fresh_db().await;
-    let report = sync(&db, &settings(&planningnow_env(&db, &url)), false).await;
+    let app = planningnow_app(&url).await;
+    let report = app.sync(false).await;
     let errors = errors(&report);
     assert!(!errors.is_empty(), "{report:?}");
     for error in &errors {
@@ -194,7 +188,7 @@ async fn a_refused_cross_host_redirect_says_why_and_names_the_host() {
         assert!(!error.contains("hunter2xyz"), "{error}");
         assert!(!error.contains("302 Found:"), "{error}");
     }
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -214,32 +208,23 @@ async fn an_aimsio_id_dot_dot_never_fetches_another_resource() {
         )
     })
     .await;
-    let db = fresh_db().await;
-    let env: HashMap<String, String> = [
-        ("DATABASE_URL", db.url.clone()),
-        ("TRIBUTARY__SOURCES__AIMSIO__ENABLED", "true".into()),
-        ("TRIBUTARY__SOURCES__AIMSIO__BASE_URL", url),
-        ("TRIBUTARY__SOURCES__AIMSIO__USERNAME", "sim-user".into()),
-        (
-            "TRIBUTARY__SOURCES__AIMSIO__PASSWORD",
-            "sim-password".into(),
-        ),
-        ("TRIBUTARY__SOURCES__AIMSIO__ENTITIES", "JobOrder".into()),
-        (
-            "TRIBUTARY__SOURCES__AIMSIO__RETRY__MAX_ATTEMPTS",
-            "1".into(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let settings = settings(&env);
-    let source = sources::build(&settings, &[aimsio::NAME], &db.pool).expect("source");
+    let app = TestApp::builder()
+        .without_simulator()
+        .env("TRIBUTARY__SOURCES__AIMSIO__ENABLED", "true")
+        .env("TRIBUTARY__SOURCES__AIMSIO__BASE_URL", url)
+        .env("TRIBUTARY__SOURCES__AIMSIO__USERNAME", "sim-user")
+        .env("TRIBUTARY__SOURCES__AIMSIO__PASSWORD", "sim-password")
+        .env("TRIBUTARY__SOURCES__AIMSIO__ENTITIES", "JobOrder")
+        .env("TRIBUTARY__SOURCES__AIMSIO__RETRY__MAX_ATTEMPTS", "1")
+        .spawn()
+        .await;
+    let settings = app.settings();
+    let source = sources::build(&settings, &[aimsio::NAME], app.pool()).expect("source");
     let options = SyncOptions {
         trigger: "cli",
         allow_mass_delete: false,
     };
-    let report = sync_source(&db.pool, &settings.sync, &source[0], &options)
+    let report = sync_source(app.pool(), &settings.sync, &source[0], &options)
         .await
         .expect("run records");
     let asked = paths.lock().unwrap().clone();
@@ -251,25 +236,25 @@ async fn an_aimsio_id_dot_dot_never_fetches_another_resource() {
     let rejected: Vec<String> = sqlx::query_scalar(
         "SELECT record_key FROM tributary.rejects WHERE error LIKE '%cannot be asked for%' ORDER BY 1",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     assert_eq!(rejected, [".", ".."], "set aside, the stream goes on");
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_password_in_base_url_is_never_echoed() {
-    let db = fresh_db().await;
+    let mut app = planningnow_app("http://127.0.0.1:9/api").await;
     // Not a URL (the port is out of range): a configuration error that quotes the value.
     // Then a valid one that nothing answers: a connection error.
     for base_url in [
         "https://user:hunter2xyz@127.0.0.1:99999",
         "http://user:hunter2xyz@127.0.0.1:9/api",
     ] {
-        let env: Vec<(String, String)> = planningnow_env(&db, base_url).into_iter().collect();
+        app.set_env("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", base_url);
         for command in ["check", "sync"] {
-            let out = tributary(&[command], &env).await;
+            let out = app.tributary(&[command]).await;
             let all = text(&out);
             assert!(!out.status.success(), "{command} {base_url}: {all}");
             assert!(!all.contains("hunter2xyz"), "{command} {base_url}: {all}");
@@ -278,5 +263,5 @@ async fn a_password_in_base_url_is_never_echoed() {
             }
         }
     }
-    db.drop().await;
+    app.stop().await;
 }

@@ -96,51 +96,44 @@ fn order(id: u32, extra: &str) -> String {
     )
 }
 
-fn env(db: &TestDb, base_url: &str) -> std::collections::HashMap<String, String> {
-    [
-        (
-            "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED",
-            "true".to_string(),
-        ),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", base_url.into()),
-        ("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "t".into()),
-        (
+/// PlanningNow at `base_url` (the server here), one attempt per request, records up to
+/// 2 KiB and listings up to 50 MB.
+async fn records_app(base_url: &str) -> TestApp {
+    TestApp::builder()
+        .without_simulator()
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true")
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", base_url)
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "t")
+        .env(
             "TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND",
-            "100".into(),
-        ),
-        (
-            "TRIBUTARY__SOURCES__PLANNINGNOW__RETRY__MAX_ATTEMPTS",
-            "1".into(),
-        ),
-        ("TRIBUTARY__SYNC__MAX_RECORD_BYTES", "2048".into()),
-        ("TRIBUTARY__SYNC__MAX_LISTING_BYTES", "50000000".into()),
-        ("DATABASE_URL", db.url.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+            "100",
+        )
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__RETRY__MAX_ATTEMPTS", "1")
+        .env("TRIBUTARY__SYNC__MAX_RECORD_BYTES", "2048")
+        .env("TRIBUTARY__SYNC__MAX_LISTING_BYTES", "50000000")
+        .spawn()
+        .await
 }
 
-async fn live_orders(db: &TestDb) -> Vec<i64> {
+async fn live_orders(app: &TestApp) -> Vec<i64> {
     sqlx::query_scalar("SELECT id FROM planningnow.orders WHERE _deleted_at IS NULL ORDER BY id")
-        .fetch_all(&db.pool)
+        .fetch_all(app.pool())
         .await
         .unwrap()
 }
 
-async fn open_rejects(db: &TestDb) -> Vec<(String, String)> {
+async fn open_rejects(app: &TestApp) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT record_key, error FROM tributary.rejects WHERE stream = 'orders' \
          AND resolved_at IS NULL ORDER BY record_key",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap()
 }
 
 #[tokio::test]
 async fn records_postgresql_cannot_store_are_set_aside_and_the_rest_lands() {
-    let db = fresh_db().await;
     let valid: Vec<String> = (1..=5).map(|id| order(id, "")).collect();
     let hostile = |valid: &[String]| -> Vec<u8> {
         let mut body = format!(
@@ -159,14 +152,14 @@ async fn records_postgresql_cannot_store_are_set_aside_and_the_rest_lands() {
     };
     let orders = Arc::new(Mutex::new(Orders::Body(hostile(&valid))));
     let base = serve(orders.clone()).await;
-    let settings = settings(&env(&db, &base));
+    let app = records_app(&base).await;
 
-    let first = sync(&db, &settings, false).await;
+    let first = app.sync(false).await;
     let stream = stream(&first, "orders");
     assert_eq!(stream.status, RunStatus::Succeeded, "{:?}", stream.error);
     assert_eq!(stream.counts.rejected, 4);
-    assert_eq!(live_orders(&db).await, [1, 5], "every other record lands");
-    let rejects = open_rejects(&db).await;
+    assert_eq!(live_orders(&app).await, [1, 5], "every other record lands");
+    let rejects = open_rejects(&app).await;
     let keys: Vec<&str> = rejects.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["2", "3", "4", "6"], "{rejects:?}");
     assert!(rejects[0].1.contains("extra_num") && rejects[0].1.contains("numeric"));
@@ -181,24 +174,18 @@ async fn records_postgresql_cannot_store_are_set_aside_and_the_rest_lands() {
     let mut all = valid.clone();
     all.push(order(6, ""));
     *orders.lock().unwrap() = Orders::Body(format!("[{}]", all.join(",")).into_bytes());
-    assert_eq!(
-        sync(&db, &settings, false).await.status,
-        RunStatus::Succeeded
-    );
-    assert_eq!(live_orders(&db).await, [1, 2, 3, 4, 5, 6]);
-    assert!(open_rejects(&db).await.is_empty());
+    assert_eq!(app.sync(false).await.status, RunStatus::Succeeded);
+    assert_eq!(live_orders(&app).await, [1, 2, 3, 4, 5, 6]);
+    assert!(open_rejects(&app).await.is_empty());
     *orders.lock().unwrap() = Orders::Body(hostile(&valid));
+    assert_eq!(app.sync(false).await.status, RunStatus::Succeeded);
     assert_eq!(
-        sync(&db, &settings, false).await.status,
-        RunStatus::Succeeded
-    );
-    assert_eq!(
-        live_orders(&db).await,
+        live_orders(&app).await,
         [1, 2, 3, 4, 5, 6],
         "a record set aside keeps the row stored for it before"
     );
-    assert_eq!(open_rejects(&db).await.len(), 4);
-    db.drop().await;
+    assert_eq!(open_rejects(&app).await.len(), 4);
+    app.stop().await;
 }
 
 /// Peak resident memory of this process, from /proc/self/status.
@@ -213,11 +200,10 @@ fn peak_rss_kib() -> u64 {
 
 #[tokio::test]
 async fn an_endless_record_fails_its_stream_at_the_listing_ceiling_with_memory_bounded() {
-    let db = fresh_db().await;
     let base = serve(Arc::new(Mutex::new(Orders::Endless))).await;
-    let settings = settings(&env(&db, &base));
+    let app = records_app(&base).await;
     let before = peak_rss_kib();
-    let report = tokio::time::timeout(Duration::from_secs(120), sync(&db, &settings, false))
+    let report = tokio::time::timeout(Duration::from_secs(120), app.sync(false))
         .await
         .expect("the stream ends at the ceiling");
     let grown = peak_rss_kib().saturating_sub(before);
@@ -234,18 +220,18 @@ async fn an_endless_record_fails_its_stream_at_the_listing_ceiling_with_memory_b
         orders.error
     );
     assert!(grown < 200 * 1024, "peak RSS grew by {grown} KiB");
-    db.drop().await;
+    app.stop().await;
 }
 
 /// One Aimsio detail that is not storable JSON (a lone surrogate, or over
 /// `sync.max_record_bytes`) is set aside; the other details land and the stream succeeds.
 #[tokio::test]
 async fn an_unreadable_aimsio_detail_is_set_aside_and_the_others_land() {
-    let db = fresh_db().await;
-    let sim = crate::aimsio::aimsio_sim(6).await;
-    let mut env = crate::aimsio::aimsio_env(&db, &sim, "JobOrder");
-    env.insert("TRIBUTARY__SYNC__MAX_RECORD_BYTES".into(), "2048".into());
-    let truth = control(&sim, "GET", "/_sim/aimsio/truth", serde_json::Value::Null).await;
+    let mut app = crate::aimsio::aimsio_app(6, "JobOrder").await;
+    app.set_env("TRIBUTARY__SYNC__MAX_RECORD_BYTES", "2048");
+    let truth = app
+        .control("GET", "/_sim/aimsio/truth", serde_json::Value::Null)
+        .await;
     let keys: Vec<String> = truth["JobOrder"]
         .as_array()
         .unwrap()
@@ -253,7 +239,7 @@ async fn an_unreadable_aimsio_detail_is_set_aside_and_the_others_land() {
         .map(|o| o["key"].as_str().unwrap().to_string())
         .collect();
     let put = |key: &str, body: Vec<u8>| {
-        let url = format!("{}/_sim/aimsio/detail/JobOrder/{key}", sim.url());
+        let url = format!("{}/_sim/aimsio/detail/JobOrder/{key}", app.sim().url());
         async move {
             let resp = reqwest::Client::new()
                 .put(url)
@@ -270,19 +256,19 @@ async fn an_unreadable_aimsio_detail_is_set_aside_and_the_others_land() {
         format!(r#"{{"jobName":"{}"}}"#, "x".repeat(5000)).into_bytes(),
     )
     .await;
-    let report = crate::aimsio::sync_aimsio(&db, &env).await;
+    let report = crate::aimsio::sync_aimsio(&app).await;
     let stream = stream(&report, "JobOrder");
     assert_eq!(stream.status, RunStatus::Succeeded, "{:?}", stream.error);
     assert_eq!(stream.counts.rejected, 2);
     assert_eq!(
-        db.count("SELECT count(*) FROM aimsio.job_orders WHERE _deleted_at IS NULL")
+        app.count("SELECT count(*) FROM aimsio.job_orders WHERE _deleted_at IS NULL")
             .await,
         4
     );
     let rejected: Vec<(String, String)> = sqlx::query_as(
         "SELECT record_key, error FROM tributary.rejects WHERE resolved_at IS NULL ORDER BY error",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     assert_eq!(rejected.len(), 2, "{rejected:?}");
@@ -292,37 +278,29 @@ async fn an_unreadable_aimsio_detail_is_set_aside_and_the_others_land() {
             .any(|(k, e)| *k == keys[1] && e.contains("larger than"))
     );
     assert!(rejected.iter().any(|(k, _)| *k == keys[0]));
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// Found in review: a record set aside without a readable key may be any stored row, so
 /// that listing soft-deletes nothing; the next one without such a record does.
 #[tokio::test]
 async fn a_record_without_a_readable_key_makes_its_listing_delete_nothing() {
-    let db = fresh_db().await;
     let all: Vec<String> = (1..=4).map(|id| order(id, "")).collect();
     let orders = Arc::new(Mutex::new(Orders::Body(
         format!("[{}]", all.join(",")).into_bytes(),
     )));
     let base = serve(orders.clone()).await;
-    let settings = settings(&env(&db, &base));
-    assert_eq!(
-        sync(&db, &settings, false).await.status,
-        RunStatus::Succeeded
-    );
+    let app = records_app(&base).await;
+    assert_eq!(app.sync(false).await.status, RunStatus::Succeeded);
     // Order 4 comes with a lone surrogate before its id: it cannot be told from the others.
     let broken = r#"{"name":"\ud800","id":4,"positions":[]}"#.replace(r#""id":4,"#, "");
     *orders.lock().unwrap() =
         Orders::Body(format!("[{},{},{broken}]", all[0], all[1]).into_bytes());
-    let report = sync(&db, &settings, false).await;
+    let report = app.sync(false).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
-    assert_eq!(live_orders(&db).await, [1, 2, 3, 4], "nothing deleted");
+    assert_eq!(live_orders(&app).await, [1, 2, 3, 4], "nothing deleted");
     *orders.lock().unwrap() = Orders::Body(format!("[{},{}]", all[0], all[1]).into_bytes());
-    assert_eq!(
-        sync(&db, &settings, false).await.status,
-        RunStatus::Succeeded
-    );
-    assert_eq!(live_orders(&db).await, [1, 2]);
-    db.drop().await;
+    assert_eq!(app.sync(false).await.status, RunStatus::Succeeded);
+    assert_eq!(live_orders(&app).await, [1, 2]);
+    app.stop().await;
 }

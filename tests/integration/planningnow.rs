@@ -30,11 +30,10 @@ fn crafted_order() -> Value {
 
 #[tokio::test]
 async fn first_sync_lands_exact_values_and_every_child() {
-    let db = fresh_db().await;
-    let sim = simulator(40).await;
-    control(&sim, "PUT", "/_sim/planningnow/order", crafted_order()).await;
-    let settings = settings(&env_for(&db, &sim));
-    let report = sync(&db, &settings, false).await;
+    let app = TestApp::spawn(40).await;
+    app.control("PUT", "/_sim/planningnow/order", crafted_order())
+        .await;
+    let report = app.sync(false).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
 
     let row: (String, String, String, Option<String>, Option<String>, bool) = sqlx::query_as(
@@ -42,7 +41,7 @@ async fn first_sync_lands_exact_values_and_every_child() {
          raw = $1::jsonb FROM planningnow.orders WHERE id = 999001",
     )
     .bind(crafted_order())
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap();
     assert_eq!(row.0, "8500.00", "scale of a decimal string is kept");
@@ -62,7 +61,7 @@ async fn first_sync_lands_exact_values_and_every_child() {
         "SELECT id, amount::text, unit_price::text, deliv_date::text FROM planningnow.order_positions \
          WHERE order_id = 999001 ORDER BY id",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     assert_eq!(
@@ -79,7 +78,7 @@ async fn first_sync_lands_exact_values_and_every_child() {
          to_char(production_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') \
          FROM planningnow.order_position_tasks WHERE order_id = 999001 ORDER BY id",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     assert_eq!(
@@ -99,7 +98,7 @@ async fn first_sync_lands_exact_values_and_every_child() {
     );
 
     // Every child of every listing, counted from what the simulator serves.
-    let orders = served(&sim, "/api/order").await;
+    let orders = app.served("/api/order").await;
     let orders = orders.as_array().unwrap();
     let n_pos: usize = orders
         .iter()
@@ -111,16 +110,16 @@ async fn first_sync_lands_exact_values_and_every_child() {
         .map(|p| p["tasks"].as_array().map_or(0, Vec::len))
         .sum();
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.orders").await as usize,
+        app.count("SELECT count(*) FROM planningnow.orders").await as usize,
         orders.len()
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.order_positions")
+        app.count("SELECT count(*) FROM planningnow.order_positions")
             .await as usize,
         n_pos
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.order_position_tasks")
+        app.count("SELECT count(*) FROM planningnow.order_position_tasks")
             .await as usize,
         n_tasks
     );
@@ -128,7 +127,7 @@ async fn first_sync_lands_exact_values_and_every_child() {
         n_pos > orders.len() && n_tasks > n_pos,
         "the data has depth"
     );
-    let offers = served(&sim, "/api/offer").await;
+    let offers = app.served("/api/offer").await;
     let n_offer_pos: usize = offers
         .as_array()
         .unwrap()
@@ -136,12 +135,12 @@ async fn first_sync_lands_exact_values_and_every_child() {
         .map(|o| o["positions"].as_array().unwrap().len())
         .sum();
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.offer_positions")
+        app.count("SELECT count(*) FROM planningnow.offer_positions")
             .await as usize,
         n_offer_pos
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.offers WHERE zu_haenden IS NOT NULL")
+        app.count("SELECT count(*) FROM planningnow.offers WHERE zu_haenden IS NOT NULL")
             .await as usize,
         offers
             .as_array()
@@ -151,7 +150,7 @@ async fn first_sync_lands_exact_values_and_every_child() {
             .count(),
         "offers spell it zu_haenden"
     );
-    let schedules = served(&sim, "/api/work-schedule").await;
+    let schedules = app.served("/api/work-schedule").await;
     let n_ws_pos: usize = schedules
         .as_array()
         .unwrap()
@@ -159,19 +158,20 @@ async fn first_sync_lands_exact_values_and_every_child() {
         .map(|w| w["positions"].as_array().unwrap().len())
         .sum();
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.work_schedule_positions")
+        app.count("SELECT count(*) FROM planningnow.work_schedule_positions")
             .await as usize,
         n_ws_pos
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.cost_centres WHERE kalk_min_kosten IS NULL")
+        app.count("SELECT count(*) FROM planningnow.cost_centres WHERE kalk_min_kosten IS NULL")
             .await,
         0,
         "kalkMinKosten and kalk_min_kosten both land in kalk_min_kosten"
     );
-    let documents = served(&sim, "/api/documents").await;
+    let documents = app.served("/api/documents").await;
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.documents").await,
+        app.count("SELECT count(*) FROM planningnow.documents")
+            .await,
         documents["documents"].as_array().unwrap().len() as i64
     );
     fn folders(nodes: &Value) -> usize {
@@ -179,29 +179,28 @@ async fn first_sync_lands_exact_values_and_every_child() {
             .as_array()
             .map_or(0, |a| a.iter().map(|n| 1 + folders(&n["children"])).sum())
     }
-    let tree = served(&sim, "/api/documents/structure").await;
+    let tree = app.served("/api/documents/structure").await;
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.document_folders")
+        app.count("SELECT count(*) FROM planningnow.document_folders")
             .await as usize,
         folders(&tree["tree"])
     );
     assert!(
-        db.count("SELECT count(*) FROM planningnow.document_folders WHERE raw ? 'children'")
+        app.count("SELECT count(*) FROM planningnow.document_folders WHERE raw ? 'children'")
             .await
             == 0,
         "a folder row's raw leaves out its subtree"
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM tributary.checkpoints WHERE source = 'planningnow' AND stream <> '*'")
+        app.count("SELECT count(*) FROM tributary.checkpoints WHERE source = 'planningnow' AND stream <> '*'")
             .await,
         6
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// ctid and xmin of every row: they change whenever PostgreSQL writes a row version.
-async fn fingerprint(db: &TestDb) -> String {
+async fn fingerprint(app: &TestApp) -> String {
     let mut all = String::new();
     for table in [
         "orders",
@@ -219,7 +218,7 @@ async fn fingerprint(db: &TestDb) -> String {
         let part: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(ctid::text || xmin::text, ',' ORDER BY ctid) FROM planningnow.{table}"
         )))
-        .fetch_one(&db.pool)
+        .fetch_one(app.pool())
         .await
         .unwrap();
         all.push_str(&part.unwrap_or_default());
@@ -229,17 +228,15 @@ async fn fingerprint(db: &TestDb) -> String {
 
 #[tokio::test]
 async fn an_unchanged_second_sync_writes_nothing() {
-    let db = fresh_db().await;
-    let sim = simulator(60).await;
-    let settings = settings(&env_for(&db, &sim));
-    let first = sync(&db, &settings, false).await;
+    let app = TestApp::spawn(60).await;
+    let first = app.sync(false).await;
     let stored: u64 = first
         .streams
         .iter()
         .map(|s| s.counts.total().inserted)
         .sum();
-    let before = fingerprint(&db).await;
-    let second = sync(&db, &settings, false).await;
+    let before = fingerprint(&app).await;
+    let second = app.sync(false).await;
     assert_eq!(second.status, RunStatus::Succeeded);
     for s in &second.streams {
         let t = s.counts.total();
@@ -256,9 +253,12 @@ async fn an_unchanged_second_sync_writes_nothing() {
         .map(|s| s.counts.total().unchanged)
         .sum();
     assert_eq!(unchanged, stored);
-    assert_eq!(fingerprint(&db).await, before, "no row version was written");
-    sim.stop().await;
-    db.drop().await;
+    assert_eq!(
+        fingerprint(&app).await,
+        before,
+        "no row version was written"
+    );
+    app.stop().await;
 }
 
 fn ids(v: &Value) -> Vec<i64> {
@@ -271,21 +271,19 @@ fn ids(v: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn changes_additions_and_deletions_are_applied() {
-    let db = fresh_db().await;
-    let sim = simulator(100).await;
-    let settings = settings(&env_for(&db, &sim));
-    sync(&db, &settings, false).await;
-    let mutation = control(
-        &sim,
-        "POST",
-        "/_sim/planningnow/mutate",
-        json!({"change": 0.1, "add": 0.05, "delete": 0.05, "seed": 3, "kinds": ["order"]}),
-    )
-    .await;
+    let app = TestApp::spawn(100).await;
+    app.sync(false).await;
+    let mutation = app
+        .control(
+            "POST",
+            "/_sim/planningnow/mutate",
+            json!({"change": 0.1, "add": 0.05, "delete": 0.05, "seed": 3, "kinds": ["order"]}),
+        )
+        .await;
     let m = &mutation["order"];
     let (changed, added, deleted) = (ids(&m["changed"]), ids(&m["added"]), ids(&m["deleted"]));
     assert!(!changed.is_empty() && !added.is_empty() && !deleted.is_empty());
-    let report = sync(&db, &settings, false).await;
+    let report = app.sync(false).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     let orders = &stream(&report, "orders").counts.tables["planningnow.orders"];
     assert_eq!(orders.inserted as usize, added.len());
@@ -306,13 +304,13 @@ async fn changes_additions_and_deletions_are_applied() {
         )
     };
     assert_eq!(
-        db.count(&live(&deleted)).await,
+        app.count(&live(&deleted)).await,
         0,
         "deleted orders are soft-deleted"
     );
-    assert_eq!(db.count(&live(&added)).await as usize, added.len());
+    assert_eq!(app.count(&live(&added)).await as usize, added.len());
     assert_eq!(
-        db.count(&format!(
+        app.count(&format!(
             "SELECT count(*) FROM planningnow.order_positions WHERE _deleted_at IS NULL \
              AND order_id = ANY(ARRAY{deleted:?}::bigint[])"
         ))
@@ -320,7 +318,7 @@ async fn changes_additions_and_deletions_are_applied() {
         0,
         "their positions go with them"
     );
-    let served_orders = served(&sim, "/api/order").await;
+    let served_orders = app.served("/api/order").await;
     for id in &changed {
         let order = served_orders
             .as_array()
@@ -333,7 +331,7 @@ async fn changes_additions_and_deletions_are_applied() {
         )
         .bind(id)
         .bind(order)
-        .fetch_one(&db.pool)
+        .fetch_one(app.pool())
         .await
         .unwrap();
         assert!(same, "order {id} holds the changed content");
@@ -342,14 +340,14 @@ async fn changes_additions_and_deletions_are_applied() {
     assert!(!removed.is_empty(), "the mutation removed positions");
     for pair in removed {
         let (order, pos) = (pair[0].as_i64().unwrap(), pair[1].as_i64().unwrap());
-        let gone = db
+        let gone = app
             .count(&format!(
                 "SELECT count(*) FROM planningnow.order_positions WHERE order_id = {order} AND id = {pos} AND _deleted_at IS NOT NULL"
             ))
             .await;
         assert_eq!(gone, 1, "position {pos} vanished from order {order}");
     }
-    let live_positions = db
+    let live_positions = app
         .count("SELECT count(*) FROM planningnow.order_positions WHERE _deleted_at IS NULL")
         .await as usize;
     let n_pos: usize = served_orders
@@ -363,39 +361,34 @@ async fn changes_additions_and_deletions_are_applied() {
     // A deleted order that comes back is live again.
     let back =
         json!({"id": deleted[0], "o_conf_date": "2025-01-02", "netto": "1.00", "positions": []});
-    control(&sim, "PUT", "/_sim/planningnow/order", back).await;
-    let report = sync(&db, &settings, false).await;
+    app.control("PUT", "/_sim/planningnow/order", back).await;
+    let report = app.sync(false).await;
     assert_eq!(
         stream(&report, "orders").counts.tables["planningnow.orders"].updated,
         1
     );
-    assert_eq!(db.count(&live(&deleted[..1])).await, 1);
-    sim.stop().await;
-    db.drop().await;
+    assert_eq!(app.count(&live(&deleted[..1])).await, 1);
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn the_deletion_guard_refuses_mass_deletes_unless_allowed() {
-    let db = fresh_db().await;
-    let sim = simulator(50).await;
-    let settings = settings(&env_for(&db, &sim));
-    sync(&db, &settings, false).await;
-    control(
-        &sim,
+    let app = TestApp::spawn(50).await;
+    app.sync(false).await;
+    app.control(
         "POST",
         "/_sim/planningnow/mutate",
         json!({"delete": 0.6, "change": 0.1, "seed": 5, "kinds": ["order"]}),
     )
     .await;
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/planningnow/mutate",
         json!({"delete": 1.0, "seed": 6, "kinds": ["cost-centre"]}),
     )
     .await;
-    let before = fingerprint(&db).await;
-    let report = sync(&db, &settings, false).await;
+    let before = fingerprint(&app).await;
+    let report = app.sync(false).await;
     assert_eq!(report.status, RunStatus::Failed);
     let orders = stream(&report, "orders");
     assert_eq!(orders.status, RunStatus::Failed);
@@ -417,53 +410,49 @@ async fn the_deletion_guard_refuses_mass_deletes_unless_allowed() {
         "other streams go on"
     );
     assert_eq!(
-        fingerprint(&db).await,
+        fingerprint(&app).await,
         before,
         "nothing of a refused listing is applied"
     );
 
-    let report = sync(&db, &settings, true).await;
+    let report = app.sync(true).await;
     assert_eq!(report.status, RunStatus::Succeeded);
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.cost_centres WHERE _deleted_at IS NULL")
+        app.count("SELECT count(*) FROM planningnow.cost_centres WHERE _deleted_at IS NULL")
             .await,
         0
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.orders WHERE _deleted_at IS NULL")
+        app.count("SELECT count(*) FROM planningnow.orders WHERE _deleted_at IS NULL")
             .await,
-        served(&sim, "/api/order").await.as_array().unwrap().len() as i64
+        app.served("/api/order").await.as_array().unwrap().len() as i64
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_bad_record_is_rejected_and_the_rest_lands() {
-    let db = fresh_db().await;
-    let sim = simulator(30).await;
-    let settings = settings(&env_for(&db, &sim));
-    sync(&db, &settings, false).await;
-    let good = served(&sim, "/api/order/1001").await;
+    let app = TestApp::spawn(30).await;
+    app.sync(false).await;
+    let good = app.served("/api/order/1001").await;
     let mut bad = good.clone();
     bad["netto"] = json!("abc");
-    control(&sim, "PUT", "/_sim/planningnow/order", bad.clone()).await;
-    control(
-        &sim,
+    app.control("PUT", "/_sim/planningnow/order", bad.clone())
+        .await;
+    app.control(
         "PUT",
         "/_sim/planningnow/order",
         json!({"id": 999002, "o_conf_date": "15.08.2025", "positions": []}),
     )
     .await;
-    control(
-        &sim,
+    app.control(
         "PUT",
         "/_sim/planningnow/order",
         json!({"id": 999003, "netto": "5.00"}),
     )
     .await;
 
-    let report = sync(&db, &settings, false).await;
+    let report = app.sync(false).await;
     let orders = stream(&report, "orders");
     assert_eq!(orders.status, RunStatus::Succeeded);
     assert_eq!(orders.counts.rejected, 2);
@@ -474,7 +463,7 @@ async fn a_bad_record_is_rejected_and_the_rest_lands() {
     let rejects: Vec<(String, String, Value)> = sqlx::query_as(
         "SELECT record_key, error, payload FROM tributary.rejects WHERE resolved_at IS NULL ORDER BY record_key",
     )
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     assert_eq!(rejects.len(), 2);
@@ -491,22 +480,21 @@ async fn a_bad_record_is_rejected_and_the_rest_lands() {
     let kept: (Option<String>, bool) = sqlx::query_as(
         "SELECT netto::text, _deleted_at IS NULL FROM planningnow.orders WHERE id = 1001",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap();
     assert_eq!(kept, (good["netto"].as_str().map(str::to_string), true));
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.order_positions WHERE order_id = 1001 AND _deleted_at IS NOT NULL").await,
+        app.count("SELECT count(*) FROM planningnow.order_positions WHERE order_id = 1001 AND _deleted_at IS NOT NULL").await,
         0
     );
 
-    control(&sim, "PUT", "/_sim/planningnow/order", good).await;
-    sync(&db, &settings, false).await;
+    app.control("PUT", "/_sim/planningnow/order", good).await;
+    app.sync(false).await;
     assert_eq!(
-        db.count("SELECT count(*) FROM tributary.rejects WHERE record_key = '1001' AND resolved_at IS NOT NULL").await,
+        app.count("SELECT count(*) FROM tributary.rejects WHERE record_key = '1001' AND resolved_at IS NOT NULL").await,
         1,
         "a fixed record's reject is resolved"
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }

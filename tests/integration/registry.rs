@@ -6,16 +6,16 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::{self, SimOptions};
+use tributary::simulate::SimOptions;
 use tributary::sources::REGISTRY;
 use tributary::sync::{SyncOptions, sync_source};
 
 use crate::common::*;
-use crate::regressions::all_sources_env;
+use crate::regressions::all_sources_builder;
 
 #[tokio::test]
 async fn every_registered_table_is_migrated_as_specified_and_commented() {
-    let db = fresh_db().await;
+    let app = TestApp::builder().without_simulator().spawn().await;
     for registration in REGISTRY {
         let roots = (registration.tables)();
         assert!(!roots.is_empty(), "{} declares no table", registration.name);
@@ -37,7 +37,7 @@ async fn every_registered_table_is_migrated_as_specified_and_commented() {
                 .bind(schema)
                 .bind(name)
                 .bind(column)
-                .fetch_optional(&db.pool)
+                .fetch_optional(app.pool())
                 .await
                 .unwrap();
                 let expected = match ty {
@@ -53,7 +53,7 @@ async fn every_registered_table_is_migrated_as_specified_and_commented() {
              WHERE column_name = '_deleted_at' AND table_schema = $1",
         )
         .bind(registration.name)
-        .fetch_all(&db.pool)
+        .fetch_all(app.pool())
         .await
         .unwrap()
         .into_iter()
@@ -76,29 +76,27 @@ async fn every_registered_table_is_migrated_as_specified_and_commented() {
          WHERE n.nspname = ANY($1) AND t.relkind IN ('r', 'v') AND obj_description(t.oid, 'pg_class') IS NULL",
     )
     .bind(&schemas)
-    .fetch_all(&db.pool)
+    .fetch_all(app.pool())
     .await
     .unwrap();
     assert!(uncommented.is_empty(), "without COMMENT: {uncommented:?}");
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn every_registered_source_syncs_from_the_simulator_and_shows_in_status() {
-    let db = fresh_db().await;
-    let sim = simulate::start(
-        ([127, 0, 0, 1], 0).into(),
+    let app = all_sources_builder(
         SimOptions {
             orders: 6,
             aircalc_projects: 4,
             aimsio_objects: 3,
             ..SimOptions::default()
         },
+        "JobOrder,Timecard",
     )
-    .await
-    .expect("simulator");
-    let env = all_sources_env(&db, &sim, "JobOrder,Timecard");
-    let settings = settings(&env);
+    .spawn()
+    .await;
+    let settings = app.settings();
     let options = SyncOptions {
         trigger: "cli",
         allow_mass_delete: false,
@@ -110,8 +108,8 @@ async fn every_registered_source_syncs_from_the_simulator_and_shows_in_status() 
             "the simulator serves {}",
             registration.name
         );
-        let source = (registration.build)(&settings, &db.pool).expect("builds");
-        let report = sync_source(&db.pool, &settings.sync, &source, &options)
+        let source = (registration.build)(&settings, app.pool()).expect("builds");
+        let report = sync_source(app.pool(), &settings.sync, &source, &options)
             .await
             .expect("run records");
         assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
@@ -126,11 +124,10 @@ async fn every_registered_source_syncs_from_the_simulator_and_shows_in_status() 
             registration.name
         );
     }
-    let pairs: Vec<(String, String)> = env.into_iter().collect();
-    let out = tributary(&["status", "--json"], &pairs).await;
+    let out = app.tributary(&["status", "--json"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let status: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let text_out = tributary(&["status"], &pairs).await;
+    let text_out = app.tributary(&["status"]).await;
     let shown = String::from_utf8_lossy(&text_out.stdout);
     for registration in REGISTRY {
         let name = registration.name;
@@ -169,6 +166,5 @@ async fn every_registered_source_syncs_from_the_simulator_and_shows_in_status() 
             );
         }
     }
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }

@@ -2,7 +2,6 @@
 //! numbers aircalc does not know, a failed stream skipped on resume, the guard's way out
 //! while the daemon runs, and an aircalc pass cut off by a shutdown.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
@@ -10,48 +9,32 @@ use serde_json::json;
 use crate::common::*;
 use tributary::daemon::Daemon;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::{self, RunningSimulator, SimOptions};
+use tributary::simulate::SimOptions;
 use tributary::sources::{self, aircalc};
 use tributary::sync::{Shutdown, SyncOptions, try_sync_source};
 
-/// Every source enabled against the simulator, as a user would set them; Aimsio limited to
-/// `entities`.
-pub fn all_sources_env(
-    db: &TestDb,
-    sim: &RunningSimulator,
-    entities: &str,
-) -> HashMap<String, String> {
-    let mut env = env_for(db, sim);
-    for (k, v) in [
-        ("AIMSIO__ENABLED", "true".to_string()),
-        ("AIMSIO__BASE_URL", sim.aimsio_url()),
-        ("AIMSIO__USERNAME", "sim-user".into()),
-        ("AIMSIO__PASSWORD", "sim-password".into()),
-        ("AIMSIO__ENTITIES", entities.into()),
-        ("AIRCALC__ENABLED", "true".into()),
-        ("AIRCALC__BASE_URL", sim.aircalc_url()),
-        ("AIRCALC__TOKEN_URL", sim.aircalc_token_url()),
-        ("AIRCALC__CLIENT_ID", "sim-client".into()),
-        ("AIRCALC__CLIENT_SECRET", "sim-secret".into()),
-        ("AIRCALC__REQUESTS_PER_SECOND", "100".into()),
-    ] {
-        env.insert(format!("TRIBUTARY__SOURCES__{k}"), v);
-    }
-    env
-}
-
-/// The simulator with `orders` PlanningNow orders and `projects` aircalc projects.
-async fn sim_with(orders: usize, projects: usize) -> RunningSimulator {
-    simulate::start(
-        ([127, 0, 0, 1], 0).into(),
+/// Every source enabled against a simulator with `orders` PlanningNow orders and
+/// `projects` aircalc projects; Aimsio limited to `entities`.
+pub async fn all_sources_app(orders: usize, projects: usize, entities: &str) -> TestApp {
+    all_sources_builder(
         SimOptions {
             orders,
             aircalc_projects: projects,
             ..SimOptions::default()
         },
+        entities,
     )
+    .spawn()
     .await
-    .expect("simulator")
+}
+
+/// Every source enabled against a simulator started with `options`; Aimsio limited to
+/// `entities`.
+pub fn all_sources_builder(options: SimOptions, entities: &str) -> TestAppBuilder {
+    TestApp::builder()
+        .apis(&[Api::PlanningNow, Api::Aimsio, Api::Aircalc])
+        .sim_options(options)
+        .env("TRIBUTARY__SOURCES__AIMSIO__ENTITIES", entities)
 }
 
 /// One pass of source `name`, as a new `tributary sync` process would run it.
@@ -70,12 +53,8 @@ async fn library_pass(
         .expect("run records")
 }
 
-fn pairs(env: &HashMap<String, String>) -> Vec<(String, String)> {
-    env.clone().into_iter().collect()
-}
-
-async fn project_fetches(db: &TestDb) -> i64 {
-    db.count(
+async fn project_fetches(app: &TestApp) -> i64 {
+    app.count(
         "SELECT count(*) FROM tributary.request_ledger \
          WHERE source = 'aircalc' AND endpoint LIKE 'GET /project-by-no/%'",
     )
@@ -87,17 +66,15 @@ async fn project_fetches(db: &TestDb) -> i64 {
 /// project it already answered (known or 404).
 #[tokio::test]
 async fn simulate_and_sync_of_all_sources_succeeds_twice_and_asks_nothing_known_again() {
-    let db = fresh_db().await;
-    let sim = simulate::start(([127, 0, 0, 1], 0).into(), SimOptions::default())
-        .await
-        .expect("simulator");
-    let env = pairs(&all_sources_env(&db, &sim, "JobOrder"));
-    let first = tributary(&["sync"], &env).await;
+    let app = all_sources_builder(SimOptions::default(), "JobOrder")
+        .spawn()
+        .await;
+    let first = app.tributary(&["sync"]).await;
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    let unknown = db
+    let unknown = app
         .count("SELECT count(*) FROM aircalc.project_refresh WHERE not_found_at IS NOT NULL")
         .await;
-    let stored = db
+    let stored = app
         .count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
         .await;
     assert_eq!(stored, 30, "every project aircalc knows is stored");
@@ -105,23 +82,22 @@ async fn simulate_and_sync_of_all_sources_succeeds_twice_and_asks_nothing_known_
         unknown > 0,
         "some orders name numbers aircalc does not know"
     );
-    let asked = project_fetches(&db).await;
+    let asked = project_fetches(&app).await;
     assert_eq!(asked, stored + unknown, "each number asked once");
-    let second = tributary(&["sync"], &env).await;
+    let second = app.tributary(&["sync"]).await;
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     assert_eq!(
-        project_fetches(&db).await,
+        project_fetches(&app).await,
         asked,
         "the second pass asks nothing it already knows"
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
+        app.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
             .await,
         0
     );
-    db.assert_nothing_running().await;
-    sim.stop().await;
-    db.drop().await;
+    app.assert_nothing_running().await;
+    app.stop().await;
 }
 
 /// Ten orders naming numbers aircalc never heard of, three it knows: the 404s are
@@ -129,37 +105,32 @@ async fn simulate_and_sync_of_all_sources_succeeds_twice_and_asks_nothing_known_
 /// its message counts only what aircalc vouched for.
 #[tokio::test]
 async fn numbers_only_planningnow_names_are_unknown_not_deletions() {
-    let db = fresh_db().await;
-    let sim = sim_with(1, 3).await;
+    let mut app = all_sources_app(1, 3, "JobOrder").await;
     for id in 0..10 {
-        control(&sim, "PUT", "/_sim/planningnow/order",
+        app.control("PUT", "/_sim/planningnow/order",
             json!({"id": 9000 + id, "o_conf_date": "2025-05-01", "project_no": format!("TYPO-{id}"), "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
     }
-    let mut env = all_sources_env(&db, &sim, "JobOrder");
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS".into(),
-        "0".into(),
-    );
-    let settings = settings(&env);
+    app.set_env("TRIBUTARY__SOURCES__AIRCALC__REFRESH_AFTER_HOURS", "0");
+    let settings = app.settings();
     for name in ["planningnow", aircalc::NAME] {
-        let report = library_pass(&db.pool, &settings, name).await;
+        let report = library_pass(app.pool(), &settings, name).await;
         assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     }
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.project_refresh WHERE not_found_at IS NOT NULL AND project_no LIKE 'TYPO%'")
+        app.count("SELECT count(*) FROM aircalc.project_refresh WHERE not_found_at IS NOT NULL AND project_no LIKE 'TYPO%'")
             .await,
         10
     );
-    env.insert(
-        "TRIBUTARY__SOURCES__AIRCALC__BASE_URL".into(),
-        format!("{}/v9", sim.aircalc_url()),
+    app.set_env(
+        "TRIBUTARY__SOURCES__AIRCALC__BASE_URL",
+        format!("{}/v9", app.sim().aircalc_url()),
     );
-    let out = tributary(&["sync", "aircalc"], &pairs(&env)).await;
+    let out = app.tributary(&["sync", "aircalc"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let error: String = sqlx::query_scalar(
         "SELECT error FROM tributary.sync_runs WHERE stream = 'projects' ORDER BY id DESC LIMIT 1",
     )
-    .fetch_one(&db.pool)
+    .fetch_one(app.pool())
     .await
     .unwrap();
     assert!(
@@ -168,21 +139,18 @@ async fn numbers_only_planningnow_names_are_unknown_not_deletions() {
         "{error}"
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+        app.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
             .await,
         3
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// A stream that failed before the pass was cut short (budget) is run again by the next
 /// pass, not skipped with the streams that succeeded.
 #[tokio::test]
 async fn a_stream_that_failed_before_a_cut_is_run_again_on_resume() {
-    let db = fresh_db().await;
-    let sim = simulator(5).await;
-    let mut env = env_for(&db, &sim);
+    let mut app = TestApp::spawn(5).await;
     for (k, v) in [
         ("RETRY__MAX_ATTEMPTS", "1"),
         ("BUDGET__REQUESTS", "3"),
@@ -190,16 +158,15 @@ async fn a_stream_that_failed_before_a_cut_is_run_again_on_resume() {
         ("BUDGET__RESERVE", "0"),
         ("BUDGET__MAX_WAIT_SECS", "0"),
     ] {
-        env.insert(format!("TRIBUTARY__SOURCES__PLANNINGNOW__{k}"), v.into());
+        app.set_env(&format!("TRIBUTARY__SOURCES__PLANNINGNOW__{k}"), v);
     }
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/order", "status": 500}),
     )
     .await;
-    let first = sync(&db, &settings(&env), false).await;
+    let first = app.sync(false).await;
     let statuses: Vec<(&str, RunStatus)> =
         first.streams.iter().map(|s| (s.stream, s.status)).collect();
     assert_eq!(
@@ -211,41 +178,34 @@ async fn a_stream_that_failed_before_a_cut_is_run_again_on_resume() {
             ("cost_centres", RunStatus::BudgetExhausted),
         ]
     );
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__BUDGET__REQUESTS".into(),
-        "100".into(),
-    );
-    let second = sync(&db, &settings(&env), false).await;
+    app.set_env("TRIBUTARY__SOURCES__PLANNINGNOW__BUDGET__REQUESTS", "100");
+    let second = app.sync(false).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
     let ran: Vec<&str> = second.streams.iter().map(|s| s.stream).collect();
     assert_eq!(
         ran,
         ["orders", "cost_centres", "documents", "document_folders"]
     );
-    assert_eq!(db.count("SELECT count(*) FROM planningnow.orders").await, 5);
-    db.assert_nothing_running().await;
-    sim.stop().await;
-    db.drop().await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM planningnow.orders").await,
+        5
+    );
+    app.assert_nothing_running().await;
+    app.stop().await;
 }
 
 /// The guard's message names the one-shot override, and it works while the daemon runs.
 #[tokio::test]
 async fn the_guard_override_the_message_names_works_while_the_daemon_runs() {
-    let db = fresh_db().await;
-    let sim = simulator(20).await;
-    let env = env_for(&db, &sim);
-    assert_eq!(
-        sync(&db, &settings(&env), false).await.status,
-        RunStatus::Succeeded
-    );
-    control(
-        &sim,
+    let app = TestApp::spawn(20).await;
+    assert_eq!(app.sync(false).await.status, RunStatus::Succeeded);
+    app.control(
         "POST",
         "/_sim/planningnow/mutate",
         json!({"delete": 0.8, "kinds": ["order"], "seed": 3}),
     )
     .await;
-    let mut daemon_env = env.clone();
+    let mut daemon_env = app.env().clone();
     // A schedule that ticks every second: the daemon's pass trips the guard at once.
     daemon_env.insert(
         "TRIBUTARY__SOURCES__PLANNINGNOW__SCHEDULE".into(),
@@ -259,7 +219,7 @@ async fn the_guard_override_the_message_names_works_while_the_daemon_runs() {
         let failed: Option<String> = sqlx::query_scalar(
             "SELECT error FROM tributary.sync_runs WHERE stream = 'orders' AND status = 'failed' LIMIT 1",
         )
-        .fetch_optional(&db.pool)
+        .fetch_optional(app.pool())
         .await
         .unwrap();
         if let Some(error) = failed {
@@ -269,62 +229,55 @@ async fn the_guard_override_the_message_names_works_while_the_daemon_runs() {
     };
     let command = "tributary sync planningnow --allow-mass-delete";
     assert!(error.contains(command), "{error}");
-    let out = tributary(
-        &["sync", "planningnow", "--allow-mass-delete"],
-        &pairs(&env),
-    )
-    .await;
+    let out = app
+        .tributary(&["sync", "planningnow", "--allow-mass-delete"])
+        .await;
     daemon.stop().await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
-        db.count("SELECT count(*) FROM planningnow.orders WHERE _deleted_at IS NOT NULL")
+        app.count("SELECT count(*) FROM planningnow.orders WHERE _deleted_at IS NOT NULL")
             .await,
         16
     );
-    db.assert_nothing_running().await;
-    sim.stop().await;
-    db.drop().await;
+    app.assert_nothing_running().await;
+    app.stop().await;
 }
 
 /// An aircalc pass stopped by a shutdown in the middle of its projects is `cancelled`: the
 /// guard does not judge the partial set, and nothing is soft-deleted.
 #[tokio::test]
 async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
-    let db = fresh_db().await;
-    let sim = sim_with(1, 8).await;
+    let mut app = all_sources_app(1, 8, "JobOrder").await;
     let numbers: Vec<String> = (1..=8).map(|n| format!("PRJ-{n:05}")).collect();
-    let mut env = all_sources_env(&db, &sim, "JobOrder");
     for (k, v) in [
         ("REFRESH_AFTER_HOURS", "0".to_string()),
         ("FETCH_USERS", "false".into()),
         ("DISCOVER_FROM_POS_ROWS", "false".into()),
         ("PROJECTS", numbers.join(",")),
     ] {
-        env.insert(format!("TRIBUTARY__SOURCES__AIRCALC__{k}"), v);
+        app.set_env(&format!("TRIBUTARY__SOURCES__AIRCALC__{k}"), v);
     }
-    let settings = settings(&env);
-    let source = sources::build(&settings, &[aircalc::NAME], &db.pool).expect("source");
+    let settings = app.settings();
+    let source = sources::build(&settings, &[aircalc::NAME], app.pool()).expect("source");
     let options = SyncOptions {
         trigger: "cli",
         allow_mass_delete: false,
     };
     let shutdown = Shutdown::default();
-    let first = try_sync_source(&db.pool, &settings.sync, &source[0], &options, &shutdown)
+    let first = try_sync_source(app.pool(), &settings.sync, &source[0], &options, &shutdown)
         .await
         .unwrap()
         .expect("the lock is free");
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
     // Every stored project now answers 404, slowly; stop while they are being asked.
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/aircalc/mutate",
         json!({"delete": 1, "seed": 2}),
     )
     .await;
     for no in &numbers {
-        control(
-            &sim,
+        app.control(
             "POST",
             "/_sim/faults",
             json!({"path": format!("/aircalc/external/project-by-no/v0/{no}"), "delay_ms": 300}),
@@ -333,7 +286,7 @@ async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
     }
     let stopper = {
         let stop = shutdown.stop.clone();
-        let pool = db.pool.clone();
+        let pool = app.pool().clone();
         tokio::spawn(async move {
             loop {
                 let asked: i64 = sqlx::query_scalar(
@@ -351,7 +304,7 @@ async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
             }
         })
     };
-    let report = try_sync_source(&db.pool, &settings.sync, &source[0], &options, &shutdown)
+    let report = try_sync_source(app.pool(), &settings.sync, &source[0], &options, &shutdown)
         .await
         .unwrap()
         .expect("the lock is free");
@@ -359,54 +312,46 @@ async fn an_aircalc_pass_cut_off_by_a_shutdown_is_cancelled_not_failed() {
     assert_eq!(report.status, RunStatus::Cancelled, "{report:?}");
     assert_eq!(stream(&report, "projects").status, RunStatus::Cancelled);
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
+        app.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
             .await,
         0,
         "a cut-off pass judges nothing"
     );
-    db.assert_nothing_running().await;
-    sim.stop().await;
-    db.drop().await;
+    app.assert_nothing_running().await;
+    app.stop().await;
 }
 
 /// Found by the scenario suite (seed 3): a number aircalc answered 404 for, then created and
 /// listed in pos-rows-aggregated, waited `not_found_retry_days` before it was fetched.
 #[tokio::test]
 async fn a_number_unknown_until_aircalc_lists_it_is_fetched_at_once() {
-    let db = fresh_db().await;
-    let sim = sim_with(1, 3).await;
-    control(&sim, "PUT", "/_sim/planningnow/order",
+    let app = all_sources_app(1, 3, "JobOrder").await;
+    app.control("PUT", "/_sim/planningnow/order",
         json!({"id": 9001, "o_conf_date": "2025-05-01", "project_no": "PRJ-00004", "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
-    let env = all_sources_env(&db, &sim, "JobOrder");
-    let settings = settings(&env);
-    let pass = |name: &'static str| library_pass(&db.pool, &settings, name);
+    let settings = app.settings();
+    let pass = |name: &'static str| library_pass(app.pool(), &settings, name);
     assert_eq!(pass("planningnow").await.status, RunStatus::Succeeded);
     assert_eq!(pass(aircalc::NAME).await.status, RunStatus::Succeeded);
     let unknown = "SELECT count(*) FROM aircalc.project_refresh WHERE project_no = 'PRJ-00004' AND not_found_at IS NOT NULL";
-    assert_eq!(db.count(unknown).await, 1);
-    let added = control(
-        &sim,
-        "POST",
-        "/_sim/aircalc/mutate",
-        json!({"add": 1, "seed": 1}),
-    )
-    .await;
+    assert_eq!(app.count(unknown).await, 1);
+    let added = app
+        .control("POST", "/_sim/aircalc/mutate", json!({"add": 1, "seed": 1}))
+        .await;
     assert_eq!(added["added"], json!(["PRJ-00004"]));
     let report = pass(aircalc::NAME).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.projects WHERE project_no = 'PRJ-00004' AND _deleted_at IS NULL")
+        app.count("SELECT count(*) FROM aircalc.projects WHERE project_no = 'PRJ-00004' AND _deleted_at IS NULL")
             .await,
         1,
         "listed by aircalc now, so fetched now"
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
-async fn wait_for_sql(db: &TestDb, sql: &str) {
+async fn wait_for_sql(app: &TestApp, sql: &str) {
     for _ in 0..300 {
-        if db.count(sql).await > 0 {
+        if app.count(sql).await > 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -418,11 +363,8 @@ async fn wait_for_sql(db: &TestDb, sql: &str) {
 /// source that is disabled now (its next pass would never come).
 #[tokio::test]
 async fn status_shows_a_killed_run_as_interrupted_not_running() {
-    let db = fresh_db().await;
-    let sim = simulator(5).await;
-    let env = env_for(&db, &sim);
-    control(
-        &sim,
+    let app = TestApp::spawn(5).await;
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/offer", "delay_ms": 20_000}),
@@ -432,18 +374,18 @@ async fn status_shows_a_killed_run_as_interrupted_not_running() {
         .arg("sync")
         .env_clear()
         .env("RUST_LOG", "warn")
-        .envs(env.iter())
+        .envs(app.env())
         .kill_on_drop(true)
         .spawn()
         .expect("start sync");
     wait_for_sql(
-        &db,
+        &app,
         "SELECT count(*) FROM tributary.sync_runs WHERE stream = 'offers' AND status = 'running'",
     )
     .await;
     child.start_kill().unwrap();
     child.wait().await.unwrap();
-    let mut disabled = pairs(&env);
+    let mut disabled = app.env_pairs();
     disabled.retain(|(k, _)| k != "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED");
     disabled.push((
         "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED".into(),
@@ -452,11 +394,11 @@ async fn status_shows_a_killed_run_as_interrupted_not_running() {
     disabled.push(("TRIBUTARY__SOURCES__AIMSIO__ENABLED".into(), "true".into()));
     disabled.push((
         "TRIBUTARY__SOURCES__AIMSIO__BASE_URL".into(),
-        sim.aimsio_url(),
+        app.sim().aimsio_url(),
     ));
     disabled.push(("TRIBUTARY__SOURCES__AIMSIO__USERNAME".into(), "u".into()));
     disabled.push(("TRIBUTARY__SOURCES__AIMSIO__PASSWORD".into(), "p".into()));
-    for env in [pairs(&env), disabled] {
+    for env in [app.env_pairs(), disabled] {
         let out = tributary(&["status", "--json"], &env).await;
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -468,19 +410,16 @@ async fn status_shows_a_killed_run_as_interrupted_not_running() {
             .expect("the offers run");
         assert_eq!(offers["status"], "interrupted", "{offers}");
     }
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// A second `sync` that waited for the first finds the work done instead of downloading
 /// everything again.
 #[tokio::test]
 async fn a_sync_that_waited_for_another_finds_the_work_done() {
-    let db = fresh_db().await;
-    let sim = simulator(5).await;
-    let env = pairs(&env_for(&db, &sim));
-    control(
-        &sim,
+    let app = TestApp::spawn(5).await;
+    let env = app.env_pairs();
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/order", "delay_ms": 1500}),
@@ -491,7 +430,7 @@ async fn a_sync_that_waited_for_another_finds_the_work_done() {
         tokio::spawn(async move { tributary(&["sync"], &env).await })
     };
     wait_for_sql(
-        &db,
+        &app,
         "SELECT count(*) FROM tributary.sync_runs WHERE stream = 'orders' AND status = 'running'",
     )
     .await;
@@ -505,41 +444,32 @@ async fn a_sync_that_waited_for_another_finds_the_work_done() {
         text(&second)
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM tributary.request_ledger WHERE source = 'planningnow'")
+        app.count("SELECT count(*) FROM tributary.request_ledger WHERE source = 'planningnow'")
             .await,
         6,
         "one pass's requests, not two"
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// A second Ctrl-C during `tributary sync` is recorded as what it was, not as the end of a
 /// daemon's grace period.
 #[tokio::test]
 async fn a_second_ctrl_c_is_recorded_as_such() {
-    let db = fresh_db().await;
-    let sim = crate::aimsio::aimsio_sim(40).await;
-    let mut env = crate::aimsio::aimsio_env(&db, &sim, "JobOrder");
-    env.insert(
-        "TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND".into(),
-        "4".into(),
-    );
-    env.insert(
-        "TRIBUTARY__SOURCES__AIMSIO__MAX_PARALLEL".into(),
-        "2".into(),
-    );
+    let mut app = crate::aimsio::aimsio_app(40, "JobOrder").await;
+    app.set_env("TRIBUTARY__SOURCES__AIMSIO__REQUESTS_PER_SECOND", "4");
+    app.set_env("TRIBUTARY__SOURCES__AIMSIO__MAX_PARALLEL", "2");
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
         .arg("sync")
         .env_clear()
         .env("RUST_LOG", "warn")
-        .envs(&env)
+        .envs(app.env())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start sync");
     wait_for_sql(
-        &db,
+        &app,
         "SELECT count(*) FROM tributary.sync_runs WHERE stream = 'JobOrder' AND status = 'running'",
     )
     .await;
@@ -556,107 +486,96 @@ async fn a_second_ctrl_c_is_recorded_as_such() {
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     let error: String =
         sqlx::query_scalar("SELECT error FROM tributary.sync_runs WHERE stream = 'JobOrder'")
-            .fetch_one(&db.pool)
+            .fetch_one(app.pool())
             .await
             .unwrap();
     assert!(error.contains("abandoned by a second Ctrl-C"), "{error}");
-    db.assert_nothing_running().await;
-    sim.stop().await;
-    db.drop().await;
+    app.assert_nothing_running().await;
+    app.stop().await;
 }
 
 /// A database error reads as PostgreSQL's message, not with "at line N" of PostgreSQL's own
 /// source code appended.
 #[tokio::test]
 async fn database_errors_read_without_postgresql_source_lines() {
-    let db = fresh_db().await;
-    let sim = simulator(3).await;
-    let mut env = env_for(&db, &sim);
-    env.insert("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS".into(), "1".into());
-    let mut locker = db.pool.begin().await.unwrap();
+    let mut app = TestApp::spawn(3).await;
+    app.set_env("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "1");
+    let mut locker = app.pool().begin().await.unwrap();
     sqlx::query("LOCK TABLE planningnow.offers IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *locker)
         .await
         .unwrap();
-    let out = tributary(&["sync", "planningnow"], &pairs(&env)).await;
+    let out = app.tributary(&["sync", "planningnow"]).await;
     locker.rollback().await.unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let error: String =
         sqlx::query_scalar("SELECT error FROM tributary.sync_runs WHERE stream = 'offers'")
-            .fetch_one(&db.pool)
+            .fetch_one(app.pool())
             .await
             .unwrap();
     assert!(error.contains("lock timeout"), "{error}");
     assert!(!error.contains(" at line "), "{error}");
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// Found in review: an order naming the project `.` stopped every aircalc refresh (the
 /// request is refused, and that ended the stream); it is now an unknown number.
 #[tokio::test]
 async fn a_project_number_a_url_cannot_carry_is_unknown_not_the_end_of_the_refresh() {
-    let db = fresh_db().await;
-    let sim = sim_with(1, 3).await;
+    let app = all_sources_app(1, 3, "JobOrder").await;
     for (id, no) in [(9001, "."), (9002, "..")] {
-        control(&sim, "PUT", "/_sim/planningnow/order",
+        app.control("PUT", "/_sim/planningnow/order",
             json!({"id": id, "o_conf_date": "2025-05-01", "project_no": no, "netto": "10.00", "ges_netto": "10.00", "positions": []})).await;
     }
-    let env = all_sources_env(&db, &sim, "JobOrder");
-    let settings = settings(&env);
+    let settings = app.settings();
     assert_eq!(
-        library_pass(&db.pool, &settings, "planningnow")
+        library_pass(app.pool(), &settings, "planningnow")
             .await
             .status,
         RunStatus::Succeeded
     );
-    let report = library_pass(&db.pool, &settings, aircalc::NAME).await;
+    let report = library_pass(app.pool(), &settings, aircalc::NAME).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
+        app.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NULL")
             .await,
         3,
         "every project aircalc knows is fetched"
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.project_refresh WHERE project_no IN ('.', '..') AND not_found_at IS NOT NULL")
+        app.count("SELECT count(*) FROM aircalc.project_refresh WHERE project_no IN ('.', '..') AND not_found_at IS NOT NULL")
             .await,
         2
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// Found in review: aircalc deleting three projects tripped the wrong-base_url guard,
 /// although pos-rows-aggregated had just confirmed the deletions.
 #[tokio::test]
 async fn projects_whose_pos_rows_are_gone_are_deleted_without_tripping_the_guard() {
-    let db = fresh_db().await;
     // Of ten projects three go: the pos-rows listing loses under half its rows, and the
     // three are the only projects due, so all that is asked answers 404.
-    let sim = sim_with(1, 10).await;
-    let env = all_sources_env(&db, &sim, "JobOrder");
-    let settings = settings(&env);
+    let app = all_sources_app(1, 10, "JobOrder").await;
+    let settings = app.settings();
     assert_eq!(
-        library_pass(&db.pool, &settings, aircalc::NAME)
+        library_pass(app.pool(), &settings, aircalc::NAME)
             .await
             .status,
         RunStatus::Succeeded
     );
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/aircalc/mutate",
         json!({"delete": 3, "seed": 5}),
     )
     .await;
-    let report = library_pass(&db.pool, &settings, aircalc::NAME).await;
+    let report = library_pass(app.pool(), &settings, aircalc::NAME).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(
-        db.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
+        app.count("SELECT count(*) FROM aircalc.projects WHERE _deleted_at IS NOT NULL")
             .await,
         3
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }

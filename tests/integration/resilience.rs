@@ -10,36 +10,31 @@ use tributary::db::runs::RunStatus;
 
 #[tokio::test]
 async fn server_errors_are_retried_and_retry_after_is_honoured() {
-    let db = fresh_db().await;
-    let sim = simulator(10).await;
-    let settings = settings(&env_for(&db, &sim));
+    let app = TestApp::spawn(10).await;
     // Orders run first, so the HTTP date is still about three seconds ahead when it is read.
     let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3));
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/order", "status": 429, "times": 1, "retry_after": date}),
     )
     .await;
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/offer", "status": 503, "times": 2}),
     )
     .await;
-    control(&sim, "POST", "/_sim/faults",
+    app.control("POST", "/_sim/faults",
         json!({"path": "/planningnow/api/work-schedule", "status": 429, "times": 1, "retry_after": "2"})).await;
-    control(
-        &sim,
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/cost-centre", "status": 404, "times": 1}),
     )
     .await;
 
-    let report = sync(&db, &settings, false).await;
+    let report = app.sync(false).await;
     let orders = stream(&report, "orders");
     assert_eq!(
         (orders.status, orders.counts.requests),
@@ -79,39 +74,36 @@ async fn server_errors_are_retried_and_retry_after_is_honoured() {
     );
     assert_eq!(stream(&report, "documents").status, RunStatus::Succeeded);
 
-    let stats = control(&sim, "GET", "/_sim/stats", serde_json::Value::Null).await;
+    let stats = app
+        .control("GET", "/_sim/stats", serde_json::Value::Null)
+        .await;
     let order_stats = &stats["requests"]["GET /planningnow/api/offer"];
     assert_eq!(
         (order_stats["503"].as_u64(), order_stats["200"].as_u64()),
         (Some(2), Some(1)),
         "{stats}"
     );
-    let recorded: i64 = db
+    let recorded: i64 = app
         .count("SELECT requests FROM tributary.sync_runs WHERE stream IS NULL")
         .await;
     assert_eq!(recorded, 2 + 3 + 2 + 1 + 1 + 1);
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn retries_stop_at_max_attempts() {
-    let db = fresh_db().await;
-    let sim = simulator(5).await;
-    let mut env = env_for(&db, &sim);
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__RETRY__MAX_ATTEMPTS".into(),
-        "3".into(),
-    );
-    let settings = settings(&env);
-    control(
-        &sim,
+    let app = TestApp::builder()
+        .orders(5)
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__RETRY__MAX_ATTEMPTS", "3")
+        .spawn()
+        .await;
+    app.control(
         "POST",
         "/_sim/faults",
         json!({"path": "/planningnow/api/order", "status": 500, "times": 10}),
     )
     .await;
-    let report = sync(&db, &settings, false).await;
+    let report = app.sync(false).await;
     let orders = stream(&report, "orders");
     assert_eq!(
         (orders.status, orders.counts.requests),
@@ -127,8 +119,7 @@ async fn retries_stop_at_max_attempts() {
         RunStatus::Succeeded,
         "a failing stream does not stop the others"
     );
-    sim.stop().await;
-    db.drop().await;
+    app.stop().await;
 }
 
 /// Answers every connection with `response` and counts the connections.
@@ -151,33 +142,27 @@ async fn raw_server(response: String) -> (u16, std::sync::Arc<std::sync::atomic:
 
 #[tokio::test]
 async fn the_token_never_follows_a_redirect_to_another_host() {
-    let db = fresh_db().await;
     let (elsewhere, elsewhere_hits) =
         raw_server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]".into()).await;
     let (port, _) = raw_server(format!(
         "HTTP/1.1 302 Found\r\nLocation: http://localhost:{elsewhere}/api/order\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     ))
     .await;
-    let mut env = std::collections::HashMap::from([
-        ("DATABASE_URL".to_string(), db.url.clone()),
-        (
-            "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED".into(),
-            "true".into(),
-        ),
-        (
-            "TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL".into(),
+    let app = TestApp::builder()
+        .without_simulator()
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true")
+        .env(
+            "TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL",
             format!("http://127.0.0.1:{port}"),
-        ),
-        (
-            "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN".into(),
-            "t0ken".into(),
-        ),
-    ]);
-    env.insert(
-        "TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND".into(),
-        "100".into(),
-    );
-    let report = sync(&db, &settings(&env), false).await;
+        )
+        .env("TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN", "t0ken")
+        .env(
+            "TRIBUTARY__SOURCES__PLANNINGNOW__REQUESTS_PER_SECOND",
+            "100",
+        )
+        .spawn()
+        .await;
+    let report = app.sync(false).await;
     let orders = stream(&report, "orders");
     assert_eq!(orders.status, RunStatus::Failed);
     assert!(
@@ -194,23 +179,23 @@ async fn the_token_never_follows_a_redirect_to_another_host() {
         0,
         "the other host was contacted"
     );
-    db.drop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn the_database_connection_uses_tls_as_the_url_asks() {
-    let db = fresh_db().await;
+    let app = TestApp::builder().without_simulator().spawn().await;
     let ssl: String = sqlx::query_scalar("SHOW ssl")
-        .fetch_one(&db.pool)
+        .fetch_one(app.pool())
         .await
         .unwrap();
     if ssl != "on" {
         eprintln!("skipped: the test server runs with ssl = off");
-        db.drop().await;
+        app.stop().await;
         return;
     }
     let settings = |mode: &str| tributary::config::DatabaseSettings {
-        url: secrecy::SecretString::from(format!("{}?sslmode={mode}", db.url)),
+        url: secrecy::SecretString::from(format!("{}?sslmode={mode}", app.db().url)),
         max_connections: 2,
     };
     for (mode, encrypted) in [("require", true), ("disable", false)] {
@@ -233,5 +218,5 @@ async fn the_database_connection_uses_tls_as_the_url_asks() {
         error.contains("cannot connect to PostgreSQL database") && error.contains("certificate"),
         "{error}"
     );
-    db.drop().await;
+    app.stop().await;
 }

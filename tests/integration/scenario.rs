@@ -33,8 +33,8 @@ use tokio::process::{Child, Command};
 
 use crate::common::*;
 use crate::db_drops::Proxy;
-use crate::regressions::all_sources_env;
-use tributary::simulate::{self, Limit, RunningSimulator, SimOptions};
+use crate::regressions::all_sources_builder;
+use tributary::simulate::{Limit, SimOptions};
 
 /// aircalc's budget in the scenarios: the simulator allows 200 per 20 s, tributary keeps
 /// 20 in reserve.
@@ -99,13 +99,13 @@ impl Expected {
 struct Scenario {
     seed: u64,
     rng: fastrand::Rng,
-    db: TestDb,
     /// tributary reaches the database through `freezer` and then `proxy`, so that a step
     /// can cut it off or freeze it.
     proxy: Proxy,
     freezer: FreezingProxy,
-    sim: RunningSimulator,
-    env: HashMap<String, String>,
+    /// The database, the simulator, and an environment that reaches the database through
+    /// the proxies.
+    app: TestApp,
     steps: Vec<String>,
     figures: Figures,
 }
@@ -135,8 +135,7 @@ impl Scenario {
                 ..limits["aircalc"].clone()
             },
         );
-        let sim = simulate::start(
-            ([127, 0, 0, 1], 0).into(),
+        let mut app = all_sources_builder(
             SimOptions {
                 seed,
                 orders: 60,
@@ -145,11 +144,11 @@ impl Scenario {
                 limits,
                 ..SimOptions::default()
             },
+            "JobOrder,Equipment",
         )
-        .await
-        .expect("simulator");
-        let db = fresh_db().await;
-        let proxy = Proxy::start(&db.url).await;
+        .spawn()
+        .await;
+        let proxy = Proxy::start(&app.db().url).await;
         let through = reqwest::Url::parse(&proxy.url).expect("the proxy's URL");
         let freezer =
             FreezingProxy::start(format!("127.0.0.1:{}", through.port().expect("a port"))).await;
@@ -157,12 +156,8 @@ impl Scenario {
         frozen_url
             .set_port(Some(freezer.addr.port()))
             .expect("a port");
-        let mut env = all_sources_env(&db, &sim, "JobOrder,Equipment");
-        env.insert("DATABASE_URL".into(), frozen_url.to_string());
-        env.insert(
-            "TRIBUTARY__DATABASE__ACQUIRE_TIMEOUT_SECS".into(),
-            "2".into(),
-        );
+        app.set_env("DATABASE_URL", frozen_url.to_string());
+        app.set_env("TRIBUTARY__DATABASE__ACQUIRE_TIMEOUT_SECS", "2");
         for (k, v) in [
             ("PLANNINGNOW__TIMEOUT_SECS", "2".to_string()),
             ("PLANNINGNOW__BUDGET__WINDOW_SECS", "60".into()),
@@ -177,21 +172,16 @@ impl Scenario {
             ("AIRCALC__BUDGET__RESERVE", "20".into()),
             ("AIRCALC__BUDGET__MAX_WAIT_SECS", "30".into()),
         ] {
-            env.insert(format!("TRIBUTARY__SOURCES__{k}"), v);
+            app.set_env(&format!("TRIBUTARY__SOURCES__{k}"), v);
         }
-        env.insert("TRIBUTARY__SYNC__MAX_RECORD_BYTES".into(), "1048576".into());
-        env.insert(
-            "TRIBUTARY__SYNC__MAX_LISTING_BYTES".into(),
-            "20000000".into(),
-        );
+        app.set_env("TRIBUTARY__SYNC__MAX_RECORD_BYTES", "1048576");
+        app.set_env("TRIBUTARY__SYNC__MAX_LISTING_BYTES", "20000000");
         Scenario {
             seed,
             rng: fastrand::Rng::with_seed(seed),
-            db,
             proxy,
             freezer,
-            sim,
-            env,
+            app,
             steps: Vec::new(),
             figures: Figures::default(),
         }
@@ -232,7 +222,7 @@ impl Scenario {
                 cmd.env_remove(k);
             }
         }
-        cmd.envs(self.env.iter());
+        cmd.envs(self.app.env());
         cmd.envs(extra.iter().map(|(k, v)| (*k, v)));
         cmd
     }
@@ -253,7 +243,7 @@ impl Scenario {
     }
 
     async fn control(&self, method: &str, path: &str, body: Value) -> Value {
-        control(&self.sim, method, path, body).await
+        self.app.control(method, path, body).await
     }
 
     /// Arms a fault for the next pass, after any guard that pass would trip is settled.
@@ -328,7 +318,7 @@ impl Scenario {
                 self.note(format!("aircalc mutate {body}"));
             }
             5 => {
-                let orders = served(&self.sim, "/api/order").await;
+                let orders = self.app.served("/api/order").await;
                 let top = items(&orders).filter_map(|o| o["id"].as_i64()).max();
                 let id = top.unwrap_or(90_000).max(90_000) + 1;
                 let no = format!("NOT-IN-AIRCALC-{}", self.rng.u32(0..50));
@@ -456,7 +446,7 @@ impl Scenario {
     /// Breaks an order the simulator serves — its `netto` unreadable, a number beyond
     /// PostgreSQL's numeric or a NUL in a field tributary does not map — or mends one.
     async fn malform_or_fix(&mut self) {
-        let orders = served(&self.sim, "/api/order").await;
+        let orders = self.app.served("/api/order").await;
         let orders = orders.as_array().cloned().unwrap_or_default();
         if orders.is_empty() {
             return;
@@ -583,7 +573,7 @@ impl Scenario {
     /// applies it.
     async fn shrink(&mut self) {
         self.settle_guard().await;
-        let orders = served(&self.sim, "/api/order").await;
+        let orders = self.app.served("/api/order").await;
         if items(&orders).count() < 10 {
             // New ids: replacing an order that has positions with an empty one would make
             // its positions vanish, which is a shrink of its own.
@@ -609,7 +599,7 @@ impl Scenario {
 
     async fn assert_nothing_running(&self) {
         let running = self
-            .db
+            .app
             .count("SELECT count(*) FROM tributary.sync_runs WHERE status = 'running'")
             .await;
         if running > 0 {
@@ -679,7 +669,7 @@ impl Scenario {
         ];
         for (child, parent, join) in orphans {
             let n = self
-                .db
+                .app
                 .count(&format!(
                     "SELECT count(*) FROM {child} c WHERE c._deleted_at IS NULL AND NOT EXISTS \
                      (SELECT 1 FROM {parent} p WHERE {join} AND p._deleted_at IS NULL)"
@@ -709,7 +699,7 @@ impl Scenario {
             )
             .bind(source)
             .bind(window)
-            .fetch_one(&self.db.pool)
+            .fetch_one(self.app.pool())
             .await
             .expect("ledger");
             if most > limit {
@@ -742,7 +732,7 @@ impl Scenario {
         let rows: Vec<(String, Json<Value>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT concat_ws('/', {key}), raw FROM {table} WHERE _deleted_at IS NULL"
         )))
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.app.pool())
         .await
         .unwrap_or_else(|e| panic!("{table}: {e}"));
         rows.into_iter().map(|(k, Json(v))| (k, v)).collect()
@@ -792,7 +782,7 @@ impl Scenario {
     /// What every compared table must hold, from the simulators' truth.
     async fn truth(&self) -> Vec<Expected> {
         let mut all = Vec::new();
-        let orders = served(&self.sim, "/api/order").await;
+        let orders = self.app.served("/api/order").await;
         let malformed: BTreeSet<String> = items(&orders)
             .filter(|o| malformed(o))
             .map(|o| o["id"].to_string())
@@ -824,7 +814,7 @@ impl Scenario {
             ),
         ];
         for (path, parent, positions, tasks, position_key, task_key) in nested {
-            let listing = served(&self.sim, path).await;
+            let listing = self.app.served(path).await;
             let (mut p, mut c, mut t) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
             for o in items(&listing) {
                 let id = o["id"].to_string();
@@ -852,7 +842,7 @@ impl Scenario {
             ));
             all.push(Expected::listing(tasks, task_key, t, skip, false));
         }
-        let schedules = served(&self.sim, "/api/work-schedule").await;
+        let schedules = self.app.served("/api/work-schedule").await;
         let (mut w, mut wp) = (BTreeMap::new(), BTreeMap::new());
         for s in items(&schedules) {
             let id = s["id"].to_string();
@@ -875,7 +865,7 @@ impl Scenario {
             BTreeSet::new(),
             false,
         ));
-        let centres = served(&self.sim, "/api/cost-centre").await;
+        let centres = self.app.served("/api/cost-centre").await;
         let cc = items(&centres)
             .map(|c| (c["id"].to_string(), c.clone()))
             .collect();
@@ -886,7 +876,7 @@ impl Scenario {
             BTreeSet::new(),
             true,
         ));
-        let documents = served(&self.sim, "/api/documents").await;
+        let documents = self.app.served("/api/documents").await;
         let docs = items(&documents["documents"])
             .map(|d| (d["id"].to_string(), d.clone()))
             .collect();
@@ -897,7 +887,7 @@ impl Scenario {
             BTreeSet::new(),
             true,
         ));
-        let structure = served(&self.sim, "/api/documents/structure").await;
+        let structure = self.app.served("/api/documents/structure").await;
         let mut folders = BTreeMap::new();
         let mut todo: Vec<&Value> = items(&structure["tree"]).collect();
         while let Some(node) = todo.pop() {
@@ -1100,7 +1090,7 @@ impl Scenario {
 
     /// Exactly the malformed orders are unresolved rejects, and nothing else is.
     async fn compare_rejects(&mut self) {
-        let orders = served(&self.sim, "/api/order").await;
+        let orders = self.app.served("/api/order").await;
         let want: BTreeSet<String> = items(&orders)
             .filter(|o| malformed(o))
             .map(|o| format!("planningnow/orders/{}", o["id"]))
@@ -1109,7 +1099,7 @@ impl Scenario {
             "SELECT source || '/' || stream || '/' || record_key FROM tributary.rejects \
              WHERE resolved_at IS NULL",
         )
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.app.pool())
         .await
         .expect("rejects")
         .into_iter()
@@ -1133,7 +1123,7 @@ impl Scenario {
              AND column_name NOT LIKE '\\_%' AND table_name NOT IN ('project_refresh', 'pos_rows') \
              ORDER BY 1, 2, ordinal_position",
         )
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.app.pool())
         .await
         .expect("columns");
         let mut keys: HashMap<String, Vec<String>> = HashMap::new();
@@ -1143,7 +1133,7 @@ impl Scenario {
                 let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                     "SELECT DISTINCT jsonb_object_keys(raw) FROM {name} WHERE jsonb_typeof(raw) = 'object'"
                 )))
-                .fetch_all(&self.db.pool)
+                .fetch_all(self.app.pool())
                 .await
                 .expect("raw keys");
                 keys.insert(name.clone(), found);
@@ -1181,7 +1171,7 @@ impl Scenario {
                  FROM {name} WHERE _deleted_at IS NULL AND raw ? '{key}'"
             );
             let (bad, all): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .fetch_one(&self.db.pool)
+                .fetch_one(self.app.pool())
                 .await
                 .unwrap_or_else(|e| self.fail(&format!("{name}.{column}: {e}\n{sql}")));
             self.figures.columns_compared += all as u64;
@@ -1251,11 +1241,8 @@ async fn scenario(seed: u64, steps: u64, menu: bool) -> Figures {
     }
     s.control("DELETE", "/_sim/faults", Value::Null).await;
     s.pass("last pass").await;
-    let Scenario {
-        db, sim, figures, ..
-    } = s;
-    sim.stop().await;
-    db.drop().await;
+    let Scenario { app, figures, .. } = s;
+    app.stop().await;
     println!("scenario seed {seed}: {figures:?}");
     figures
 }

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use crate::config::Settings;
 use crate::db::runs::{self, LastRun};
 use crate::http::budget::{self, Usage};
-use crate::sources::aircalc::refresh;
+use crate::sources::aircalc::{AircalcSettings, refresh};
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -62,12 +62,12 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
     // A run shown `running` whose source no live process holds was cut off by a kill or a
     // crash; the source's next pass records it failed.
     let mut orphaned = Vec::new();
-    for name in crate::config::SOURCE_NAMES {
+    for name in settings.sources.iter().map(|s| s.name) {
         let stale = runs
             .iter()
-            .any(|r| r.source == *name && r.status == "running");
+            .any(|r| r.source == name && r.status == "running");
         if stale && !crate::sync::pass_in_progress(pool, name).await? {
-            orphaned.push(*name);
+            orphaned.push(name);
         }
     }
     if !orphaned.is_empty() {
@@ -87,10 +87,8 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
     let last_successes = runs::last_successes(pool).await?;
     let now = chrono::Utc::now();
     let mut sources = Vec::new();
-    for name in crate::config::SOURCE_NAMES {
-        let Some(common) = settings.source_common(name) else {
-            continue;
-        };
+    for source in &settings.sources {
+        let (name, common) = (source.name, &source.common);
         sources.push(SourceStatus {
             source: name,
             enabled: common.enabled,
@@ -100,27 +98,27 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
                 .and_then(|cron| crate::schedule::next_tick(&cron, now)),
             last_status: runs
                 .iter()
-                .find(|r| r.source == *name && r.stream.is_none())
+                .find(|r| r.source == name && r.stream.is_none())
                 .map(|r| r.status.clone()),
-            last_success_at: last_successes.get(*name).copied(),
+            last_success_at: last_successes.get(name).copied(),
         });
     }
     let tables = table_rows(pool).await?;
     let mut budgets = Vec::new();
-    for name in crate::config::SOURCE_NAMES {
-        let Some(common) = settings.source_common(name) else {
-            continue;
-        };
-        budgets.extend(budget::configured_usage(pool, name, &common.budget).await?);
+    for source in &settings.sources {
+        budgets.extend(budget::configured_usage(pool, source.name, &source.common.budget).await?);
     }
-    let aircalc = &settings.sources.aircalc;
-    let usage = if aircalc.common.enabled {
-        budget::configured_usage(pool, crate::sources::aircalc::NAME, &aircalc.common.budget)
-            .await?
-    } else {
-        None
+    let aircalc = settings
+        .source(crate::sources::aircalc::NAME)
+        .map(|s| s.get::<AircalcSettings>());
+    let usage = match aircalc {
+        Some(aircalc) if aircalc.common.enabled => {
+            budget::configured_usage(pool, crate::sources::aircalc::NAME, &aircalc.common.budget)
+                .await?
+        }
+        _ => None,
     };
-    let aircalc = if let Some(usage) = usage {
+    let aircalc = if let (Some(aircalc), Some(usage)) = (aircalc, usage) {
         let pending = refresh::queue(pool, aircalc).await?.len();
         let per_window = usage.limit as u32;
         let window = Duration::from_secs(usage.window_secs);

@@ -49,7 +49,10 @@ fn planningnow_client(
     env: &HashMap<String, String>,
 ) -> ApiClient {
     let settings = settings(env);
-    let common = &settings.sources.planningnow.common;
+    let common = &settings
+        .source("planningnow")
+        .expect("planningnow is loaded")
+        .common;
     ApiClient::new(
         "planningnow",
         &sim.planningnow_url(),

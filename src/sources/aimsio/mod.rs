@@ -3,16 +3,18 @@
 //! `max_parallel` requests (Aimsio throttles above 10/s or 10 parallel calls).
 
 pub mod model;
+pub mod settings;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
-use crate::config::AimsioSettings;
 use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
 use crate::sources::Source;
 use crate::sync::delta::{self, DeltaStream};
 use crate::sync::{StreamContext, StreamResult};
+
+pub use settings::{AimsioSettings, SETTINGS};
 
 pub const NAME: &str = "aimsio";
 const API: &str = "/rest/api/standard/v1";

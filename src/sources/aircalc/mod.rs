@@ -6,13 +6,13 @@
 
 pub mod model;
 pub mod refresh;
+pub mod settings;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::config::AircalcSettings;
 use crate::db::runs::RunCounts;
 use crate::http::oauth::TokenSource;
 use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
@@ -21,6 +21,8 @@ use crate::sync::apply::{Applied, Batch, Stager};
 use crate::sync::full_listing::{self, ListingStream};
 use crate::sync::table::Normalizer;
 use crate::sync::{StreamContext, StreamResult, SyncError};
+
+pub use settings::{AircalcSettings, SETTINGS};
 
 pub const NAME: &str = "aircalc";
 /// User ids per users-by-id request.

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use super::model;
-use crate::config::AircalcSettings;
+use super::settings::AircalcSettings;
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
 use crate::http::ApiClient;

@@ -3,16 +3,18 @@
 //! `sources.planningnow.timezone`.
 
 pub mod model;
+pub mod settings;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
-use crate::config::PlanningNowSettings;
 use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
 use crate::sources::Source;
 use crate::sync::full_listing::{self, ListingStream};
 use crate::sync::{StreamContext, StreamResult};
+
+pub use settings::{PlanningNowSettings, SETTINGS};
 
 pub const NAME: &str = "planningnow";
 

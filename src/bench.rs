@@ -12,6 +12,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::config::{BudgetSettings, Settings};
 use crate::demo::with_database;
 use crate::http::Budget;
+use crate::sources::aircalc::AircalcSettings;
+use crate::sources::planningnow::PlanningNowSettings;
 use crate::sync::{SyncOptions, sync_source};
 use crate::{db, report, sources};
 
@@ -55,12 +57,16 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
         let Some(base) = base else {
             bail!("the simulator did not say where it listens")
         };
-        let pn = &mut settings.sources.planningnow;
-        pn.common.enabled = true;
-        // Measure the sync, not the politeness limit.
-        pn.common.requests_per_second = 1000.0;
-        pn.base_url = base;
-        pn.token = Some(SecretString::from("sim-token"));
+        settings
+            .source_mut(sources::planningnow::NAME)
+            .expect("every source is in the settings")
+            .update(|pn: &mut PlanningNowSettings| {
+                pn.common.enabled = true;
+                // Measure the sync, not the politeness limit.
+                pn.common.requests_per_second = 1000.0;
+                pn.base_url = base;
+                pn.token = Some(SecretString::from("sim-token"));
+            });
 
         let pool = db::connect(&settings.database).await?;
         db::migrate(&pool).await?;
@@ -191,19 +197,23 @@ pub async fn aircalc(mut settings: Settings, projects: usize) -> anyhow::Result<
         .send()
         .await?
         .error_for_status()?;
-    let ac = &mut settings.sources.aircalc;
-    ac.common.enabled = true;
-    ac.common.requests_per_second = 1000.0;
-    ac.common.budget = BudgetSettings {
-        requests: 200,
-        window_secs,
-        reserve: 20,
-        max_wait_secs: window_secs * 2,
-    };
-    ac.base_url = sim.aircalc_url();
-    ac.token_url = sim.aircalc_token_url();
-    ac.client_id = "sim-client".into();
-    ac.client_secret = Some(SecretString::from("sim-secret"));
+    settings
+        .source_mut(sources::aircalc::NAME)
+        .expect("every source is in the settings")
+        .update(|ac: &mut AircalcSettings| {
+            ac.common.enabled = true;
+            ac.common.requests_per_second = 1000.0;
+            ac.common.budget = BudgetSettings {
+                requests: 200,
+                window_secs,
+                reserve: 20,
+                max_wait_secs: window_secs * 2,
+            };
+            ac.base_url = sim.aircalc_url();
+            ac.token_url = sim.aircalc_token_url();
+            ac.client_id = "sim-client".into();
+            ac.client_secret = Some(SecretString::from("sim-secret"));
+        });
     let pool = db::connect(&settings.database).await?;
     db::migrate(&pool).await?;
     let source = sources::build(&settings, &[sources::aircalc::NAME], &pool)?;

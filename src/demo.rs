@@ -13,6 +13,9 @@ use sqlx::{PgPool, Row};
 use crate::config::Settings;
 use crate::pgcluster::{self, PrivateCluster};
 use crate::simulate::{self, SimOptions};
+use crate::sources::aimsio::AimsioSettings;
+use crate::sources::aircalc::AircalcSettings;
+use crate::sources::planningnow::PlanningNowSettings;
 use crate::sync::{SyncOptions, sync_source};
 use crate::{db, report, sources};
 
@@ -46,23 +49,35 @@ pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
 
 /// Points every source at the simulator.
 fn use_simulator(settings: &mut Settings, sim: &simulate::RunningSimulator, options: &SimOptions) {
-    let pn = &mut settings.sources.planningnow;
-    pn.common.enabled = true;
-    pn.common.requests_per_second = 50.0;
-    pn.base_url = sim.planningnow_url();
-    pn.token = Some(SecretString::from(options.planningnow_token.clone()));
-    let aimsio = &mut settings.sources.aimsio;
-    aimsio.common.enabled = true;
-    aimsio.base_url = sim.aimsio_url();
-    aimsio.username = options.aimsio_username.clone();
-    aimsio.password = Some(SecretString::from(options.aimsio_password.clone()));
-    let aircalc = &mut settings.sources.aircalc;
-    aircalc.common.enabled = true;
-    aircalc.common.requests_per_second = 20.0;
-    aircalc.base_url = sim.aircalc_url();
-    aircalc.token_url = sim.aircalc_token_url();
-    aircalc.client_id = options.aircalc_client_id.clone();
-    aircalc.client_secret = Some(SecretString::from(options.aircalc_client_secret.clone()));
+    settings
+        .source_mut(sources::planningnow::NAME)
+        .expect("every source is in the settings")
+        .update(|pn: &mut PlanningNowSettings| {
+            pn.common.enabled = true;
+            pn.common.requests_per_second = 50.0;
+            pn.base_url = sim.planningnow_url();
+            pn.token = Some(SecretString::from(options.planningnow_token.clone()));
+        });
+    settings
+        .source_mut(sources::aimsio::NAME)
+        .expect("every source is in the settings")
+        .update(|aimsio: &mut AimsioSettings| {
+            aimsio.common.enabled = true;
+            aimsio.base_url = sim.aimsio_url();
+            aimsio.username = options.aimsio_username.clone();
+            aimsio.password = Some(SecretString::from(options.aimsio_password.clone()));
+        });
+    settings
+        .source_mut(sources::aircalc::NAME)
+        .expect("every source is in the settings")
+        .update(|aircalc: &mut AircalcSettings| {
+            aircalc.common.enabled = true;
+            aircalc.common.requests_per_second = 20.0;
+            aircalc.base_url = sim.aircalc_url();
+            aircalc.token_url = sim.aircalc_token_url();
+            aircalc.client_id = options.aircalc_client_id.clone();
+            aircalc.client_secret = Some(SecretString::from(options.aircalc_client_secret.clone()));
+        });
 }
 
 /// Runs `sql` with every column cast to text and prints it as a table.

@@ -1,46 +1,41 @@
-//! Settings: `config/default.toml` (compiled in) < `--config FILE` / `TRIBUTARY_CONFIG` <
-//! `DATABASE_URL` < `TRIBUTARY__SECTION__KEY` environment variables.
+//! Settings: the built-in defaults (`config/default.toml` and each source's, compiled in) <
+//! `--config FILE` / `TRIBUTARY_CONFIG` < `DATABASE_URL` < `TRIBUTARY__SECTION__KEY`
+//! environment variables.
 //!
 //! Owns loading, the unknown-key check (every valid key is present in the defaults), secret
 //! handling (`SecretString`, `<key>_file`) and validation, so that a bad configuration stops
 //! the program before any network or database work with an error naming the key. It does not
-//! know what the settings are used for.
+//! know what the settings are used for, nor which sources there are: each source describes
+//! its own keys with a [`SourceDef`], and [`load_with`] is given the list.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use config::{Config, Environment, File, FileFormat, Value, ValueKind};
+use config::builder::DefaultState;
+use config::{Config, ConfigBuilder, Environment, File, FileFormat, Value, ValueKind};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 mod sources;
-pub use sources::*;
+mod values;
+pub use sources::{
+    BudgetSettings, ClientAuth, CommonSourceSettings, ParseResult, RetrySettings, SourceConfig,
+    SourceDef, SourceSettings,
+};
+pub use values::{ConfigError, redact_url};
+pub(crate) use values::{ListOrCsv, invalid, require_url, secret};
 
-/// The built-in defaults; also the list of every valid key.
-pub const DEFAULTS: &str = include_str!("../../config/default.toml");
-
-/// Names of the sources tributary knows, in the order a pass runs them.
-pub const SOURCE_NAMES: &[&str] = &["planningnow", "aimsio", "aircalc"];
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("unknown configuration key `{key}` (set by {origin})")]
-    UnknownKey { key: String, origin: String },
-    #[error("invalid configuration value for `{key}`: {reason}")]
-    Invalid { key: String, reason: String },
-    #[error("missing configuration value `{key}`: {reason}")]
-    Missing { key: String, reason: String },
-    #[error("cannot read configuration: {0}")]
-    Load(#[from] config::ConfigError),
-}
+/// The built-in defaults of every section but the sources' (each source brings its own).
+const DEFAULTS: &str = include_str!("../../config/default.toml");
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: DatabaseConfig,
     pub server: ServerSettings,
     pub sync: SyncSettings,
-    pub sources: SourcesSettings,
+    /// Every source, in the order of the list given to [`load_with`].
+    pub sources: Vec<SourceConfig>,
 }
 
 /// The `[database]` section: where to connect, and how long each database call may take.
@@ -137,48 +132,46 @@ impl SyncSettings {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct SourcesSettings {
-    pub planningnow: PlanningNowSettings,
-    pub aimsio: AimsioSettings,
-    pub aircalc: AircalcSettings,
+/// Loads the layers, with the keys of `sources` (in the order given). `file` is `--config`
+/// (or `TRIBUTARY_CONFIG`); `env` is the process environment (passed in so tests need not
+/// touch the real one).
+pub fn load_with(
+    file: Option<&Path>,
+    env: &HashMap<String, String>,
+    sources: &[SourceDef],
+) -> Result<Settings, ConfigError> {
+    let mut builder = defaults_builder(sources);
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(ConfigError::Invalid {
+                key: "--config".into(),
+                reason: format!("{} is not a readable file", path.display()),
+            });
+        }
+        builder = builder.add_source(File::from(path.to_path_buf()).format(FileFormat::Toml));
+    }
+    if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
+        let map = HashMap::from([("database__url".to_string(), url.clone())]);
+        builder = builder.add_source(Environment::default().separator("__").source(Some(map)));
+    }
+    let tributary_env: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("TRIBUTARY__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        Environment::with_prefix("TRIBUTARY")
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(tributary_env)),
+    );
+    let config = builder.build().map_err(without_values)?;
+    check_known_keys(&config, sources)?;
+    Settings::from_config(&config, sources)
 }
 
 impl Settings {
-    /// Loads the layers. `file` is `--config` (or `TRIBUTARY_CONFIG`); `env` is the process
-    /// environment (passed in so tests need not touch the real one).
-    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
-        if let Some(path) = file {
-            if !path.is_file() {
-                return Err(ConfigError::Invalid {
-                    key: "--config".into(),
-                    reason: format!("{} is not a readable file", path.display()),
-                });
-            }
-            builder = builder.add_source(File::from(path.to_path_buf()).format(FileFormat::Toml));
-        }
-        if let Some(url) = env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
-            let map = HashMap::from([("database__url".to_string(), url.clone())]);
-            builder = builder.add_source(Environment::default().separator("__").source(Some(map)));
-        }
-        let tributary_env: HashMap<String, String> = env
-            .iter()
-            .filter(|(k, _)| k.starts_with("TRIBUTARY__"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        builder = builder.add_source(
-            Environment::with_prefix("TRIBUTARY")
-                .prefix_separator("__")
-                .separator("__")
-                .source(Some(tributary_env)),
-        );
-        let config = builder.build().map_err(without_values)?;
-        check_known_keys(&config)?;
-        Self::from_config(&config)
-    }
-
-    fn from_config(config: &Config) -> Result<Self, ConfigError> {
+    fn from_config(config: &Config, sources: &[SourceDef]) -> Result<Self, ConfigError> {
         let raw: DatabaseRaw = config.get("database")?;
         // `url` always has a value (the default), so a file given in `url_file` replaces it.
         let inline = if raw.url_file.is_empty() {
@@ -210,15 +203,22 @@ impl Settings {
             shutdown_grace: std::time::Duration::from_secs(server.shutdown_grace_secs),
         };
         let sync: SyncSettings = config.get("sync")?;
+        let sources = sources
+            .iter()
+            .map(|def| {
+                let common = CommonSourceSettings::from_config(config, def.name)?;
+                Ok(SourceConfig {
+                    name: def.name,
+                    specific: (def.parse)(config, common.clone())?,
+                    common,
+                })
+            })
+            .collect::<Result<_, ConfigError>>()?;
         let settings = Settings {
             database,
             server,
             sync,
-            sources: SourcesSettings {
-                planningnow: PlanningNowSettings::from_config(config)?,
-                aimsio: AimsioSettings::from_config(config)?,
-                aircalc: AircalcSettings::from_config(config)?,
-            },
+            sources,
         };
         settings.validate()?;
         Ok(settings)
@@ -269,6 +269,16 @@ impl Settings {
         Ok(())
     }
 
+    /// The named source's settings; `None` for an unknown name.
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The named source's settings to change; `None` for an unknown name.
+    pub fn source_mut(&mut self, name: &str) -> Option<&mut SourceConfig> {
+        self.sources.iter_mut().find(|s| s.name == name)
+    }
+
     /// Whether the named source is enabled; `None` for an unknown name.
     pub fn source_enabled(&self, name: &str) -> Option<bool> {
         self.source_common(name).map(|c| c.enabled)
@@ -276,12 +286,7 @@ impl Settings {
 
     /// The keys every source has; `None` for an unknown name.
     pub fn source_common(&self, name: &str) -> Option<&CommonSourceSettings> {
-        match name {
-            "planningnow" => Some(&self.sources.planningnow.common),
-            "aimsio" => Some(&self.sources.aimsio.common),
-            "aircalc" => Some(&self.sources.aircalc.common),
-            _ => None,
-        }
+        self.source(name).map(|s| &s.common)
     }
 }
 
@@ -303,56 +308,12 @@ fn without_values(e: config::ConfigError) -> ConfigError {
     }
 }
 
-pub(crate) fn invalid(key: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        reason: reason.into(),
-    }
-}
-
-pub(crate) fn require_url(key: &str, value: &str) -> Result<(), ConfigError> {
-    if value.is_empty() {
-        return Err(ConfigError::Missing {
-            key: key.into(),
-            reason: "the source is enabled".into(),
-        });
-    }
-    match reqwest::Url::parse(value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
-        _ => Err(invalid(key, &format!("`{value}` is not an http(s) URL"))),
-    }
-}
-
-/// A secret given inline or as `<key>_file`; empty means unset. Both at once is an error.
-pub(crate) fn secret(
-    key: &str,
-    inline: SecretString,
-    file: &str,
-) -> Result<Option<SecretString>, ConfigError> {
-    let inline = (!inline.expose_secret().is_empty()).then_some(inline);
-    if file.is_empty() {
-        return Ok(inline);
-    }
-    if inline.is_some() {
-        return Err(invalid(
-            key,
-            &format!("set either `{key}` or `{key}_file`, not both"),
-        ));
-    }
-    let text = std::fs::read_to_string(PathBuf::from(file))
-        .map_err(|e| invalid(&format!("{key}_file"), &format!("cannot read {file}: {e}")))?;
-    let text = text.trim_end_matches(['\r', '\n']).to_string();
-    if text.is_empty() {
-        return Err(invalid(&format!("{key}_file"), &format!("{file} is empty")));
-    }
-    Ok(Some(SecretString::from(text)))
-}
-
-/// Every valid key, dotted and in lower case (`sources.aircalc.client_secret`), sorted: the
-/// keys of the built-in defaults. Its environment form is `TRIBUTARY__` followed by the key
-/// in upper case with `__` for the dots.
-pub fn known_keys() -> Vec<String> {
-    let mut keys: Vec<String> = default_values()
+/// Every valid key with the keys of `sources`, dotted and in lower case
+/// (`sources.aircalc.client_secret`), sorted: the keys of the built-in defaults. Its
+/// environment form is `TRIBUTARY__` followed by the key in upper case with `__` for the
+/// dots.
+pub fn known_keys_with(sources: &[SourceDef]) -> Vec<String> {
+    let mut keys: Vec<String> = default_values(sources)
         .expect("the built-in defaults parse (a unit test loads them)")
         .into_keys()
         .collect();
@@ -360,11 +321,17 @@ pub fn known_keys() -> Vec<String> {
     keys
 }
 
+/// The built-in defaults: the general sections, then each source's.
+fn defaults_builder(sources: &[SourceDef]) -> ConfigBuilder<DefaultState> {
+    sources.iter().fold(
+        Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml)),
+        |builder, def| builder.add_source(File::from_str(def.defaults, FileFormat::Toml)),
+    )
+}
+
 /// The built-in defaults by key.
-fn default_values() -> Result<HashMap<String, Value>, ConfigError> {
-    let defaults = Config::builder()
-        .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
-        .build()?;
+fn default_values(sources: &[SourceDef]) -> Result<HashMap<String, Value>, ConfigError> {
+    let defaults = defaults_builder(sources).build()?;
     let mut leaves = Vec::new();
     leaf_keys(&defaults.cache, "", &mut leaves);
     Ok(leaves
@@ -375,8 +342,8 @@ fn default_values() -> Result<HashMap<String, Value>, ConfigError> {
 
 /// Every key of the merged configuration must exist in the defaults and hold a value of the
 /// default's type (checked per key so that the error names the key, not its section).
-fn check_known_keys(config: &Config) -> Result<(), ConfigError> {
-    let known = default_values()?;
+fn check_known_keys(config: &Config, sources: &[SourceDef]) -> Result<(), ConfigError> {
+    let known = default_values(sources)?;
     let mut actual = Vec::new();
     leaf_keys(&config.cache, "", &mut actual);
     for (key, origin, value) in actual {
@@ -428,256 +395,7 @@ fn leaf_keys<'v>(value: &'v Value, prefix: &str, out: &mut Vec<(String, String, 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
+pub(crate) mod testing;
 
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_load_and_every_source_is_disabled() {
-        let s = Settings::load(None, &env(&[])).unwrap();
-        assert!(!s.sources.planningnow.common.enabled);
-        assert_eq!(s.sync.max_delete_fraction, 0.5);
-        assert_eq!(s.sources.planningnow.timezone, chrono_tz::Europe::Berlin);
-    }
-
-    #[test]
-    fn database_timeouts_default_to_the_documented_values_and_are_checked() {
-        let s = Settings::load(None, &env(&[])).unwrap();
-        assert_eq!(s.database.timeouts, DatabaseTimeouts::default());
-        assert_eq!(s.database.timeouts.statement, Duration::from_secs(300));
-        assert_eq!(s.database.timeouts.lock, Duration::from_secs(10));
-        assert_eq!(s.database.timeouts.acquire, Duration::from_secs(10));
-        for (pairs, key) in [
-            (
-                &[("TRIBUTARY__DATABASE__ACQUIRE_TIMEOUT_SECS", "0")][..],
-                "database.acquire_timeout_secs",
-            ),
-            (
-                &[
-                    ("TRIBUTARY__DATABASE__STATEMENT_TIMEOUT_SECS", "5"),
-                    ("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "6"),
-                ][..],
-                "database.lock_timeout_secs",
-            ),
-        ] {
-            match Settings::load(None, &env(pairs)) {
-                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
-                other => panic!("{pairs:?}: {other:?}"),
-            }
-        }
-        let unlimited = Settings::load(
-            None,
-            &env(&[
-                ("TRIBUTARY__DATABASE__STATEMENT_TIMEOUT_SECS", "0"),
-                ("TRIBUTARY__DATABASE__LOCK_TIMEOUT_SECS", "0"),
-            ]),
-        )
-        .unwrap();
-        assert!(unlimited.database.timeouts.statement.is_zero());
-    }
-
-    #[test]
-    fn known_keys_are_the_dotted_leaves_of_the_defaults() {
-        let keys = known_keys();
-        for key in [
-            "database.url",
-            "server.bind",
-            "sources.aimsio.entities",
-            "sources.aircalc.client_secret_file",
-            "sources.planningnow.budget.reserve",
-        ] {
-            assert!(keys.iter().any(|k| k == key), "{key} missing in {keys:?}");
-        }
-        assert!(!keys.iter().any(|k| k == "sources.aircalc"), "{keys:?}");
-    }
-
-    #[test]
-    fn env_beats_file_beats_defaults_and_database_url_is_honoured() {
-        let mut file =
-            tempfile("[sources.planningnow]\ntimeout_secs = 7\nrequests_per_second = 3\n");
-        file.flush().unwrap();
-        let s = Settings::load(
-            Some(file.path()),
-            &env(&[
-                ("TRIBUTARY__SOURCES__PLANNINGNOW__TIMEOUT_SECS", "9"),
-                ("DATABASE_URL", "postgres://a@h/db1"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.sources.planningnow.common.timeout_secs, 9);
-        assert_eq!(s.sources.planningnow.common.requests_per_second, 3.0);
-        assert_eq!(s.database.url.expose_secret(), "postgres://a@h/db1");
-        let s = Settings::load(
-            None,
-            &env(&[
-                ("DATABASE_URL", "postgres://a@h/db1"),
-                ("TRIBUTARY__DATABASE__URL", "postgres://b@h/db2"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.database.url.expose_secret(), "postgres://b@h/db2");
-    }
-
-    #[test]
-    fn unknown_keys_are_named_with_their_origin() {
-        let err = Settings::load(
-            None,
-            &env(&[("TRIBUTARY__SOURCES__PLANNINGNOW__TOKN", "x")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("`sources.planningnow.tokn`"), "{err}");
-        assert!(
-            err.contains("TRIBUTARY__SOURCES__PLANNINGNOW__TOKN"),
-            "{err}"
-        );
-        let file = tempfile("[sync]\nmax_delete_fractoin = 0.2\n");
-        let err = Settings::load(Some(file.path()), &env(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`sync.max_delete_fractoin`"), "{err}");
-    }
-
-    #[test]
-    fn enabled_source_needs_its_secret_and_url() {
-        let base = [
-            ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true"),
-            ("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", "http://x"),
-        ];
-        let err = Settings::load(None, &env(&base)).unwrap_err().to_string();
-        assert!(err.contains("`sources.planningnow.token`"), "{err}");
-        let err = Settings::load(None, &env(&base[..1]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`sources.planningnow.base_url`"), "{err}");
-    }
-
-    #[test]
-    fn invalid_values_are_named() {
-        for (key, value, named) in [
-            (
-                "TRIBUTARY__SOURCES__PLANNINGNOW__TIMEZONE",
-                "Mars/Olympus",
-                "sources.planningnow.timezone",
-            ),
-            (
-                "TRIBUTARY__SOURCES__PLANNINGNOW__TIMEOUT_SECS",
-                "soon",
-                "sources.planningnow.timeout_secs",
-            ),
-            (
-                "TRIBUTARY__SYNC__MAX_DELETE_FRACTION",
-                "1.5",
-                "sync.max_delete_fraction",
-            ),
-            ("TRIBUTARY__DATABASE__URL", "mysql://x", "database.url"),
-            (
-                "TRIBUTARY__SOURCES__AIMSIO__SCHEDULE",
-                "*/5 * * * *",
-                "sources.aimsio.schedule",
-            ),
-            ("TRIBUTARY__SERVER__BIND", "localhost", "server.bind"),
-            (
-                "TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS",
-                "-3",
-                "server.shutdown_grace_secs",
-            ),
-        ] {
-            let err = Settings::load(None, &env(&[(key, value)]))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(named), "{key}: {err}");
-        }
-    }
-
-    #[test]
-    fn a_broken_file_is_reported_without_its_content() {
-        let file = tempfile("[sources.planningnow]\ntoken = s3cr3t-unquoted\n");
-        let err = Settings::load(Some(file.path()), &env(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 2"), "{err}");
-        assert!(!err.contains("s3cr3t"), "{err}");
-        let url = tempfile("postgres://u:pw@h/db\n");
-        let s = Settings::load(
-            None,
-            &env(&[(
-                "TRIBUTARY__DATABASE__URL_FILE",
-                url.path().to_str().unwrap(),
-            )]),
-        );
-        assert_eq!(
-            s.unwrap().database.url.expose_secret(),
-            "postgres://u:pw@h/db"
-        );
-    }
-
-    #[test]
-    fn secrets_come_from_files_and_never_show_in_debug() {
-        let file = tempfile("s3cr3t-token\n");
-        let s = Settings::load(
-            None,
-            &env(&[
-                ("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED", "true"),
-                ("TRIBUTARY__SOURCES__PLANNINGNOW__BASE_URL", "http://x/"),
-                (
-                    "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN_FILE",
-                    file.path().to_str().unwrap(),
-                ),
-                ("DATABASE_URL", "postgres://u:dbpass@h/db"),
-            ]),
-        )
-        .unwrap();
-        let token = s.sources.planningnow.token.as_ref().unwrap();
-        assert_eq!(token.expose_secret(), "s3cr3t-token");
-        assert_eq!(s.sources.planningnow.base_url, "http://x");
-        let debug = format!("{s:?}");
-        assert!(
-            !debug.contains("s3cr3t") && !debug.contains("dbpass"),
-            "{debug}"
-        );
-        let err = Settings::load(
-            None,
-            &env(&[(
-                "TRIBUTARY__SOURCES__PLANNINGNOW__TOKEN_FILE",
-                "/nonexistent/x",
-            )]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("sources.planningnow.token_file"), "{err}");
-    }
-
-    /// A named temporary file that removes itself.
-    struct TempFile(PathBuf, std::fs::File);
-    impl TempFile {
-        fn path(&self) -> &Path {
-            &self.0
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.1.flush()
-        }
-    }
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-    fn tempfile(content: &str) -> TempFile {
-        let path = std::env::temp_dir().join(format!(
-            "tributary-cfg-{}-{}.toml",
-            std::process::id(),
-            fastrand::u64(..)
-        ));
-        let mut f = std::fs::File::create(&path).unwrap();
-        f.write_all(content.as_bytes()).unwrap();
-        TempFile(path, f)
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -10,12 +10,34 @@ pub mod registration;
 
 pub use registration::{Backlog, Registration};
 
-use crate::config::Settings;
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::config::{ConfigError, Settings, SourceDef};
 use crate::http::HttpError;
 use crate::sync::Source;
 
 /// Every source, in the order a `sync` of all of them runs.
 pub const REGISTRY: &[Registration] = &[planningnow::SOURCE, aimsio::SOURCE, aircalc::SOURCE];
+
+impl Settings {
+    /// Loads the layers with the keys of every registered source (see
+    /// [`crate::config::load_with`]). `file` is `--config` (or `TRIBUTARY_CONFIG`); `env` is
+    /// the process environment (passed in so tests need not touch the real one).
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        crate::config::load_with(file, env, &definitions())
+    }
+
+    /// Every valid key, every source's included (see [`crate::config::known_keys_with`]).
+    pub fn known_keys() -> Vec<String> {
+        crate::config::known_keys_with(&definitions())
+    }
+}
+
+/// Every registered source's settings definition.
+fn definitions() -> Vec<SourceDef> {
+    REGISTRY.iter().map(|r| r.settings).collect()
+}
 
 /// The registered source of that name.
 pub fn registered(name: &str) -> Option<&'static Registration> {

@@ -4,7 +4,7 @@
 use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 
-use crate::config::Settings;
+use crate::config::{Settings, SourceDef};
 use crate::http::HttpError;
 use crate::sync::Source;
 use crate::sync::table::Table;
@@ -13,6 +13,8 @@ pub struct Registration {
     /// The source's name: its settings section (`sources.<name>`), its database schema,
     /// its runs and metrics.
     pub name: &'static str,
+    /// Its keys (`sources.<name>.*`) with their defaults, and how they are parsed.
+    pub settings: SourceDef,
     /// Builds the source from the settings; its request budget is kept in `pool`.
     pub build: fn(&Settings, &PgPool) -> Result<Source, HttpError>,
     /// Every table its streams write, with their children.

@@ -37,7 +37,10 @@ async fn measured(app: &TestApp) -> Value {
 /// The HTTP client PlanningNow syncs with, under the budget the app's settings configure.
 fn planningnow_client(app: &TestApp) -> ApiClient {
     let settings = app.settings();
-    let common = &settings.sources.planningnow.common;
+    let common = &settings
+        .source("planningnow")
+        .expect("planningnow is loaded")
+        .common;
     ApiClient::new(
         "planningnow",
         &app.sim().planningnow_url(),

@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde_norway::Value;
-use tributary::config::{Settings, known_keys};
+use tributary::config::Settings;
 use tributary::simulate::SimOptions;
+use tributary::sources::aimsio::AimsioSettings;
+use tributary::sources::aircalc::AircalcSettings;
 
 use crate::common::*;
 
@@ -252,7 +254,7 @@ fn compose_wires_postgres_tributary_and_the_demo_profile() {
 
 #[test]
 fn every_variable_of_the_container_files_is_a_configuration_key() {
-    let known = known_keys();
+    let known = Settings::known_keys();
     let compose = compose();
     let mut variables: Vec<(String, String)> = dockerfile_env()
         .into_iter()
@@ -278,7 +280,7 @@ fn every_variable_of_the_container_files_is_a_configuration_key() {
             Some(key) => assert!(
                 known.contains(&key),
                 "{origin}: {variable} is not a configuration key (`{key}` is not in \
-                 config/default.toml)"
+                 config/default.toml or src/sources/*/default.toml)"
             ),
             None => assert!(
                 OTHER_VARIABLES.contains(&variable.as_str()),
@@ -329,12 +331,19 @@ async fn the_demo_profile_passes_check_against_the_simulator() {
     }
     env.insert("DATABASE_URL".into(), app.db().url.clone());
     let settings = Settings::load(None, &env).expect("the demo profile's settings");
-    let sources = &settings.sources;
     let defaults = SimOptions::default();
-    assert_eq!(sources.aimsio.username, defaults.aimsio_username);
-    assert_eq!(sources.aircalc.client_id, defaults.aircalc_client_id);
+    let own = |name| settings.source(name).expect("every source is loaded");
+    assert_eq!(
+        own("aimsio").get::<AimsioSettings>().username,
+        defaults.aimsio_username
+    );
+    assert_eq!(
+        own("aircalc").get::<AircalcSettings>().client_id,
+        defaults.aircalc_client_id
+    );
     let selected = tributary::sources::select(&settings, &[]).expect("sources enabled");
-    assert_eq!(selected, tributary::config::SOURCE_NAMES);
+    let every: Vec<&str> = settings.sources.iter().map(|s| s.name).collect();
+    assert_eq!(selected, every);
     let (rows, ok) = tributary::check::run(&settings, &selected).await;
     assert!(ok, "{rows:?}");
     app.stop().await;

@@ -3,27 +3,37 @@
 //! `max_parallel` requests (Aimsio throttles above 10/s or 10 parallel calls).
 
 pub mod model;
+pub mod settings;
 
 use secrecy::SecretString;
 
-use crate::config::{AimsioSettings, Settings};
+use crate::config::Settings;
 use crate::http::{ApiClient, Auth, Budget, HttpError};
 use crate::sources::registration::Registration;
 use crate::sync::delta::DeltaStream;
 use crate::sync::{Check, Source, Stream};
+
+pub use settings::{AimsioSettings, SETTINGS};
 
 pub const NAME: &str = "aimsio";
 const API: &str = "/rest/api/standard/v1";
 
 pub const SOURCE: Registration = Registration {
     name: NAME,
+    settings: SETTINGS,
     build: from_settings,
     tables: model::all_tables,
     backlog: None,
 };
 
 fn from_settings(settings: &Settings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {
-    build(&settings.sources.aimsio, pool)
+    build(
+        settings
+            .source(NAME)
+            .expect("the registry loads every source")
+            .get::<AimsioSettings>(),
+        pool,
+    )
 }
 
 pub fn build(settings: &AimsioSettings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {

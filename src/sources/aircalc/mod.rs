@@ -6,12 +6,13 @@
 
 pub mod model;
 pub mod queue;
+pub mod settings;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
-use crate::config::{AircalcSettings, Settings};
+use crate::config::Settings;
 use crate::http::oauth::TokenSource;
 use crate::http::{ApiClient, Auth, Budget, HttpError};
 use crate::sources::registration::{Backlog, Registration};
@@ -19,10 +20,13 @@ use crate::sync::lookup::LookupStream;
 use crate::sync::refresh::RefreshStream;
 use crate::sync::{Check, Source, Stream};
 
+pub use settings::{AircalcSettings, SETTINGS};
+
 pub const NAME: &str = "aircalc";
 
 pub const SOURCE: Registration = Registration {
     name: NAME,
+    settings: SETTINGS,
     build: from_settings,
     tables: model::all_tables,
     backlog: Some(Backlog {
@@ -32,7 +36,13 @@ pub const SOURCE: Registration = Registration {
 };
 
 fn from_settings(settings: &Settings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {
-    build(&settings.sources.aircalc, pool)
+    build(
+        settings
+            .source(NAME)
+            .expect("the registry loads every source")
+            .get::<AircalcSettings>(),
+        pool,
+    )
 }
 
 /// Projects due for a refresh now.
@@ -41,7 +51,12 @@ fn pending<'a>(
     settings: &'a Settings,
 ) -> BoxFuture<'a, Result<usize, sqlx::Error>> {
     async move {
-        let queue = projects(&settings.sources.aircalc);
+        let queue = projects(
+            settings
+                .source(NAME)
+                .expect("the registry loads every source")
+                .get::<AircalcSettings>(),
+        );
         Ok(queue.queue(pool).await?.len())
     }
     .boxed()

@@ -3,26 +3,36 @@
 //! `sources.planningnow.timezone`.
 
 pub mod model;
+pub mod settings;
 
 use secrecy::SecretString;
 
-use crate::config::{PlanningNowSettings, Settings};
+use crate::config::Settings;
 use crate::http::{ApiClient, Auth, Budget, HttpError};
 use crate::sources::registration::Registration;
 use crate::sync::table::Table;
 use crate::sync::{Check, Source, Stream};
 
+pub use settings::{PlanningNowSettings, SETTINGS};
+
 pub const NAME: &str = "planningnow";
 
 pub const SOURCE: Registration = Registration {
     name: NAME,
+    settings: SETTINGS,
     build: from_settings,
     tables,
     backlog: None,
 };
 
 fn from_settings(settings: &Settings, pool: &sqlx::PgPool) -> Result<Source, HttpError> {
-    build(&settings.sources.planningnow, pool)
+    build(
+        settings
+            .source(NAME)
+            .expect("the registry loads every source")
+            .get::<PlanningNowSettings>(),
+        pool,
+    )
 }
 
 /// Every table the source writes.

@@ -7,7 +7,7 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 use crate::common::*;
-use tributary::http::{ApiClient, Auth, Budget};
+use tributary::http::{ApiClient, Auth};
 
 fn budget_env(
     db: &TestDb,
@@ -58,7 +58,7 @@ fn planningnow_client(
             value: "sim-token".to_string().into(),
         },
         common,
-        Budget::new(db.pool.clone(), "planningnow", &common.budget),
+        &db.pool,
     )
     .expect("a client")
 }

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
 use crate::config::AimsioSettings;
-use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
+use crate::http::{ApiClient, Auth, ClientStats, HttpError};
 use crate::sources::Source;
 use crate::sync::delta::{self, DeltaStream};
 use crate::sync::{StreamContext, StreamResult};
@@ -35,7 +35,7 @@ impl Aimsio {
                     .unwrap_or_else(|| SecretString::from(String::new())),
             },
             &settings.common,
-            Budget::new(pool.clone(), NAME, &settings.common.budget),
+            pool,
         )?;
         let streams = settings
             .entities

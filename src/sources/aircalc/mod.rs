@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::config::AircalcSettings;
 use crate::db::runs::RunCounts;
 use crate::http::oauth::TokenSource;
-use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
+use crate::http::{ApiClient, Auth, ClientStats, HttpError};
 use crate::sources::Source;
 use crate::sync::apply::{Applied, Batch, Stager};
 use crate::sync::full_listing::{self, ListingStream};
@@ -48,7 +48,7 @@ impl Aircalc {
             &settings.base_url,
             Auth::OAuth2(tokens),
             &settings.common,
-            Budget::new(pool.clone(), NAME, &settings.common.budget),
+            pool,
         )?;
         Ok(Self {
             client,

@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use secrecy::SecretString;
 
 use crate::config::PlanningNowSettings;
-use crate::http::{ApiClient, Auth, Budget, ClientStats, HttpError};
+use crate::http::{ApiClient, Auth, ClientStats, HttpError};
 use crate::sources::Source;
 use crate::sync::full_listing::{self, ListingStream};
 use crate::sync::{StreamContext, StreamResult};
@@ -36,7 +36,7 @@ impl PlanningNow {
                 value: token,
             },
             &settings.common,
-            Budget::new(pool.clone(), NAME, &settings.common.budget),
+            pool,
         )?;
         Ok(Self {
             client,

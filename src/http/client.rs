@@ -11,11 +11,12 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use sqlx::PgPool;
 
 use super::admission::{Admission, Slot};
+use super::attempt::{Reason, Retry};
 use super::body::{body_excerpt, read_json};
 use super::budget::Budget;
 use super::classify::{self, Context, Failure, Outcome, Verdict, Wait};
 use super::credentials::{Auth, Credentials};
-use super::error::{HttpError, HttpErrorKind, TOKEN_ENDPOINT, error_chain};
+use super::error::{HttpError, HttpErrorKind, error_chain};
 use super::path::dot_segment;
 use super::redirect::same_host_redirects;
 use super::retry::RetryPolicy;
@@ -64,20 +65,6 @@ enum Step {
     /// The token was renewed: try again at once.
     Renewed,
     Retry(Retry),
-}
-
-/// An attempt worth repeating after `wait`.
-struct Retry {
-    wait: Duration,
-    reason: Reason,
-}
-
-enum Reason {
-    /// The token request failed (its endpoint down or busy); its error is the request's
-    /// when the retries are used up.
-    Token { error: HttpError, throttled: bool },
-    /// The request itself failed; `last` says how.
-    Request { last: String, throttled: bool },
 }
 
 impl ApiClient {
@@ -190,42 +177,14 @@ impl ApiClient {
                 }
                 Step::Retry(retry) => retry,
             };
-            match &reason {
-                Reason::Token {
-                    throttled: true, ..
-                } => self.note_throttled(TOKEN_ENDPOINT, wait),
-                Reason::Request {
-                    throttled: true, ..
-                } => self.note_throttled(path, wait),
-                _ => {}
+            if let Some(at) = reason.throttled_at(path) {
+                self.note_throttled(at, wait);
             }
             let elapsed = started.elapsed();
             if !self.retry.allows_another(attempt, elapsed, wait) {
-                return Err(match reason {
-                    Reason::Token { error, .. } => error,
-                    Reason::Request {
-                        throttled: true, ..
-                    } => HttpError::new(
-                        self.source,
-                        endpoint,
-                        HttpErrorKind::Throttled { attempts: attempt },
-                    ),
-                    Reason::Request { last, .. } => HttpError::new(
-                        self.source,
-                        endpoint,
-                        HttpErrorKind::GaveUp {
-                            attempts: attempt,
-                            elapsed,
-                            last,
-                        },
-                    ),
-                });
+                return Err(reason.give_up(self.source, endpoint, attempt, elapsed));
             }
-            if let Reason::Request {
-                last,
-                throttled: false,
-            } = &reason
-            {
+            if let Some(last) = reason.retried_error() {
                 tracing::warn!(
                     source = self.source,
                     endpoint = path,
@@ -323,6 +282,8 @@ impl ApiClient {
                     ),
                 }
             }
+            // Any other failing answer is named by its status and body (NoAnswer and
+            // NoCredentials never come with an answer).
             Failure::Status | Failure::NoAnswer | Failure::NoCredentials => HttpErrorKind::Status {
                 status,
                 body: body_excerpt(resp).await,

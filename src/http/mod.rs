@@ -8,6 +8,7 @@
 //! endpoints return.
 
 mod admission;
+mod attempt;
 mod basic;
 mod body;
 pub mod budget;

@@ -1,7 +1,7 @@
 //! OAuth2 client-credentials tokens for a source's `ApiClient`: fetched from `token_url`
 //! (client authentication in the form body or as basic auth), cached until shortly before
 //! `expires_in`, and dropped after a 401 so the next attempt fetches a fresh one. Token calls
-//! go through the same rate limiter and request budget as every other request.
+//! are admitted like every other request (in-flight cap, rate limiter, request budget).
 
 use std::time::{Duration, Instant};
 

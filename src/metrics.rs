@@ -9,15 +9,16 @@
 //! ran is visible to alerts. Also `tributary_build_info` and, on Linux, the standard
 //! `process_*` metrics read from `/proc/self`. It does not serve HTTP (`server` does).
 
+mod exposition;
 mod process;
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use sqlx::PgPool;
 
+use self::exposition::Exposition;
 use crate::config::Settings;
 use crate::db::runs::RunStatus;
 use crate::http::budget;
@@ -386,60 +387,4 @@ async fn database_metrics(
         budgets,
         last_success,
     })
-}
-
-/// Prometheus text, written family by family.
-#[derive(Default)]
-struct Exposition {
-    text: String,
-}
-
-impl Exposition {
-    /// A `tributary_` family.
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        self.family_named(&format!("tributary_{name}"), kind, help);
-    }
-
-    /// A sample of a `tributary_` family.
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.sample_named(&format!("tributary_{name}"), labels, value);
-    }
-
-    /// A family by its full name (the standard `process_` ones have no prefix).
-    fn family_named(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.text, "# HELP {name} {help}");
-        let _ = writeln!(self.text, "# TYPE {name} {kind}");
-    }
-
-    fn sample_named(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        let _ = write!(self.text, "{name}");
-        if !labels.is_empty() {
-            let pairs: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-                .collect();
-            let _ = write!(self.text, "{{{}}}", pairs.join(","));
-        }
-        let _ = writeln!(self.text, " {value}");
-    }
-}
-
-/// A label value with `\`, `"` and newlines escaped as the text format requires.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_values_are_escaped() {
-        let mut out = Exposition::default();
-        out.sample("x", &[("table", "a\"b\\c\nd")], 1.5);
-        assert_eq!(out.text, "tributary_x{table=\"a\\\"b\\\\c\\nd\"} 1.5\n");
-    }
 }

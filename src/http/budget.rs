@@ -43,11 +43,12 @@ pub struct Usage {
 impl Budget {
     /// `None` when the settings turn the budget off.
     pub fn new(pool: PgPool, source: &'static str, settings: &BudgetSettings) -> Option<Self> {
-        (settings.requests > 0).then(|| Self {
+        let (limit, window) = configured(settings)?;
+        Some(Self {
             pool,
             source,
-            limit: (settings.requests - settings.reserve) as i32,
-            window: Duration::from_secs(settings.window_secs),
+            limit: limit as i32,
+            window,
             max_wait: Duration::from_secs(settings.max_wait_secs),
         })
     }
@@ -113,34 +114,29 @@ impl Budget {
         .await?;
         Ok(wait.map(duration))
     }
-
-    pub async fn usage(&self) -> Result<Usage, sqlx::Error> {
-        usage(&self.pool, self.source, self.limit as i64, self.window).await
-    }
 }
 
-/// Usage of `source`'s configured budget (`requests - reserve` per window); `None` when the
-/// settings turn it off.
+/// The requests a budget allows per window (`requests - reserve`) and the window, as the
+/// settings configure them; `None` when they turn the budget off.
+fn configured(settings: &BudgetSettings) -> Option<(i64, Duration)> {
+    (settings.requests > 0).then(|| {
+        (
+            i64::from(settings.requests - settings.reserve),
+            Duration::from_secs(settings.window_secs),
+        )
+    })
+}
+
+/// Where `source`'s configured budget stands in the window ending now, for `status` and
+/// `/metrics`; `None` when the settings turn the budget off.
 pub async fn configured_usage(
     pool: &PgPool,
     source: &str,
     settings: &BudgetSettings,
 ) -> Result<Option<Usage>, sqlx::Error> {
-    if settings.requests == 0 {
+    let Some((limit, window)) = configured(settings) else {
         return Ok(None);
-    }
-    let limit = i64::from(settings.requests - settings.reserve);
-    let window = Duration::from_secs(settings.window_secs);
-    usage(pool, source, limit, window).await.map(Some)
-}
-
-/// Budget usage of `source` in the window ending now.
-pub async fn usage(
-    pool: &PgPool,
-    source: &str,
-    limit: i64,
-    window: Duration,
-) -> Result<Usage, sqlx::Error> {
+    };
     let (used, oldest): (i64, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query!(
         "SELECT count(*) AS \"used!\", min(sent_at) AS oldest FROM tributary.request_ledger \
          WHERE source = $1 AND sent_at > clock_timestamp() - $2::interval",
@@ -150,7 +146,7 @@ pub async fn usage(
     .fetch_one(pool)
     .await
     .map(|row| (row.used, row.oldest))?;
-    Ok(Usage {
+    Ok(Some(Usage {
         source: source.to_string(),
         limit,
         window_secs: window.as_secs(),
@@ -158,7 +154,7 @@ pub async fn usage(
         remaining: (limit - used).max(0),
         next_slot_frees_at: oldest
             .map(|t| t + chrono::Duration::from_std(window).unwrap_or_default()),
-    })
+    }))
 }
 
 fn interval(d: Duration) -> PgInterval {

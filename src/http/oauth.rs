@@ -1,26 +1,27 @@
 //! OAuth2 client-credentials tokens for a source's `ApiClient`: fetched from `token_url`
 //! (client authentication in the form body or as basic auth), cached until shortly before
 //! `expires_in`, and dropped after a 401 so the next attempt fetches a fresh one. Token calls
-//! go through the same rate limiter and request budget as every other request.
+//! are admitted like every other request (in-flight cap, rate limiter, request budget).
 
 use std::time::{Duration, Instant};
 
+use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::{ApiClient, HttpError, base64, body_excerpt, error_chain};
+use super::admission::Admission;
+use super::basic::basic_auth;
+use super::body::{body_excerpt, read_at_most};
+use super::error::{HttpError, HttpErrorKind, TOKEN_ENDPOINT, error_chain};
 use crate::config::ClientAuth;
 
-/// How token calls are named in the ledger and in errors (the URL itself stays out of both).
-pub const TOKEN_ENDPOINT: &str = "POST <token_url>";
-
 pub struct TokenSource {
-    pub(super) token_url: String,
-    pub(super) client_id: String,
-    pub(super) client_secret: SecretString,
-    pub(super) client_auth: ClientAuth,
+    token_url: String,
+    client_id: String,
+    client_secret: SecretString,
+    client_auth: ClientAuth,
     cached: Mutex<Option<Token>>,
 }
 
@@ -51,104 +52,66 @@ impl TokenSource {
         }
     }
 
-    /// Forgets the cached token (the server refused it).
-    pub async fn invalidate(&self) {
+    /// Forgets the cached token (the server refused it): the next request fetches one.
+    pub(super) async fn invalidate(&self) {
         *self.cached.lock().await = None;
     }
-}
 
-/// The most of a token answer read (a token is a few KiB at most).
-const TOKEN_ANSWER_LIMIT: usize = 64 * 1024;
-
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-impl ApiClient {
-    /// Fetches a token now (for `tributary check`); `false` when the source has no tokens.
-    pub async fn fetch_token(&self) -> Result<bool, HttpError> {
-        match &self.credentials {
-            super::Credentials::Tokens(tokens) => {
-                tokens.invalidate().await;
-                self.bearer(tokens).await.map(|_| true)
-            }
-            super::Credentials::Fixed(..) => Ok(false),
-        }
-    }
-
-    /// The `Authorization` header for the next request: the cached token, or a new one.
-    pub(super) async fn bearer(&self, tokens: &TokenSource) -> Result<HeaderValue, HttpError> {
-        let mut cached = tokens.cached.lock().await;
+    /// The `Authorization` header for the next request of `source`: the cached token, or a
+    /// new one, fetched as a request admitted like any other.
+    pub(super) async fn bearer(
+        &self,
+        source: &'static str,
+        client: &reqwest::Client,
+        admission: &Admission,
+    ) -> Result<HeaderValue, HttpError> {
+        let mut cached = self.cached.lock().await;
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
             return Ok(token.header.clone());
         }
-        let endpoint = TOKEN_ENDPOINT;
-        let failed = |message: String| HttpError::Request {
-            source_name: self.source,
-            endpoint: endpoint.to_string(),
-            message,
-        };
-        let entry = self.admit(endpoint).await?;
+        let error = |kind| HttpError::new(source, TOKEN_ENDPOINT, kind);
+        let failed = |message: String| HttpError::request(source, TOKEN_ENDPOINT, message);
+        let pass = admission
+            .admit(TOKEN_ENDPOINT)
+            .await
+            .map_err(|e| error(HttpErrorKind::Budget(e)))?;
         let mut body = "grant_type=client_credentials".to_string();
-        let mut request = self
-            .client
-            .post(&tokens.token_url)
+        let mut request = client
+            .post(&self.token_url)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
-        match tokens.client_auth {
+        match self.client_auth {
             ClientAuth::Body => {
                 body.push_str(&format!(
                     "&client_id={}&client_secret={}",
-                    form_value(&tokens.client_id),
-                    form_value(tokens.client_secret.expose_secret())
+                    form_value(&self.client_id),
+                    form_value(self.client_secret.expose_secret())
                 ));
             }
             ClientAuth::Basic => {
-                let credentials = format!(
-                    "{}:{}",
-                    tokens.client_id,
-                    tokens.client_secret.expose_secret()
-                );
-                let mut value =
-                    HeaderValue::from_str(&format!("Basic {}", base64(credentials.as_bytes())))
-                        .map_err(|_| {
-                            failed("the client credentials cannot travel in a header".into())
-                        })?;
-                value.set_sensitive(true);
+                let value = basic_auth(&self.client_id, self.client_secret.expose_secret())
+                    .ok_or_else(|| {
+                        failed("the client credentials cannot travel in a header".into())
+                    })?;
                 request = request.header(AUTHORIZATION, value);
             }
         }
         let sent = request.body(body).send().await;
-        self.settle(entry, sent.as_ref().ok().map(reqwest::Response::status))
+        let _slot = pass
+            .settle(sent.as_ref().ok().map(reqwest::Response::status))
             .await;
-        let response = sent.map_err(|e| failed(error_chain(&e)))?;
+        let mut response = sent.map_err(|e| failed(error_chain(&e)))?;
         let status = response.status();
-        if matches!(status.as_u16(), 400 | 401 | 403) {
-            return Err(HttpError::Unauthorized {
-                source_name: self.source,
-                endpoint: endpoint.to_string(),
-                status,
-            });
+        if matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
+            return Err(error(HttpErrorKind::Unauthorized { status }));
         }
         if !status.is_success() {
-            return Err(HttpError::Status {
-                source_name: self.source,
-                endpoint: endpoint.to_string(),
-                status,
-                body: body_excerpt(response).await,
-            });
+            let body = body_excerpt(response).await;
+            return Err(error(HttpErrorKind::Status { status, body }));
         }
-        let mut response = response;
-        let (body, more) = super::read_at_most(&mut response, TOKEN_ANSWER_LIMIT)
+        let (body, more) = read_at_most(&mut response, TOKEN_ANSWER_LIMIT)
             .await
             .map_err(|e| failed(format!("unreadable token answer: {}", error_chain(&e))))?;
         if more {
@@ -171,7 +134,7 @@ impl ApiClient {
             renew_at,
         });
         tracing::debug!(
-            source = self.source,
+            source,
             lifetime_secs = lifetime.as_secs(),
             "fetched an access token"
         );
@@ -179,10 +142,29 @@ impl ApiClient {
     }
 }
 
+/// The most of a token answer read (a token is a few KiB at most).
+const TOKEN_ANSWER_LIMIT: usize = 64 * 1024;
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::http::oauth::*;
+
     #[test]
     fn form_values_are_encoded() {
-        assert_eq!(super::form_value("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(form_value("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
     }
 }

@@ -1,5 +1,6 @@
-//! Retry policy: which failures are retried, exponential backoff with full jitter, and the
-//! `Retry-After` header (seconds or HTTP date).
+//! Retry policy: exponential backoff with full jitter, when to give up (attempts and time),
+//! and the `Retry-After` header (seconds or HTTP date). Which failures are retried is
+//! `classify`'s business.
 
 use std::time::{Duration, SystemTime};
 
@@ -33,6 +34,12 @@ impl RetryPolicy {
             .min(self.max_delay);
         ceiling.mul_f64(fastrand::f64())
     }
+
+    /// Whether a request that has made `attempts` attempts in `elapsed` may wait `wait` and
+    /// try again: neither the attempts nor the time are used up.
+    pub fn allows_another(&self, attempts: u32, elapsed: Duration, wait: Duration) -> bool {
+        attempts < self.max_attempts && elapsed.saturating_add(wait) <= self.max_elapsed
+    }
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date (a date in the past means now).
@@ -47,7 +54,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::http::retry::*;
 
     #[test]
     fn retry_after_in_seconds_and_as_http_date() {
@@ -63,6 +70,21 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn gives_up_when_attempts_or_time_are_used_up() {
+        let p = RetryPolicy {
+            max_attempts: 3,
+            max_elapsed: Duration::from_secs(10),
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        let secs = Duration::from_secs;
+        assert!(p.allows_another(1, secs(0), secs(1)));
+        assert!(p.allows_another(2, secs(4), secs(6)));
+        assert!(!p.allows_another(3, secs(0), secs(0)));
+        assert!(!p.allows_another(1, secs(4), secs(7)));
     }
 
     #[test]

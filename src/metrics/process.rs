@@ -5,7 +5,7 @@
 
 #![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
-use super::Exposition;
+use super::exposition::Exposition;
 
 /// What `/proc` says about this process.
 #[derive(Debug, Default, PartialEq)]
@@ -127,7 +127,7 @@ fn boot_time(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::metrics::process::*;
 
     #[test]
     fn stat_fields_are_counted_after_the_command_name() {

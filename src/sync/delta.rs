@@ -18,6 +18,7 @@ use super::table::Table;
 use super::values::{row_line, unstorable};
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
+use crate::http::path_segment;
 use crate::http::{ApiClient, HttpError};
 
 /// Details committed per transaction: a crash repeats at most this many.
@@ -368,19 +369,6 @@ async fn commit(
         }
     }
     Ok(())
-}
-
-/// An id as one URL path segment (unreserved characters kept, the rest percent-encoded).
-pub fn path_segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use super::values::{copy_line, row_line, unstorable};
 use crate::db::checkpoints;
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
-use crate::http::ApiClient;
+use crate::http::{ApiClient, path_segment};
 
 /// An object due for a fetch.
 #[derive(Debug, Clone)]
@@ -128,11 +128,7 @@ async fn run(
             missing.push(object);
             continue;
         }
-        let path = format!(
-            "{}{}",
-            stream.path,
-            crate::sync::delta::path_segment(&object.ask)
-        );
+        let path = format!("{}{}", stream.path, path_segment(&object.ask));
         let fetched = client
             .get_json::<Value>(&path, ctx.settings.max_record_bytes)
             .await;
@@ -326,7 +322,7 @@ async fn fetch_parts(
             });
             continue;
         }
-        let path = format!("{}{}", parts.path, crate::sync::delta::path_segment(name));
+        let path = format!("{}{}", parts.path, path_segment(name));
         let answer: Value = match client.get_json(&path, ctx.settings.max_record_bytes).await {
             Ok(answer) => answer,
             Err(e) if e.is_not_found() => json!({ parts.lines: [] }),

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::*;
-use tributary::http::{ApiClient, Auth, Budget};
+use tributary::http::{ApiClient, Auth};
 
 /// PlanningNow against a simulator with `orders` orders, under a budget of `requests` per
 /// `window_secs` (no reserve) that waits at most `max_wait` seconds for a slot.
@@ -49,7 +49,7 @@ fn planningnow_client(app: &TestApp) -> ApiClient {
             value: "sim-token".to_string().into(),
         },
         common,
-        Budget::new(app.pool().clone(), "planningnow", &common.budget),
+        app.pool(),
     )
     .expect("a client")
 }

@@ -8,7 +8,7 @@ pub mod settings;
 use secrecy::SecretString;
 
 use crate::config::Settings;
-use crate::http::{ApiClient, Auth, Budget, HttpError};
+use crate::http::{ApiClient, Auth, HttpError};
 use crate::sources::registration::Registration;
 use crate::sync::delta::DeltaStream;
 use crate::sync::{Check, Source, Stream};
@@ -48,7 +48,7 @@ pub fn build(settings: &AimsioSettings, pool: &sqlx::PgPool) -> Result<Source, H
                 .unwrap_or_else(|| SecretString::from(String::new())),
         },
         &settings.common,
-        Budget::new(pool.clone(), NAME, &settings.common.budget),
+        pool,
     )?;
     let streams: Vec<Stream> = settings
         .entities

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 
 use crate::config::Settings;
 use crate::http::oauth::TokenSource;
-use crate::http::{ApiClient, Auth, Budget, HttpError};
+use crate::http::{ApiClient, Auth, HttpError};
 use crate::sources::registration::{Backlog, Registration};
 use crate::sync::lookup::LookupStream;
 use crate::sync::refresh::RefreshStream;
@@ -90,7 +90,7 @@ pub fn build(settings: &AircalcSettings, pool: &sqlx::PgPool) -> Result<Source, 
         &settings.base_url,
         Auth::OAuth2(tokens),
         &settings.common,
-        Budget::new(pool.clone(), NAME, &settings.common.budget),
+        pool,
     )?;
     let mut streams = Vec::new();
     if settings.discover_from_pos_rows {

@@ -8,7 +8,7 @@ pub mod settings;
 use secrecy::SecretString;
 
 use crate::config::Settings;
-use crate::http::{ApiClient, Auth, Budget, HttpError};
+use crate::http::{ApiClient, Auth, HttpError};
 use crate::sources::registration::Registration;
 use crate::sync::table::Table;
 use crate::sync::{Check, Source, Stream};
@@ -53,7 +53,7 @@ pub fn build(settings: &PlanningNowSettings, pool: &sqlx::PgPool) -> Result<Sour
             value: token,
         },
         &settings.common,
-        Budget::new(pool.clone(), NAME, &settings.common.budget),
+        pool,
     )?;
     Ok(Source {
         name: NAME,

@@ -18,8 +18,7 @@ use super::table::Table;
 use super::values::{row_line, unstorable};
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::{RunCounts, TableCounts};
-use crate::http::path_segment;
-use crate::http::{ApiClient, HttpError};
+use crate::http::{ApiClient, HttpError, path_segment};
 
 /// Details committed per transaction: a crash repeats at most this many.
 const BATCH: usize = 16;

@@ -8,15 +8,15 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::{self, RunningSimulator, SimOptions};
 use tributary::sources::{self, aimsio};
 use tributary::sync::{SourceReport, SyncOptions, sync_source};
+use tributary_simulator::{RunningSimulator, SimOptions};
 
 const LIST: &str = "GET /aimsio/rest/api/standard/v1/{entity}";
 const DETAIL: &str = "GET /aimsio/rest/api/standard/v1/{entity}/{guid}";
 
 pub(crate) async fn aimsio_sim(objects: usize) -> RunningSimulator {
-    simulate::start(
+    tributary_simulator::start(
         ([127, 0, 0, 1], 0).into(),
         SimOptions {
             aimsio_objects: objects,

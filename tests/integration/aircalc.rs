@@ -8,15 +8,15 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::{self, RunningSimulator, SimOptions};
 use tributary::sources::{self, aircalc, planningnow};
 use tributary::sync::{SourceReport, SyncOptions, sync_source};
+use tributary_simulator::{RunningSimulator, SimOptions};
 
 const BY_NO: &str = "GET /aircalc/external/project-by-no/v0/{projectNo}";
 const TOKEN: &str = "POST /aircalc/oauth/token";
 
 async fn sim(projects: usize, orders: usize, token_ttl_secs: u64) -> RunningSimulator {
-    simulate::start(
+    tributary_simulator::start(
         ([127, 0, 0, 1], 0).into(),
         SimOptions {
             orders,

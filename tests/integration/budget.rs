@@ -11,7 +11,7 @@ use tributary::http::{ApiClient, Auth, Budget};
 
 fn budget_env(
     db: &TestDb,
-    sim: &tributary::simulate::RunningSimulator,
+    sim: &tributary_simulator::RunningSimulator,
     requests: u32,
     window_secs: u32,
     max_wait: u32,
@@ -28,7 +28,7 @@ fn budget_env(
     env
 }
 
-async fn limit(sim: &tributary::simulate::RunningSimulator, requests: u32, window_ms: u64) {
+async fn limit(sim: &tributary_simulator::RunningSimulator, requests: u32, window_ms: u64) {
     control(
         sim,
         "PUT",
@@ -38,14 +38,14 @@ async fn limit(sim: &tributary::simulate::RunningSimulator, requests: u32, windo
     .await;
 }
 
-async fn measured(sim: &tributary::simulate::RunningSimulator) -> Value {
+async fn measured(sim: &tributary_simulator::RunningSimulator) -> Value {
     control(sim, "GET", "/_sim/stats", Value::Null).await["limits"]["planningnow"].clone()
 }
 
 /// The HTTP client PlanningNow syncs with, under the budget `env` configures.
 fn planningnow_client(
     db: &TestDb,
-    sim: &tributary::simulate::RunningSimulator,
+    sim: &tributary_simulator::RunningSimulator,
     env: &HashMap<String, String>,
 ) -> ApiClient {
     let settings = settings(env);

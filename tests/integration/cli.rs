@@ -170,7 +170,7 @@ async fn bad_configuration_stops_before_any_network_or_database_work() {
 #[tokio::test]
 async fn migrate_creates_the_database_when_it_is_missing() {
     let db = fresh_db().await;
-    let missing = tributary::demo::with_database(
+    let missing = tributary::database_url::with_database(
         &db.url,
         &format!("{}_new", db.url.rsplit('/').next().unwrap()),
     )

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_norway::Value;
 use tributary::config::{Settings, known_keys};
-use tributary::simulate::SimOptions;
+use tributary_simulator::SimOptions;
 
 use crate::common::*;
 

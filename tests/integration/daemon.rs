@@ -116,7 +116,7 @@ fn sample(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64>
         })
 }
 
-fn daemon_env(db: &TestDb, sim: &tributary::simulate::RunningSimulator) -> HashMap<String, String> {
+fn daemon_env(db: &TestDb, sim: &tributary_simulator::RunningSimulator) -> HashMap<String, String> {
     let mut env = env_for(db, sim);
     env.insert("TRIBUTARY__SERVER__BIND".into(), "127.0.0.1:0".into());
     env.insert(

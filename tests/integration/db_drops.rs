@@ -89,7 +89,7 @@ impl Drop for Proxy {
     }
 }
 
-async fn listed(sim: &tributary::simulate::RunningSimulator, path: &str) -> i64 {
+async fn listed(sim: &tributary_simulator::RunningSimulator, path: &str) -> i64 {
     served(sim, path)
         .await
         .as_array()
@@ -141,7 +141,7 @@ async fn offers_requested(db: &TestDb) {
 /// it, with the stream's staging transaction and the pass lock open on proxied connections.
 async fn setup() -> (
     TestDb,
-    tributary::simulate::RunningSimulator,
+    tributary_simulator::RunningSimulator,
     Proxy,
     tributary::config::Settings,
     sqlx::PgPool,
@@ -166,7 +166,7 @@ async fn setup() -> (
 }
 
 /// Every PlanningNow order and offer the simulator lists is stored.
-async fn assert_all_landed(db: &TestDb, sim: &tributary::simulate::RunningSimulator) {
+async fn assert_all_landed(db: &TestDb, sim: &tributary_simulator::RunningSimulator) {
     let offers = db.count("SELECT count(*) FROM planningnow.offers").await;
     assert_eq!(
         db.count("SELECT count(*) FROM planningnow.orders").await,

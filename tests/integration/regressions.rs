@@ -10,9 +10,9 @@ use serde_json::json;
 use crate::common::*;
 use tributary::daemon::Daemon;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::{self, RunningSimulator, SimOptions};
 use tributary::sources::{self, aircalc};
 use tributary::sync::{Shutdown, SyncOptions, try_sync_source};
+use tributary_simulator::{RunningSimulator, SimOptions};
 
 /// Every source enabled against the simulator, as a user would set them; Aimsio limited to
 /// `entities`.
@@ -42,7 +42,7 @@ pub fn all_sources_env(
 
 /// The simulator with `orders` PlanningNow orders and `projects` aircalc projects.
 async fn sim_with(orders: usize, projects: usize) -> RunningSimulator {
-    simulate::start(
+    tributary_simulator::start(
         ([127, 0, 0, 1], 0).into(),
         SimOptions {
             orders,
@@ -88,7 +88,7 @@ async fn project_fetches(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn simulate_and_sync_of_all_sources_succeeds_twice_and_asks_nothing_known_again() {
     let db = fresh_db().await;
-    let sim = simulate::start(([127, 0, 0, 1], 0).into(), SimOptions::default())
+    let sim = tributary_simulator::start(([127, 0, 0, 1], 0).into(), SimOptions::default())
         .await
         .expect("simulator");
     let env = pairs(&all_sources_env(&db, &sim, "JobOrder"));

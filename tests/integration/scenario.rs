@@ -34,7 +34,7 @@ use tokio::process::{Child, Command};
 use crate::common::*;
 use crate::db_drops::Proxy;
 use crate::regressions::all_sources_env;
-use tributary::simulate::{self, Limit, RunningSimulator, SimOptions};
+use tributary_simulator::{Limit, RunningSimulator, SimOptions};
 
 /// aircalc's budget in the scenarios: the simulator allows 200 per 20 s, tributary keeps
 /// 20 in reserve.
@@ -135,7 +135,7 @@ impl Scenario {
                 ..limits["aircalc"].clone()
             },
         );
-        let sim = simulate::start(
+        let sim = tributary_simulator::start(
             ([127, 0, 0, 1], 0).into(),
             SimOptions {
                 seed,

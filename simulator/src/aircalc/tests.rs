@@ -11,7 +11,8 @@ use super::data::Store;
 use super::model::parse_iso;
 use super::mutate::{Plan, apply};
 use super::units::{UNIT_TYPES, users};
-use crate::{RunningSimulator, SimOptions, start};
+use crate::options::SimOptions;
+use crate::server::{RunningSimulator, start};
 
 fn parse(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("stored JSON")

@@ -9,19 +9,21 @@ WORKDIR /build
 # The dependencies first, against empty sources: this layer is rebuilt only when
 # Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY simulator/Cargo.toml simulator/
+RUN mkdir src simulator/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && touch src/lib.rs simulator/src/lib.rs \
     && cargo build --release --locked \
-    && rm -r src
+    && rm -r src simulator/src
 COPY src src
+COPY simulator/src simulator/src
 COPY migrations migrations
 COPY config config
 # The checked queries build against their committed cache (.cargo sets SQLX_OFFLINE).
 COPY .cargo .cargo
 COPY .sqlx .sqlx
 # COPY keeps the files' times, which may be older than the empty sources' build.
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs simulator/src/lib.rs \
     && cargo build --release --locked
 
 FROM debian:bookworm-slim

@@ -1,16 +1,20 @@
 //! `tributary bench`: sync N simulated orders and print orders/s, rows/s and peak RSS. The
-//! simulator runs in a child process so that the figures are tributary's alone. Uses the
+//! simulator runs in a child process (`tributary simulate`) so that the figures are
+//! tributary's alone: the bench picks the address it listens on and waits until it answers
+//! there, and takes the URLs and credentials from the simulator crate. Uses the
 //! `tributary_bench` database on the configured server, recreated for every N.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{ExitCode, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+use tributary_simulator::{Endpoints, SimOptions};
 
 use crate::config::{BudgetSettings, Settings};
-use crate::demo::with_database;
+use crate::database_url::with_database;
 use crate::http::Budget;
 use crate::sources::aircalc::AircalcSettings;
 use crate::sources::planningnow::PlanningNowSettings;
@@ -32,31 +36,25 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
         )))
         .execute(&admin)
         .await?;
+        let simulator = SimOptions::default();
+        let endpoints = Endpoints::new(free_local_address()?);
         let exe = std::env::current_exe()?;
         let mut child = tokio::process::Command::new(exe)
             .args([
                 "simulate",
                 "--bind",
-                "127.0.0.1:0",
+                &endpoints.addr().to_string(),
                 "--orders",
                 &orders.to_string(),
+                "--token",
+                &simulator.planningnow_token,
             ])
-            .stdout(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .context("cannot start the simulator process")?;
-        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-        let mut base = None;
-        while let Some(line) = lines.next_line().await? {
-            if let Some(url) = line.strip_prefix("PlanningNow: base_url ") {
-                base = url.split_whitespace().next().map(str::to_string);
-                break;
-            }
-        }
-        let Some(base) = base else {
-            bail!("the simulator did not say where it listens")
-        };
+        wait_until_serving(&mut child, &endpoints).await?;
         settings
             .source_mut(sources::planningnow::NAME)
             .expect("every source is in the settings")
@@ -64,8 +62,8 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
                 pn.common.enabled = true;
                 // Measure the sync, not the politeness limit.
                 pn.common.requests_per_second = 1000.0;
-                pn.base_url = base;
-                pn.token = Some(SecretString::from("sim-token"));
+                pn.base_url = endpoints.planningnow_url();
+                pn.token = Some(SecretString::from(simulator.planningnow_token));
             });
 
         let pool = db::connect(&settings.database).await?;
@@ -133,6 +131,36 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// A loopback address with a port that was free a moment ago, for the simulator to listen
+/// on (the system picks the port; another process could take it in between, and then the
+/// simulator fails to start, which [`wait_until_serving`] reports).
+fn free_local_address() -> anyhow::Result<SocketAddr> {
+    let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .context("cannot find a free port for the simulator")?;
+    Ok(probe.local_addr()?)
+}
+
+/// Waits until the simulator in `child` answers at `endpoints` (it binds first and serves
+/// once its data is generated); fails when the child ends first.
+async fn wait_until_serving(child: &mut Child, endpoints: &Endpoints) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()?;
+    let stats = format!("{}/_sim/stats", endpoints.url());
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "the simulator ended before it served at {}: {status}",
+                endpoints.addr()
+            );
+        }
+        match client.get(&stats).send().await {
+            Ok(answer) if answer.status().is_success() => return Ok(()),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// What the persisted request budget costs per request: admissions into a roomy window.
 async fn ledger_latency(settings: &Settings) -> anyhow::Result<()> {
     const N: u32 = 500;
@@ -182,14 +210,11 @@ pub async fn aircalc(mut settings: Settings, projects: usize) -> anyhow::Result<
     .execute(&admin)
     .await?;
     settings.database.url = with_database(&server_url, &database)?.into();
-    let sim = crate::simulate::start(
-        ([127, 0, 0, 1], 0).into(),
-        crate::simulate::SimOptions {
-            aircalc_projects: projects,
-            ..crate::simulate::SimOptions::default()
-        },
-    )
-    .await?;
+    let options = SimOptions {
+        aircalc_projects: projects,
+        ..SimOptions::default()
+    };
+    let sim = tributary_simulator::start(([127, 0, 0, 1], 0).into(), options.clone()).await?;
     let window_secs = 6;
     reqwest::Client::new()
         .put(format!("{}/_sim/limits/aircalc", sim.url()))
@@ -211,8 +236,8 @@ pub async fn aircalc(mut settings: Settings, projects: usize) -> anyhow::Result<
             };
             ac.base_url = sim.aircalc_url();
             ac.token_url = sim.aircalc_token_url();
-            ac.client_id = "sim-client".into();
-            ac.client_secret = Some(SecretString::from("sim-secret"));
+            ac.client_id = options.aircalc_client_id;
+            ac.client_secret = Some(SecretString::from(options.aircalc_client_secret));
         });
     let pool = db::connect(&settings.database).await?;
     db::migrate(&pool).await?;

@@ -10,12 +10,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tributary_simulator::SimOptions;
 
 use crate::config::Settings;
-use crate::db::runs::RunStatus;
 use crate::signals::StopSignals;
-use crate::simulate::{self, SimOptions};
-use crate::sync::{SourceReport, SyncOptions};
+use crate::sync::SyncOptions;
 use crate::telemetry::LogFormat;
 use crate::{bench, db, demo, report, sources};
 
@@ -200,7 +199,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 eprintln!("stopped before syncing: {}", not_run.join(", "));
                 return Ok(ExitCode::from(130));
             }
-            Ok(exit_code(&reports))
+            Ok(report::exit_code(&reports))
         }
         Command::Run => match crate::daemon::run(settings()).await {
             Ok(()) => Ok(ExitCode::SUCCESS),
@@ -286,7 +285,7 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
                 ..defaults.clone()
             };
             let mut signals = StopSignals::new().context("listening for SIGTERM and SIGINT")?;
-            let sim = simulate::start(bind, options)
+            let sim = tributary_simulator::start(bind, options)
                 .await
                 .with_context(|| format!("cannot serve on {bind}"))?;
             println!("listening on {}", sim.url());
@@ -336,21 +335,4 @@ async fn stop_on_signals(mut signals: StopSignals, shutdown: crate::sync::Shutdo
     shutdown.abort.cancel();
     signals.recv().await;
     std::process::exit(130);
-}
-
-/// 1 when any pass failed, else 130 when one was stopped by a signal, else 3 when one ran
-/// out of request budget, else 0.
-pub fn exit_code(reports: &[SourceReport]) -> ExitCode {
-    if reports.iter().any(|r| r.status == RunStatus::Failed) {
-        ExitCode::FAILURE
-    } else if reports.iter().any(|r| r.status == RunStatus::Cancelled) {
-        ExitCode::from(130)
-    } else if reports
-        .iter()
-        .any(|r| r.status == RunStatus::BudgetExhausted)
-    {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    }
 }

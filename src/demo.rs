@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{PgPool, Row};
+use tributary_simulator::{RunningSimulator, SimOptions};
 
 use crate::config::Settings;
+use crate::database_url::with_database;
 use crate::pgcluster::{self, PrivateCluster};
-use crate::simulate::{self, SimOptions};
 use crate::sources::aimsio::AimsioSettings;
 use crate::sources::aircalc::AircalcSettings;
 use crate::sources::planningnow::PlanningNowSettings;
@@ -40,15 +41,8 @@ FROM analytics.order_projects
 ORDER BY aircalc_project_no IS NULL, order_ges_netto DESC
 LIMIT 5";
 
-/// `url` with its database name replaced.
-pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
-    let mut parsed = reqwest::Url::parse(url).context("database.url is not a URL")?;
-    parsed.set_path(&format!("/{database}"));
-    Ok(parsed.to_string())
-}
-
 /// Points every source at the simulator.
-fn use_simulator(settings: &mut Settings, sim: &simulate::RunningSimulator, options: &SimOptions) {
+fn use_simulator(settings: &mut Settings, sim: &RunningSimulator, options: &SimOptions) {
     settings
         .source_mut(sources::planningnow::NAME)
         .expect("every source is in the settings")
@@ -152,7 +146,7 @@ async fn sync_and_show(
         aircalc_projects: orders * 2 / 5,
         ..SimOptions::default()
     };
-    let sim = simulate::start(([127, 0, 0, 1], 0).into(), options.clone())
+    let sim = tributary_simulator::start(([127, 0, 0, 1], 0).into(), options.clone())
         .await
         .context("cannot start the simulator")?;
     use_simulator(&mut settings, &sim, &options);
@@ -211,5 +205,5 @@ async fn sync_and_show(
     )
     .await?;
     sim.stop().await;
-    Ok(crate::cli::exit_code(&reports))
+    Ok(report::exit_code(&reports))
 }

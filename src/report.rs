@@ -1,6 +1,8 @@
-//! Human output of commands: the per-stream sync summary, `status`, and plain text tables.
+//! Output of commands: the per-stream sync summary and the exit code it means, `status`,
+//! and plain text tables.
 
 use std::fmt::Write;
+use std::process::ExitCode;
 
 use crate::db::runs::{LastRun, RunStatus};
 use crate::status::Status;
@@ -237,4 +239,21 @@ fn runs_table(runs: &[LastRun]) -> String {
         ],
         &rows,
     )
+}
+
+/// 1 when any pass failed, else 130 when one was stopped by a signal, else 3 when one ran
+/// out of request budget, else 0.
+pub fn exit_code(reports: &[SourceReport]) -> ExitCode {
+    if reports.iter().any(|r| r.status == RunStatus::Failed) {
+        ExitCode::FAILURE
+    } else if reports.iter().any(|r| r.status == RunStatus::Cancelled) {
+        ExitCode::from(130)
+    } else if reports
+        .iter()
+        .any(|r| r.status == RunStatus::BudgetExhausted)
+    {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

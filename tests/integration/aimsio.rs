@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::SimOptions;
 use tributary::sources::{self, aimsio};
 use tributary::sync::{SourceReport, SyncOptions, sync_source};
+use tributary_simulator::SimOptions;
 
 const LIST: &str = "GET /aimsio/rest/api/standard/v1/{entity}";
 const DETAIL: &str = "GET /aimsio/rest/api/standard/v1/{entity}/{guid}";

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::SimOptions;
 use tributary::sources::{self, aircalc, planningnow};
 use tributary::sync::{SourceReport, SyncOptions, sync_source};
+use tributary_simulator::SimOptions;
 
 const BY_NO: &str = "GET /aircalc/external/project-by-no/v0/{projectNo}";
 const TOKEN: &str = "POST /aircalc/oauth/token";

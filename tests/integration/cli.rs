@@ -167,7 +167,7 @@ async fn bad_configuration_stops_before_any_network_or_database_work() {
 #[tokio::test]
 async fn migrate_creates_the_database_when_it_is_missing() {
     let app = TestApp::builder().without_simulator().spawn().await;
-    let missing = tributary::demo::with_database(
+    let missing = tributary::database_url::with_database(
         &app.db().url,
         &format!("{}_new", app.db().url.rsplit('/').next().unwrap()),
     )

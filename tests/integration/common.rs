@@ -17,9 +17,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 use tributary::config::Settings;
-use tributary::simulate::{self, RunningSimulator, SimOptions};
 use tributary::sources;
 use tributary::sync::{SourceReport, SyncOptions, sync_source};
+use tributary_simulator::{RunningSimulator, SimOptions};
 
 /// The variable that names the tests' server (any database on it; the role must be allowed to
 /// create databases).
@@ -32,7 +32,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// URL of a database on the test server with the given name.
 fn on_server(server: &str, database: &str) -> String {
-    tributary::demo::with_database(server, database).expect("a valid server URL")
+    tributary::database_url::with_database(server, database).expect("a valid server URL")
 }
 
 async fn server() -> String {
@@ -291,7 +291,7 @@ impl TestAppBuilder {
         let db = fresh_db().await;
         let sim = match self.sim {
             Some(options) => Some(
-                simulate::start(([127, 0, 0, 1], 0).into(), options)
+                tributary_simulator::start(([127, 0, 0, 1], 0).into(), options)
                     .await
                     .expect("start the simulator"),
             ),

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use serde_norway::Value;
 use tributary::config::Settings;
-use tributary::simulate::SimOptions;
 use tributary::sources::aimsio::AimsioSettings;
 use tributary::sources::aircalc::AircalcSettings;
+use tributary_simulator::SimOptions;
 
 use crate::common::*;
 

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::SimOptions;
 use tributary::sources::REGISTRY;
 use tributary::sync::{SyncOptions, sync_source};
+use tributary_simulator::SimOptions;
 
 use crate::common::*;
 use crate::regressions::all_sources_builder;

@@ -9,9 +9,9 @@ use serde_json::json;
 use crate::common::*;
 use tributary::daemon::Daemon;
 use tributary::db::runs::RunStatus;
-use tributary::simulate::SimOptions;
 use tributary::sources::{self, aircalc};
 use tributary::sync::{Shutdown, SyncOptions, try_sync_source};
+use tributary_simulator::SimOptions;
 
 /// Every source enabled against a simulator with `orders` PlanningNow orders and
 /// `projects` aircalc projects; Aimsio limited to `entities`.

@@ -34,7 +34,7 @@ use tokio::process::{Child, Command};
 use crate::common::*;
 use crate::db_drops::Proxy;
 use crate::regressions::all_sources_builder;
-use tributary::simulate::{Limit, SimOptions};
+use tributary_simulator::{Limit, SimOptions};
 
 /// aircalc's budget in the scenarios: the simulator allows 200 per 20 s, tributary keeps
 /// 20 in reserve.

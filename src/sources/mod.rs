@@ -105,3 +105,21 @@ pub fn build(
         .map(|r| (r.build)(settings, pool))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::known_keys_with;
+    use crate::sources::REGISTRY;
+
+    #[test]
+    fn every_sources_defaults_hold_its_own_keys_only() {
+        let general = known_keys_with(&[]);
+        for registration in REGISTRY {
+            assert_eq!(registration.settings.name, registration.name);
+            let own = format!("sources.{}.", registration.name);
+            for key in known_keys_with(&[registration.settings]) {
+                assert!(general.contains(&key) || key.starts_with(&own), "{key}");
+            }
+        }
+    }
+}

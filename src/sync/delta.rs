@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
 use super::apply::{Applied, Batch, Deletes, GuardTrip, Stager, soft_delete_missing};
-use super::context::{StreamContext, StreamResult};
+use super::context::StreamContext;
 use super::error::SyncError;
 use super::table::Table;
 use super::values::{row_line, unstorable};
@@ -45,17 +45,8 @@ struct Item {
     updated_ms: i64,
 }
 
+/// Lists, fetches what is new or changed, and soft-deletes what vanished.
 pub async fn sync(
-    ctx: &StreamContext<'_>,
-    client: &ApiClient,
-    stream: &DeltaStream,
-) -> StreamResult {
-    let mut counts = RunCounts::default();
-    let error = run(ctx, client, stream, &mut counts).await.err();
-    StreamResult { counts, error }
-}
-
-async fn run(
     ctx: &StreamContext<'_>,
     client: &ApiClient,
     stream: &DeltaStream,

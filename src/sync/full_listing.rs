@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::apply::{Applied, Batch, Deletes, Stager};
-use super::context::{StreamContext, StreamResult};
+use super::context::StreamContext;
 use super::error::SyncError;
 use super::listing::{self, ChannelReader, Item, Limits};
 use super::normalize::{Normalizer, Rejected};
@@ -90,25 +90,6 @@ impl Sink {
 
 /// Fetches the listing and applies it.
 pub async fn sync(
-    ctx: &StreamContext<'_>,
-    client: &ApiClient,
-    stream: &ListingStream,
-    tz: Tz,
-) -> StreamResult {
-    let mut counts = RunCounts::default();
-    match run(ctx, client, stream, tz, &mut counts).await {
-        Ok(()) => StreamResult {
-            counts,
-            error: None,
-        },
-        Err(e) => StreamResult {
-            counts,
-            error: Some(e),
-        },
-    }
-}
-
-async fn run(
     ctx: &StreamContext<'_>,
     client: &ApiClient,
     stream: &ListingStream,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
 use super::apply::{Applied, Batch, Deletes, Stager};
-use super::context::{StreamContext, StreamResult};
+use super::context::StreamContext;
 use super::error::SyncError;
 use super::normalize::Normalizer;
 use super::table::Table;
@@ -29,17 +29,8 @@ pub struct LookupStream {
     pub id_field: &'static str,
 }
 
+/// Fetches the referenced objects not stored yet, a chunk of ids per request.
 pub async fn sync(
-    ctx: &StreamContext<'_>,
-    client: &ApiClient,
-    stream: &LookupStream,
-) -> StreamResult {
-    let mut counts = RunCounts::default();
-    let error = run(ctx, client, stream, &mut counts).await.err();
-    StreamResult { counts, error }
-}
-
-async fn run(
     ctx: &StreamContext<'_>,
     client: &ApiClient,
     stream: &LookupStream,

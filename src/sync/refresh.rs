@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, PgPool};
 
 use super::apply::{Applied, Batch, Deletes, GuardTrip, Staging};
-use super::context::{StreamContext, StreamResult};
+use super::context::StreamContext;
 use super::error::SyncError;
 use super::normalize::Normalizer;
 use super::table::Table;
@@ -90,17 +90,8 @@ pub struct RefreshStream {
     pub hooks: Box<dyn Refresh>,
 }
 
+/// Fetches the objects due, most urgent first, and stores each in one transaction.
 pub async fn sync(
-    ctx: &StreamContext<'_>,
-    client: &ApiClient,
-    stream: &RefreshStream,
-) -> StreamResult {
-    let mut counts = RunCounts::default();
-    let error = run(ctx, client, stream, &mut counts).await.err();
-    StreamResult { counts, error }
-}
-
-async fn run(
     ctx: &StreamContext<'_>,
     client: &ApiClient,
     stream: &RefreshStream,

@@ -11,6 +11,7 @@ use super::delta::{self, DeltaStream};
 use super::full_listing::{self, ListingStream};
 use super::lookup::{self, LookupStream};
 use super::refresh::{self, RefreshStream};
+use crate::db::runs::RunCounts;
 use crate::http::{ApiClient, CHECK_BODY_LIMIT, ClientStats, HttpError};
 
 /// One stream of a source, in the pattern the engine runs it by.
@@ -38,11 +39,17 @@ impl Stream {
     }
 
     async fn sync(&self, ctx: &StreamContext<'_>, client: &ApiClient) -> StreamResult {
-        match self {
-            Stream::Listing(s, tz) => full_listing::sync(ctx, client, s, *tz).await,
-            Stream::Delta(s) => delta::sync(ctx, client, s).await,
-            Stream::Refresh(s) => refresh::sync(ctx, client, s).await,
-            Stream::Lookup(s) => lookup::sync(ctx, client, s).await,
+        let mut counts = RunCounts::default();
+        let c = &mut counts;
+        let result = match self {
+            Stream::Listing(s, tz) => full_listing::sync(ctx, client, s, *tz, c).await,
+            Stream::Delta(s) => delta::sync(ctx, client, s, c).await,
+            Stream::Refresh(s) => refresh::sync(ctx, client, s, c).await,
+            Stream::Lookup(s) => lookup::sync(ctx, client, s, c).await,
+        };
+        StreamResult {
+            counts,
+            error: result.err(),
         }
     }
 }

@@ -139,20 +139,8 @@ impl AimsioSettings {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::known_keys_with;
     use crate::config::testing::{load, load_error};
     use crate::sources::aimsio::settings::{AimsioSettings, SETTINGS};
-
-    #[test]
-    fn its_defaults_hold_its_own_keys_only() {
-        let general = known_keys_with(&[]);
-        for key in known_keys_with(&[SETTINGS]) {
-            assert!(
-                general.contains(&key) || key.starts_with("sources.aimsio."),
-                "{key}"
-            );
-        }
-    }
 
     #[test]
     fn an_environment_names_the_server_and_entities_may_be_comma_separated() {

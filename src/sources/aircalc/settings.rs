@@ -117,20 +117,9 @@ impl AircalcSettings {
 
 #[cfg(test)]
 mod tests {
+    use crate::config::ClientAuth;
     use crate::config::testing::{load, load_error};
-    use crate::config::{ClientAuth, known_keys_with};
     use crate::sources::aircalc::settings::{AircalcSettings, SETTINGS};
-
-    #[test]
-    fn its_defaults_hold_its_own_keys_only() {
-        let general = known_keys_with(&[]);
-        for key in known_keys_with(&[SETTINGS]) {
-            assert!(
-                general.contains(&key) || key.starts_with("sources.aircalc."),
-                "{key}"
-            );
-        }
-    }
 
     #[test]
     fn defaults_hold_the_budget_aircalc_gives() {

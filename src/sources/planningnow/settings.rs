@@ -77,20 +77,8 @@ impl PlanningNowSettings {
 mod tests {
     use secrecy::ExposeSecret;
 
-    use crate::config::known_keys_with;
     use crate::config::testing::{load, load_error, tempfile};
     use crate::sources::planningnow::settings::{PlanningNowSettings, SETTINGS};
-
-    #[test]
-    fn its_defaults_hold_its_own_keys_only() {
-        let general = known_keys_with(&[]);
-        for key in known_keys_with(&[SETTINGS]) {
-            assert!(
-                general.contains(&key) || key.starts_with("sources.planningnow."),
-                "{key}"
-            );
-        }
-    }
 
     #[test]
     fn defaults_load_disabled_in_berlin() {

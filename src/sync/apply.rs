@@ -1,13 +1,15 @@
-//! Applying a complete listing to its tables in one transaction: rows are COPYed into
-//! temporary staging tables batch by batch, then merged (insert new, update changed, leave
-//! unchanged rows untouched, soft-delete what vanished) behind the deletion guard, and the
-//! stream's checkpoint is written in the same transaction.
+//! Staging and merging rows in a transaction (deltas, per-object refreshes, lookups): rows
+//! are COPYed into temporary staging tables, then merged (insert new, update changed, leave
+//! unchanged rows untouched, soft-delete an object's vanished children) with the stream's
+//! checkpoint. Also the deletion guard's policy and its refusals, which complete listings
+//! (`load`) share.
 
 use std::collections::BTreeMap;
 
 use sqlx::AssertSqlSafe;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use super::statements::{changed_sql, fill_hash_sql, insert_sql, key_match};
 use super::table::Table;
 use super::values::copy_line;
 use crate::db::checkpoints;
@@ -108,6 +110,10 @@ impl DeletePolicy {
     }
 }
 
+/// Row counts of a merge, per table.
+pub type Merged = BTreeMap<String, TableCounts>;
+
+/// How a complete listing went: applied, or refused by the deletion guard.
 pub enum Applied {
     Done(BTreeMap<String, TableCounts>),
     Refused(GuardTrip),
@@ -118,8 +124,6 @@ pub enum Applied {
 pub enum Deletes<'a> {
     /// None: upsert only.
     None,
-    /// The staged rows are a complete listing: what it lacks is soft-deleted under the policy.
-    Listing(DeletePolicy),
     /// The staged rows replace every row whose first key column holds one of these values
     /// (an object refreshed whole: its vanished children go).
     Within(&'a [String]),
@@ -217,40 +221,20 @@ impl<'t> Staging<'t> {
         tx: &mut PgConnection,
         run_id: i64,
         deletes: Deletes<'_>,
-    ) -> Result<Applied, sqlx::Error> {
+    ) -> Result<Merged, sqlx::Error> {
         let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
         for i in 0..self.tables.len() {
             sqlx::query(AssertSqlSafe(format!("ANALYZE {}", self.stage_name(i))))
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Deletes::Listing(policy) = deletes {
-            for (i, table) in self.tables.iter().enumerate() {
-                // NOT EXISTS in WHERE plans as an anti-join; inside FILTER it would be a
-                // per-row subplan, quadratic in the table's size.
-                let sql = format!(
-                    "SELECT (SELECT count(*) FROM {0} t WHERE t._deleted_at IS NULL AND {1}), \
-                     (SELECT count(*) FROM {0} t WHERE t._deleted_at IS NULL)",
-                    table.name,
-                    self.vanished_condition(table, i, &root_key)
-                );
-                let (gone, live): (i64, i64) = sqlx::query_as(AssertSqlSafe(sql))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if policy.refuses(gone, live, i == 0 && self.staged[0] == 0) {
-                    return Ok(Applied::Refused(GuardTrip::Listing {
-                        table: table.name.to_string(),
-                        vanished: gone,
-                        live,
-                    }));
-                }
-            }
-        }
-
         let mut counts = BTreeMap::new();
         for (i, table) in self.tables.iter().enumerate() {
             let stage = self.stage_name(i);
-            let updated = sqlx::query(AssertSqlSafe(update_sql(table, &stage)))
+            sqlx::query(AssertSqlSafe(fill_hash_sql(table, &stage)))
+                .execute(&mut *tx)
+                .await?;
+            let updated = sqlx::query(AssertSqlSafe(changed_sql(table, &stage)))
                 .bind(run_id)
                 .execute(&mut *tx)
                 .await?
@@ -263,14 +247,6 @@ impl<'t> Staging<'t> {
             let vanished = self.vanished_condition(table, i, &root_key);
             let deleted = match deletes {
                 Deletes::None => 0,
-                Deletes::Listing(_) => sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL AND {vanished}",
-                    table.name,
-                )))
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
                 Deletes::Within(scope) => {
                     let first = &table.key[0];
                     sqlx::query(AssertSqlSafe(format!(
@@ -297,7 +273,7 @@ impl<'t> Staging<'t> {
                 },
             );
         }
-        Ok(Applied::Done(counts))
+        Ok(counts)
     }
 
     /// A live row of `t` is gone when it is not staged and its root record was not rejected.
@@ -347,16 +323,12 @@ impl<'t> Stager<'t> {
         run_id: i64,
         deletes: Deletes<'_>,
         checkpoint: (&str, &str, serde_json::Value),
-    ) -> Result<Applied, sqlx::Error> {
-        let applied = self.staging.merge(&mut self.tx, run_id, deletes).await?;
-        if let Applied::Refused(_) = applied {
-            self.tx.rollback().await?;
-            return Ok(applied);
-        }
+    ) -> Result<Merged, sqlx::Error> {
+        let merged = self.staging.merge(&mut self.tx, run_id, deletes).await?;
         let (source, stream, cursor) = checkpoint;
         checkpoints::write(&mut *self.tx, source, stream, cursor, run_id).await?;
         self.tx.commit().await?;
-        Ok(applied)
+        Ok(merged)
     }
 }
 
@@ -421,50 +393,4 @@ pub async fn soft_delete_missing(
     checkpoints::write(&mut *tx, source, stream, cursor, run_id).await?;
     tx.commit().await?;
     Ok(deleted)
-}
-
-fn key_match(table: &Table, left: &str, right: &str) -> String {
-    table
-        .key
-        .iter()
-        .map(|c| format!("{left}.{0} = {right}.{0}", c.name))
-        .collect::<Vec<_>>()
-        .join(" AND ")
-}
-
-fn update_sql(table: &Table, stage: &str) -> String {
-    let data: Vec<&str> = table
-        .columns
-        .iter()
-        .map(|c| c.name)
-        .chain(["raw"])
-        .collect();
-    let set: Vec<String> = data.iter().map(|c| format!("{c} = s.{c}")).collect();
-    let old: Vec<String> = data.iter().map(|c| format!("t.{c}")).collect();
-    let new: Vec<String> = data.iter().map(|c| format!("s.{c}")).collect();
-    format!(
-        "UPDATE {} t SET {}, _changed_at = now(), _deleted_at = NULL, _run_id = $1 \
-         FROM {} s WHERE {} AND (({}) IS DISTINCT FROM ({}) OR t._deleted_at IS NOT NULL)",
-        table.name,
-        set.join(", "),
-        stage,
-        key_match(table, "t", "s"),
-        old.join(", "),
-        new.join(", ")
-    )
-}
-
-fn insert_sql(table: &Table, stage: &str) -> String {
-    let columns: Vec<&str> = table.staged_columns().iter().map(|(n, _)| *n).collect();
-    let select: Vec<String> = columns.iter().map(|c| format!("s.{c}")).collect();
-    format!(
-        "INSERT INTO {0} ({1}, _inserted_at, _changed_at, _run_id) \
-         SELECT {2}, now(), now(), $1 FROM {3} s \
-         WHERE NOT EXISTS (SELECT 1 FROM {0} t WHERE {4}) ON CONFLICT DO NOTHING",
-        table.name,
-        columns.join(", "),
-        select.join(", "),
-        stage,
-        key_match(table, "t", "s")
-    )
 }

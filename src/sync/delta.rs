@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
-use super::apply::{Applied, Batch, Deletes, GuardTrip, Stager, soft_delete_missing};
+use super::apply::{Batch, Deletes, GuardTrip, Stager, soft_delete_missing};
 use super::context::StreamContext;
 use super::error::SyncError;
 use super::table::Table;
@@ -348,15 +348,13 @@ async fn commit(
     }
     stager.stage(batch).await?;
     let cursor = json!({"in_progress": true, "details_committed": committed, "high_water_updated_at_ms": high_water});
-    if let Applied::Done(counts) = stager
+    let merged = stager
         .finish(ctx.run_id, Deletes::None, (ctx.source, stream.name, cursor))
-        .await?
-    {
-        for c in counts.values() {
-            totals.inserted += c.inserted;
-            totals.updated += c.updated;
-            totals.unchanged += c.unchanged;
-        }
+        .await?;
+    for c in merged.values() {
+        totals.inserted += c.inserted;
+        totals.updated += c.updated;
+        totals.unchanged += c.unchanged;
     }
     Ok(())
 }

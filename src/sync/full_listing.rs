@@ -8,10 +8,11 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::apply::{Applied, Batch, Deletes, Stager};
+use super::apply::Applied;
 use super::context::StreamContext;
 use super::error::SyncError;
 use super::listing::{self, ChannelReader, Item, Limits};
+use super::load::{ListingBatch, Load, Router};
 use super::normalize::{Normalizer, Rejected};
 use super::table::Table;
 use super::values::copy_line;
@@ -30,13 +31,15 @@ pub struct ListingStream {
     pub table: Table,
 }
 
-/// Collects normalized rows into batches on the parser thread.
+/// Collects normalized rows into batches on the parser thread, routing each to the
+/// database as new, changed or unchanged.
 struct Sink {
     normalizer: Normalizer,
-    batch: Batch,
+    router: Router,
+    batch: ListingBatch,
     tables: usize,
     batch_rows: u64,
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<ListingBatch>,
     rejects: Vec<Reject>,
 }
 
@@ -53,8 +56,7 @@ impl Sink {
         match self.normalizer.record(&record) {
             Ok(rows) => {
                 for (i, line) in rows {
-                    self.batch.rows[i].push_str(&line);
-                    self.batch.counts[i] += 1;
+                    self.router.route(i, &line, &mut self.batch);
                 }
             }
             Err(rejected) => self.reject(rejected, record),
@@ -78,8 +80,8 @@ impl Sink {
     }
 
     fn flush(&mut self) -> Result<(), String> {
-        let batch = std::mem::replace(&mut self.batch, Batch::new(self.tables));
-        if batch.rows() == 0 && batch.keep.is_empty() {
+        let batch = std::mem::replace(&mut self.batch, ListingBatch::new(self.tables));
+        if batch.is_empty() {
             return Ok(());
         }
         self.tx
@@ -104,15 +106,16 @@ pub async fn sync(
     };
     // Lock first, so that concurrent writers apply listings in the order they fetched them.
     let lock = format!("tributary:{}:{}", ctx.source, stream.name);
-    let mut stager = Stager::begin(ctx.pool, &stream.table, &lock).await?;
+    let (mut load, router) = Load::begin(ctx.pool, &stream.table, &lock, ctx.run_id).await?;
     let mut response = client.get(stream.path).await?;
 
     let tables = stream.table.flatten().len();
     let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Bytes, String>>(8);
-    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(2);
+    let (batch_tx, batch_rx) = mpsc::channel::<ListingBatch>(2);
     let mut sink = Sink {
         normalizer: Normalizer::new(stream.table.clone(), tz),
-        batch: Batch::new(tables),
+        router,
+        batch: ListingBatch::new(tables),
         tables,
         batch_rows: ctx.settings.batch_rows as u64,
         tx: batch_tx,
@@ -128,7 +131,7 @@ pub async fn sync(
             sink.item(item)
         })
         .and_then(|parsed| sink.flush().map(|()| parsed));
-        (parsed, sink.rejects)
+        (parsed, sink.rejects, sink.router.unseen())
     });
     let feed = async move {
         loop {
@@ -152,12 +155,12 @@ pub async fn sync(
         // Owned here so that a failed writer drops the receiver and unblocks the parser.
         let mut batches = batch_rx;
         while let Some(batch) = batches.recv().await {
-            stager.stage(batch).await?;
+            load.write(batch).await?;
         }
         Ok::<(), sqlx::Error>(())
     };
     let ((), written) = tokio::join!(feed, write);
-    let (parsed, rejected) = parser
+    let (parsed, rejected, unseen) = parser
         .await
         .map_err(|e| listing_error(format!("parser stopped: {e}")))?;
     counts.rejected = rejected.len() as u64;
@@ -179,15 +182,12 @@ pub async fn sync(
             "records without a readable key were set aside; nothing is soft-deleted this time"
         );
     }
-    let deletes = if keyless == 0 {
-        Deletes::Listing(ctx.delete_policy())
-    } else {
-        Deletes::None
-    };
-    let complete = stager
+    let deletes = (keyless == 0).then(|| ctx.delete_policy());
+    let complete = load
         .finish(
             ctx.run_id,
             deletes,
+            &unseen,
             (
                 ctx.source,
                 stream.name,

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
-use super::apply::{Applied, Batch, Deletes, Stager};
+use super::apply::{Batch, Deletes, Stager};
 use super::context::StreamContext;
 use super::error::SyncError;
 use super::normalize::Normalizer;
@@ -87,13 +87,11 @@ pub async fn sync(
         let mut stager = Stager::begin(ctx.pool, &stream.table, &lock).await?;
         stager.stage(batch).await?;
         let cursor = json!({"last_id": chunk.last()});
-        if let Applied::Done(done) = stager
+        let merged = stager
             .finish(ctx.run_id, Deletes::None, (ctx.source, stream.name, cursor))
-            .await?
-        {
-            for (table, c) in &done {
-                counts.add_table(table, c);
-            }
+            .await?;
+        for (table, c) in &merged {
+            counts.add_table(table, c);
         }
     }
     rejects::record(ctx.pool, ctx.source, ctx.stream, ctx.run_id, &rejected).await?;

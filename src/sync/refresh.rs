@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::apply::{Applied, Batch, Deletes, GuardTrip, Staging};
+use super::apply::{Batch, Deletes, GuardTrip, Staging};
 use super::context::StreamContext;
 use super::error::SyncError;
 use super::normalize::Normalizer;
@@ -276,12 +276,8 @@ async fn fetch_and_store(
         .await?;
     checkpoints::write(&mut *tx, ctx.source, stream.name, cursor, ctx.run_id).await?;
     tx.commit().await?;
-    for done in applied {
-        if let Applied::Done(tables) = done {
-            for (table, c) in &tables {
-                counts.add_table(table, c);
-            }
-        }
+    for (table, c) in applied.iter().flatten() {
+        counts.add_table(table, c);
     }
     Ok(())
 }

@@ -105,13 +105,14 @@ impl Table {
         out
     }
 
-    /// Key columns, data columns, then `raw`: the column order of staged rows.
+    /// Key columns, data columns, `raw`, then `_hash` (of all before it): the column order
+    /// of staged rows.
     pub fn staged_columns(&self) -> Vec<(&'static str, &'static str)> {
         self.key
             .iter()
             .chain(&self.columns)
             .map(|c| (c.name, c.ty.sql()))
-            .chain([("raw", "jsonb")])
+            .chain([("raw", "jsonb"), ("_hash", "bigint")])
             .collect()
     }
 }

@@ -91,9 +91,16 @@ pub fn row_line(
         push_field(&mut line, text.as_deref());
     }
     push_field(&mut line, Some(raw));
-    line.pop();
+    let hash = content_hash(&line);
+    line.push_str(&hash.to_string());
     line.push('\n');
     Ok(line)
+}
+
+/// The `_hash` of a row: a 64-bit hash of its COPY text (key, columns and raw). Stable
+/// across versions and processes (xxh3), so a stored hash can be compared with a new one.
+pub fn content_hash(line: &str) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(line.as_bytes()) as i64
 }
 
 pub(super) fn kind(v: &Value) -> &'static str {

@@ -1,0 +1,415 @@
+//! Loading a complete listing: change detection in Rust. Each table's stored rows are read
+//! as (key, `_hash`) first; while the listing streams in, a row whose key is stored with the
+//! same hash is unchanged and only its key is sent (for soft deletes); new and changed rows
+//! are staged whole; a table that was empty is loaded directly, without staging. At the end
+//! the staged rows are merged, what the listing lacks is soft-deleted behind the deletion
+//! guard, and the checkpoint is written, all in the stream's one transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures_util::TryStreamExt;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
+
+use super::apply::{Applied, DeletePolicy, GuardTrip};
+use super::statements::{changed_sql, fill_hash_sql, insert_sql, key_match};
+use super::table::Table;
+use crate::db::checkpoints;
+use crate::db::runs::TableCounts;
+
+/// A stored row: its `_hash` (NULL before the first sync that computed it), whether it is
+/// soft-deleted, and whether the listing has it.
+struct Entry {
+    hash: Option<i64>,
+    deleted: bool,
+    seen: bool,
+}
+
+/// The stored rows of one table, by the hash of their key's text.
+pub struct Stored {
+    rows: HashMap<u64, Entry>,
+}
+
+impl Stored {
+    /// Live rows the listing does not have (so far).
+    fn unseen(&self) -> u64 {
+        self.rows.values().filter(|e| !e.deleted && !e.seen).count() as u64
+    }
+
+    fn live(&self) -> u64 {
+        self.rows.values().filter(|e| !e.deleted).count() as u64
+    }
+}
+
+/// How the rows of a listing go to the database, decided per row on the parser thread.
+pub struct Router {
+    stored: Vec<Stored>,
+    key_columns: Vec<usize>,
+    /// Appended to a row loaded directly: `_inserted_at`, `_changed_at`, `_run_id`.
+    direct_suffix: String,
+}
+
+impl Router {
+    /// Routes one row (COPY text of the staged columns, `_hash` last) of table `i`.
+    pub fn route(&mut self, i: usize, line: &str, batch: &mut ListingBatch) {
+        batch.listed[i] += 1;
+        let stored = &mut self.stored[i];
+        if stored.rows.is_empty() {
+            batch.direct[i].push_str(line.trim_end_matches('\n'));
+            batch.direct[i].push_str(&self.direct_suffix);
+            return;
+        }
+        let key = key_text(line, self.key_columns[i]);
+        batch.keys[i].push_str(key);
+        batch.keys[i].push('\n');
+        let hash = line
+            .trim_end_matches('\n')
+            .rsplit('\t')
+            .next()
+            .and_then(|h| h.parse::<i64>().ok());
+        match stored.rows.get_mut(&key_hash(key)) {
+            Some(entry) => {
+                entry.seen = true;
+                if entry.deleted || entry.hash.is_none() || entry.hash != hash {
+                    batch.stage(i, line);
+                }
+            }
+            None => batch.stage(i, line),
+        }
+    }
+
+    /// Per table, the live stored rows the listing lacked.
+    pub fn unseen(&self) -> Vec<u64> {
+        self.stored.iter().map(Stored::unseen).collect()
+    }
+}
+
+/// The first `columns` fields of a COPY text line.
+fn key_text(line: &str, columns: usize) -> &str {
+    let mut end = 0;
+    for (n, (at, _)) in line.match_indices('\t').enumerate() {
+        end = at;
+        if n + 1 == columns {
+            break;
+        }
+    }
+    &line[..end]
+}
+
+fn key_hash(key: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+}
+
+/// What the parser hands the database writer, per table index.
+pub struct ListingBatch {
+    /// New and changed rows, to be staged.
+    pub rows: Vec<String>,
+    pub staged: Vec<u64>,
+    /// Keys of every row of a table that had rows (for soft deletes).
+    pub keys: Vec<String>,
+    /// Rows of a table that was empty, with the bookkeeping columns.
+    pub direct: Vec<String>,
+    /// Rows the listing had.
+    pub listed: Vec<u64>,
+    /// Root keys of rejected records: their stored rows (and children) stay.
+    pub keep: String,
+}
+
+impl ListingBatch {
+    pub fn new(tables: usize) -> Self {
+        Self {
+            rows: vec![String::new(); tables],
+            staged: vec![0; tables],
+            keys: vec![String::new(); tables],
+            direct: vec![String::new(); tables],
+            listed: vec![0; tables],
+            keep: String::new(),
+        }
+    }
+
+    fn stage(&mut self, i: usize, line: &str) {
+        self.rows[i].push_str(line);
+        self.staged[i] += 1;
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.listed.iter().sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows() == 0 && self.keep.is_empty()
+    }
+}
+
+/// One listing's transaction.
+pub struct Load<'t> {
+    tx: Transaction<'static, Postgres>,
+    tables: Vec<&'t Table>,
+    direct: Vec<bool>,
+    live: Vec<u64>,
+    staged: Vec<u64>,
+    listed: Vec<u64>,
+    direct_rows: Vec<u64>,
+}
+
+impl<'t> Load<'t> {
+    /// Opens the transaction, serializes writers of the same stream, creates the staging
+    /// tables and reads what is stored; the [`Router`] decides for each row on the parser
+    /// thread.
+    pub async fn begin(
+        pool: &PgPool,
+        root: &'t Table,
+        lock: &str,
+        run_id: i64,
+    ) -> Result<(Self, Router), sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(lock)
+            .execute(&mut *tx)
+            .await?;
+        let tables = root.flatten();
+        let mut stored = Vec::with_capacity(tables.len());
+        for (i, table) in tables.iter().enumerate() {
+            create_temp(&mut tx, &format!("_stage_{i}"), &table.staged_columns()).await?;
+            let keys: Vec<(&str, &str)> = table.key.iter().map(|c| (c.name, c.ty.sql())).collect();
+            create_temp(&mut tx, &format!("_listed_{i}"), &keys).await?;
+            stored.push(read_stored(&mut tx, table).await?);
+        }
+        let keep: Vec<(String, &str)> = root
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("k{i}"), c.ty.sql()))
+            .collect();
+        let keep: Vec<(&str, &str)> = keep.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        create_temp(&mut tx, "_keep", &keep).await?;
+        let now: String = sqlx::query_scalar("SELECT now()::text")
+            .fetch_one(&mut *tx)
+            .await?;
+        let n = tables.len();
+        let load = Self {
+            direct: stored.iter().map(|s| s.rows.is_empty()).collect(),
+            live: stored.iter().map(Stored::live).collect(),
+            staged: vec![0; n],
+            listed: vec![0; n],
+            direct_rows: vec![0; n],
+            tx,
+            tables: tables.clone(),
+        };
+        let router = Router {
+            key_columns: tables.iter().map(|t| t.key.len()).collect(),
+            stored,
+            direct_suffix: format!("\t{now}\t{now}\t{run_id}\n"),
+        };
+        Ok((load, router))
+    }
+
+    /// COPYs one batch: staged rows, listed keys, rows of empty tables, kept keys.
+    pub async fn write(&mut self, batch: ListingBatch) -> Result<(), sqlx::Error> {
+        for i in 0..self.tables.len() {
+            self.listed[i] += batch.listed[i];
+            self.staged[i] += batch.staged[i];
+            let staged: Vec<&str> = self.tables[i]
+                .staged_columns()
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            let keys: Vec<&str> = self.tables[i].key.iter().map(|c| c.name).collect();
+            let direct: Vec<&str> = staged
+                .iter()
+                .copied()
+                .chain(["_inserted_at", "_changed_at", "_run_id"])
+                .collect();
+            let copies = [
+                (format!("_stage_{i}"), staged, &batch.rows[i]),
+                (format!("_listed_{i}"), keys, &batch.keys[i]),
+                (self.tables[i].name.to_string(), direct, &batch.direct[i]),
+            ];
+            for (target, columns, rows) in copies {
+                if rows.is_empty() {
+                    continue;
+                }
+                let sql = format!("COPY {target} ({}) FROM STDIN", columns.join(", "));
+                copy(&mut self.tx, &sql, rows).await?;
+            }
+            if self.direct[i] {
+                self.direct_rows[i] += batch.listed[i];
+            }
+        }
+        if !batch.keep.is_empty() {
+            copy(&mut self.tx, "COPY _keep FROM STDIN", &batch.keep).await?;
+        }
+        Ok(())
+    }
+
+    /// Merges the staged rows and writes the checkpoint, all or nothing. `deletes`: the
+    /// listing is complete, and what it lacks is soft-deleted under that policy; `unseen`:
+    /// per table, the live rows the router did not see (0 spares the database the search).
+    pub async fn finish(
+        mut self,
+        run_id: i64,
+        deletes: Option<DeletePolicy>,
+        unseen: &[u64],
+        checkpoint: (&str, &str, serde_json::Value),
+    ) -> Result<Applied, sqlx::Error> {
+        let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
+        // Rows not seen may still be kept (their record was rejected): only the database
+        // knows; none unseen means none vanished.
+        let search: Vec<bool> = (0..self.tables.len())
+            .map(|i| deletes.is_some() && !self.direct[i] && unseen[i] > 0)
+            .collect();
+        for (i, table) in self.tables.iter().enumerate() {
+            if search[i] {
+                analyze(&mut self.tx, &format!("_listed_{i}")).await?;
+            }
+            let Some(policy) = deletes else { break };
+            let gone = if search[i] {
+                let sql = format!(
+                    "SELECT count(*) FROM {} t WHERE t._deleted_at IS NULL AND {}",
+                    table.name,
+                    vanished(table, i, &root_key)
+                );
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_one(&mut *self.tx)
+                    .await?
+            } else {
+                0
+            };
+            if policy.refuses(gone, self.live[i] as i64, i == 0 && self.listed[0] == 0) {
+                self.tx.rollback().await?;
+                return Ok(Applied::Refused(GuardTrip::Listing {
+                    table: table.name.to_string(),
+                    vanished: gone,
+                    live: self.live[i] as i64,
+                }));
+            }
+        }
+        let mut counts = BTreeMap::new();
+        for (i, table) in self.tables.iter().enumerate() {
+            let stage = format!("_stage_{i}");
+            let (mut inserted, mut updated) = (self.direct_rows[i], 0);
+            if self.staged[i] > 0 {
+                analyze(&mut self.tx, &stage).await?;
+                sqlx::query(AssertSqlSafe(fill_hash_sql(table, &stage)))
+                    .execute(&mut *self.tx)
+                    .await?;
+                updated = sqlx::query(AssertSqlSafe(changed_sql(table, &stage)))
+                    .bind(run_id)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                inserted += sqlx::query(AssertSqlSafe(insert_sql(table, &stage)))
+                    .bind(run_id)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+            }
+            let deleted = if search[i] {
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL AND {}",
+                    table.name,
+                    vanished(table, i, &root_key)
+                )))
+                .bind(run_id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected()
+            } else {
+                0
+            };
+            counts.insert(
+                table.name.to_string(),
+                TableCounts {
+                    inserted,
+                    updated,
+                    unchanged: self.listed[i].saturating_sub(inserted + updated),
+                    deleted,
+                },
+            );
+        }
+        let (source, stream, cursor) = checkpoint;
+        checkpoints::write(&mut *self.tx, source, stream, cursor, run_id).await?;
+        self.tx.commit().await?;
+        Ok(Applied::Done(counts))
+    }
+}
+
+async fn create_temp(
+    tx: &mut PgConnection,
+    name: &str,
+    columns: &[(&str, &str)],
+) -> Result<(), sqlx::Error> {
+    let columns: Vec<String> = columns.iter().map(|(n, t)| format!("{n} {t}")).collect();
+    let sql = format!(
+        "CREATE TEMP TABLE {name} ({}) ON COMMIT DROP",
+        columns.join(", ")
+    );
+    sqlx::query(AssertSqlSafe(sql)).execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn copy(tx: &mut PgConnection, sql: &str, rows: &str) -> Result<(), sqlx::Error> {
+    let mut copy = tx.copy_in_raw(sql).await?;
+    copy.send(rows.as_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+async fn analyze(tx: &mut PgConnection, table: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The stored rows of `table`: the hash of each key's text (as the normalizer renders it
+/// for the simple key types; any other rendering only costs a staged row), `_hash`, and
+/// whether it is soft-deleted.
+async fn read_stored(tx: &mut PgConnection, table: &Table) -> Result<Stored, sqlx::Error> {
+    let key: Vec<String> = table
+        .key
+        .iter()
+        .map(|c| format!("t.{}::text", c.name))
+        .collect();
+    let sql = format!(
+        "SELECT concat_ws(E'\\t', {}), t._hash, t._deleted_at IS NOT NULL FROM {} t",
+        key.join(", "),
+        table.name
+    );
+    let mut rows = HashMap::new();
+    let mut stored = sqlx::query_as::<_, (String, Option<i64>, bool)>(AssertSqlSafe(sql)).fetch(tx);
+    while let Some((key, hash, deleted)) = stored.try_next().await? {
+        let entry = Entry {
+            hash,
+            deleted,
+            seen: false,
+        };
+        rows.insert(key_hash(&key), entry);
+    }
+    Ok(Stored { rows })
+}
+
+/// A live row of `t` is gone when the listing lacks its key and its root record was not
+/// rejected.
+fn vanished(table: &Table, i: usize, root_key: &[&str]) -> String {
+    let kept: Vec<String> = table.key[..root_key.len()]
+        .iter()
+        .enumerate()
+        .map(|(k, c)| format!("kp.k{k} = t.{}", c.name))
+        .collect();
+    format!(
+        "NOT EXISTS (SELECT 1 FROM _listed_{i} s WHERE {}) AND NOT EXISTS (SELECT 1 FROM _keep kp WHERE {})",
+        key_match(table, "s", "t"),
+        kept.join(" AND ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sync::load::key_text;
+
+    #[test]
+    fn the_key_is_the_leading_fields_of_a_row() {
+        assert_eq!(key_text("7\tA\tx\t{}\t12\n", 1), "7");
+        assert_eq!(key_text("7\tA\tx\t{}\t12\n", 2), "7\tA");
+    }
+}

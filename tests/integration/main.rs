@@ -4,6 +4,7 @@
 mod aimsio;
 mod aircalc;
 mod budget;
+mod changes;
 mod cli;
 mod common;
 mod container;

@@ -1,8 +1,11 @@
-//! `tributary bench`: sync N simulated orders and print orders/s, rows/s and peak RSS. The
-//! simulator runs in a child process (`tributary simulate`) so that the figures are
-//! tributary's alone: the bench picks the address it listens on and waits until it answers
-//! there, and takes the URLs and credentials from the simulator crate. Uses the
-//! `tributary_bench` database on the configured server, recreated for every N.
+//! `tributary bench`: sync N simulated orders three times (first load, unchanged, 10 % of
+//! the orders changed) and print orders/s, rows/s, rows written and peak RSS, then the
+//! floor: downloading the same listings and COPYing the same rows into tables of the same
+//! types, and the ratios against it. The simulator runs in a child process (`tributary
+//! simulate`) so that the figures are tributary's alone: the bench picks the address it
+//! listens on and waits until it answers there, and takes the URLs and credentials from the
+//! simulator crate. Uses the `tributary_bench` database on the configured server, recreated
+//! for every N.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{ExitCode, Stdio};
@@ -30,6 +33,7 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
         .await
         .context("cannot reach the PostgreSQL server of database.url")?;
     let mut rows = Vec::new();
+    let mut ratios = Vec::new();
     for &orders in order_counts {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
@@ -63,8 +67,9 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
                 // Measure the sync, not the politeness limit.
                 pn.common.requests_per_second = 1000.0;
                 pn.base_url = endpoints.planningnow_url();
-                pn.token = Some(SecretString::from(simulator.planningnow_token));
+                pn.token = Some(SecretString::from(simulator.planningnow_token.clone()));
             });
+        let token = simulator.planningnow_token;
 
         let pool = db::connect(&settings.database).await?;
         db::migrate(&pool).await?;
@@ -73,7 +78,11 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
             trigger: "bench",
             allow_mass_delete: false,
         };
-        for pass in ["first", "unchanged"] {
+        let mut seconds = Vec::new();
+        for pass in ["first", "unchanged", "changed 10%"] {
+            if pass == "changed 10%" {
+                change_orders(&endpoints, 0.1).await?;
+            }
             let started = Instant::now();
             let r = sync_source(&pool, &settings.sync, &source[0], &options).await?;
             let secs = started.elapsed().as_secs_f64();
@@ -86,26 +95,35 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
                 .filter(|s| s.stream == "orders")
                 .map(|s| s.counts.fetched)
                 .sum();
-            let rows_written: u64 = r
-                .streams
-                .iter()
-                .map(|s| {
-                    let t = s.counts.total();
-                    t.inserted + t.updated + t.unchanged
-                })
-                .sum();
+            let (listed, written) = r.streams.iter().fold((0, 0), |(l, w), s| {
+                let t = s.counts.total();
+                (
+                    l + t.inserted + t.updated + t.unchanged,
+                    w + t.inserted + t.updated + t.deleted,
+                )
+            });
+            seconds.push(secs);
             rows.push(vec![
                 orders.to_string(),
                 pass.to_string(),
                 format!("{secs:.2}"),
                 format!("{:.0}", orders_fetched as f64 / secs),
-                rows_written.to_string(),
-                format!("{:.0}", rows_written as f64 / secs),
+                listed.to_string(),
+                format!("{:.0}", listed as f64 / secs),
+                written.to_string(),
                 peak_rss_mib()
                     .map(|m| format!("{m:.0}"))
                     .unwrap_or_else(|| "?".into()),
             ]);
         }
+        let floor = floor(&pool, &endpoints, &token).await?;
+        ratios.push(vec![
+            orders.to_string(),
+            format!("{floor:.2}"),
+            format!("{:.2}", seconds[0] / floor),
+            format!("{:.2}", seconds[1] / seconds[0]),
+            format!("{:.2}", seconds[2] / seconds[0]),
+        ]);
         pool.close().await;
         child.kill().await?;
     }
@@ -119,16 +137,103 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
                 "orders/s",
                 "rows",
                 "rows/s",
+                "written",
                 "peak RSS MiB"
             ],
             &rows
         )
     );
     println!(
-        "(rows: all tables of every stream; peak RSS: this process so far, simulator excluded)"
+        "(rows: all tables of every stream; written: rows inserted, updated or soft-deleted; \
+         peak RSS: this process so far, simulator excluded)\n"
+    );
+    print!(
+        "{}",
+        report::table(
+            &[
+                "orders",
+                "floor seconds",
+                "first / floor",
+                "unchanged / first",
+                "changed 10% / first"
+            ],
+            &ratios
+        )
+    );
+    println!(
+        "(floor: downloading the same listings and COPYing the same rows into tables of the \
+         same types, without indexes)"
     );
     ledger_latency(&settings).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Changes `share` of the simulated orders (their positions and tasks with them).
+async fn change_orders(endpoints: &Endpoints, share: f64) -> anyhow::Result<()> {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/_sim/planningnow/mutate", endpoints.url()))
+        .json(&serde_json::json!({"change": share, "seed": 7, "kinds": ["order"]}))
+        .send()
+        .await?;
+    if !answer.status().is_success() {
+        bail!("the simulator refused the change: {}", answer.status());
+    }
+    Ok(())
+}
+
+/// The physical floor of a first sync: the seconds to download every PlanningNow listing
+/// (discarding it) and COPY the rows tributary stored from them, as text, into tables of
+/// the same types without indexes. The rows are read out before the clock starts.
+async fn floor(pool: &sqlx::PgPool, endpoints: &Endpoints, token: &str) -> anyhow::Result<f64> {
+    use futures_util::TryStreamExt;
+    use sqlx::postgres::PgPoolCopyExt;
+
+    let mut dumps = Vec::new();
+    for table in sources::planningnow::tables()
+        .iter()
+        .flat_map(|t| t.flatten())
+    {
+        let mut text = Vec::new();
+        let mut out = pool
+            .copy_out_raw(&format!("COPY {} TO STDOUT", table.name))
+            .await?;
+        while let Some(chunk) = out.try_next().await? {
+            text.extend_from_slice(&chunk);
+        }
+        dumps.push((table.name, text));
+    }
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    for stream in sources::planningnow::model::streams() {
+        let mut answer = client
+            .get(format!("{}{}", endpoints.planningnow_url(), stream.path))
+            .header("x-auth-token", token)
+            .send()
+            .await?;
+        while answer.chunk().await?.is_some() {}
+    }
+    let mut conn = pool.acquire().await?;
+    for (name, text) in &dumps {
+        let copy = format!("bench_floor_{}", name.replace('.', "_"));
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE {copy} (LIKE {name})"
+        )))
+        .execute(&mut *conn)
+        .await?;
+        let mut rows = conn.copy_in_raw(&format!("COPY {copy} FROM STDIN")).await?;
+        rows.send(text.as_slice()).await?;
+        rows.finish().await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    for (name, _) in &dumps {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP TABLE bench_floor_{}",
+            name.replace('.', "_")
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(secs)
 }
 
 /// A loopback address with a port that was free a moment ago, for the simulator to listen

@@ -171,9 +171,10 @@ fn estimate(source: &'static str, what: &'static str, pending: usize, usage: &Us
 async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
     let schemas: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
     let names: Vec<String> = sqlx::query_scalar(
-        "SELECT format('%I.%I', table_schema, table_name) FROM information_schema.columns \
-         WHERE column_name = '_deleted_at' AND table_schema = ANY($1) \
-         ORDER BY table_schema, table_name",
+        "SELECT format('%I.%I', c.table_schema, c.table_name) FROM information_schema.columns c \
+         JOIN information_schema.tables t USING (table_schema, table_name) \
+         WHERE c.column_name = '_deleted_at' AND c.table_schema = ANY($1) AND t.table_type = 'BASE TABLE' \
+         ORDER BY 1",
     )
     .bind(&schemas)
     .fetch_all(pool)

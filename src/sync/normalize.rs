@@ -59,16 +59,7 @@ impl Normalizer {
         }
         let mut rows = Vec::new();
         let mut root_keys = Vec::new();
-        if let Err(e) = self.rows(
-            &self.root,
-            0,
-            record,
-            &[],
-            0,
-            true,
-            &mut rows,
-            &mut root_keys,
-        ) {
+        if let Err(e) = self.rows(&self.root, 0, record, &[], 0, &mut rows, &mut root_keys) {
             return Err(reject(e));
         }
         let mut in_record = HashSet::new();
@@ -145,7 +136,6 @@ impl Normalizer {
         value: &Value,
         parent_key: &[String],
         depth: usize,
-        whole_raw: bool,
         out: &mut RecordRows,
         root_keys: &mut Vec<String>,
     ) -> Result<Vec<String>, String> {
@@ -156,19 +146,9 @@ impl Normalizer {
         for column in &table.key[table.inherited..] {
             key.push(key_value(column, obj, self.tz)?);
         }
-        let raw = if whole_raw && table.recursive.is_none() {
-            serde_json::to_string(value)
-        } else {
-            let mut own = obj.clone();
-            for (field, _) in &table.children {
-                own.remove(*field);
-            }
-            if let Some(field) = table.recursive {
-                own.remove(field);
-            }
-            serde_json::to_string(&own)
-        }
-        .map_err(|e| e.to_string())?;
+        // Each value is stored once: nested arrays that have tables of their own are left
+        // out of this row's `raw` (their rows keep them).
+        let raw = serde_json::to_string(&Own { obj, table }).map_err(|e| e.to_string())?;
         out.push((index, row_line(table, &key, obj, &raw, self.tz)?));
         if table.recursive.is_some() || depth == 0 {
             root_keys.push(key.join("/"));
@@ -179,7 +159,7 @@ impl Normalizer {
                 return Err(format!("`{field}` nests deeper than 64 levels"));
             }
             for (i, child) in array(obj, field)?.iter().enumerate() {
-                self.rows(table, index, child, &[], depth + 1, false, out, root_keys)
+                self.rows(table, index, child, &[], depth + 1, out, root_keys)
                     .map_err(|e| format!("{field}[{i}]: {e}"))?;
             }
         }
@@ -194,7 +174,6 @@ impl Normalizer {
                         child,
                         &key,
                         depth + 1,
-                        false,
                         out,
                         root_keys,
                     )
@@ -209,6 +188,31 @@ impl Normalizer {
             child_index += child_table.flatten().len();
         }
         Ok(key)
+    }
+}
+
+/// A record's own fields: without the nested arrays its table's children (or its tree) take.
+struct Own<'a> {
+    obj: &'a Map<String, Value>,
+    table: &'a Table,
+}
+
+impl Own<'_> {
+    fn is_nested(&self, field: &str) -> bool {
+        self.table.children.iter().any(|(f, _)| *f == field) || self.table.recursive == Some(field)
+    }
+}
+
+impl serde::Serialize for Own<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (field, value) in self.obj {
+            if !self.is_nested(field) {
+                map.serialize_entry(field, value)?;
+            }
+        }
+        map.end()
     }
 }
 

@@ -27,19 +27,21 @@ pub(super) fn insert_sql(table: &Table, stage: &str) -> String {
     )
 }
 
-/// Rows stored before hashes existed (NULL `_hash`) whose content is as staged get their
-/// hash, and nothing else changes (`_changed_at` stays).
+/// Rows stored before hashes existed (NULL `_hash`) whose typed columns are as staged get
+/// their hash and the record's `raw` as stored from now on (without the nested arrays that
+/// have rows of their own), and `_changed_at` stays: the content did not change.
 pub(super) fn fill_hash_sql(table: &Table, stage: &str) -> String {
-    let data = data_columns(table);
-    let old: Vec<String> = data.iter().map(|c| format!("t.{c}")).collect();
-    let new: Vec<String> = data.iter().map(|c| format!("s.{c}")).collect();
+    let same: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!(" AND t.{0} IS NOT DISTINCT FROM s.{0}", c.name))
+        .collect();
     format!(
-        "UPDATE {} t SET _hash = s._hash FROM {stage} s WHERE {} AND t._hash IS NULL \
-         AND t._deleted_at IS NULL AND ({}) IS NOT DISTINCT FROM ({})",
+        "UPDATE {} t SET _hash = s._hash, raw = s.raw FROM {stage} s WHERE {} AND t._hash IS NULL \
+         AND t._deleted_at IS NULL{}",
         table.name,
         key_match(table, "t", "s"),
-        old.join(", "),
-        new.join(", ")
+        same.concat()
     )
 }
 

@@ -49,8 +49,9 @@ async fn every_registered_table_is_migrated_as_specified_and_commented() {
         }
         // Both ways: every synced table of the schema is one the source declares.
         let migrated: BTreeSet<String> = sqlx::query_scalar(
-            "SELECT table_schema || '.' || table_name FROM information_schema.columns \
-             WHERE column_name = '_deleted_at' AND table_schema = $1",
+            "SELECT c.table_schema || '.' || c.table_name FROM information_schema.columns c \
+             JOIN information_schema.tables t USING (table_schema, table_name) \
+             WHERE c.column_name = '_deleted_at' AND c.table_schema = $1 AND t.table_type = 'BASE TABLE'",
         )
         .bind(registration.name)
         .fetch_all(app.pool())

@@ -7,8 +7,9 @@
 //! the simulators' own truth:
 //!
 //! - after a pass that succeeded: every live source record is a live row whose `raw` equals
-//!   it (a top-level row's the whole record, a child row's its object without its own
-//!   children, as the README says), and whose typed columns equal what `raw` holds (cast by PostgreSQL, independently of
+//!   it (without the nested arrays that have rows of their own, as the README says), the
+//!   record views put orders, offers and work schedules back together exactly as served,
+//!   and its typed columns equal what `raw` holds (cast by PostgreSQL, independently of
 //!   tributary's normalizer); nothing else is live; exactly the malformed records sit
 //!   unresolved in `tributary.rejects`; no run is left `running`;
 //! - after any pass: no live child row without a live parent, no window of any request
@@ -619,6 +620,7 @@ impl Scenario {
         self.after_any().await;
         self.assert_nothing_running().await;
         self.compare_truth().await;
+        self.compare_records().await;
         self.compare_rejects().await;
         self.compare_typed_columns().await;
     }
@@ -818,7 +820,7 @@ impl Scenario {
             let (mut p, mut c, mut t) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
             for o in items(&listing) {
                 let id = o["id"].to_string();
-                p.insert(id.clone(), o.clone());
+                p.insert(id.clone(), without(o, "positions"));
                 for pos in items(&o["positions"]) {
                     let pid = format!("{id}/{}", pos["id"]);
                     c.insert(pid.clone(), without(pos, "tasks"));
@@ -846,7 +848,7 @@ impl Scenario {
         let (mut w, mut wp) = (BTreeMap::new(), BTreeMap::new());
         for s in items(&schedules) {
             let id = s["id"].to_string();
-            w.insert(id.clone(), s.clone());
+            w.insert(id.clone(), without(s, "positions"));
             for pos in items(&s["positions"]) {
                 wp.insert(format!("{id}/{}", pos["id"]), pos.clone());
             }
@@ -936,7 +938,7 @@ impl Scenario {
             (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
         for p in items(&aircalc["projects"]) {
             let no = p["projectNo"].as_str().unwrap().to_string();
-            projects.insert(no.clone(), p.clone());
+            projects.insert(no.clone(), without(p, "positions"));
             for pos in items(&p["positions"]) {
                 positions.insert(
                     format!("{no}/{}", pos["posNo"].as_str().unwrap()),
@@ -1088,6 +1090,43 @@ impl Scenario {
         }
     }
 
+    /// The record views put every live order, offer and work schedule back together as it
+    /// was served (arrays in key order; an absent array comes back empty).
+    async fn compare_records(&mut self) {
+        let views = [
+            ("/api/order", "planningnow.order_records", Some("tasks")),
+            ("/api/offer", "planningnow.offer_records", Some("tasks")),
+            (
+                "/api/work-schedule",
+                "planningnow.work_schedule_records",
+                None,
+            ),
+        ];
+        for (path, view, nested) in views {
+            let served = self.app.served(path).await;
+            let stored: HashMap<String, Value> =
+                sqlx::query_as::<_, (String, Value)>(sqlx::AssertSqlSafe(format!(
+                    "SELECT id::text, record FROM {view} WHERE _deleted_at IS NULL"
+                )))
+                .fetch_all(self.app.pool())
+                .await
+                .expect("records")
+                .into_iter()
+                .collect();
+            for record in items(&served).filter(|r| !malformed(r)) {
+                let id = record["id"].to_string();
+                let want = assembled(record, nested);
+                if stored.get(&id) != Some(&want) {
+                    self.figures.mismatches += 1;
+                    self.fail(&format!(
+                        "{view} {id}: {:?}, but the source served {want}",
+                        stored.get(&id)
+                    ));
+                }
+            }
+        }
+    }
+
     /// Exactly the malformed orders are unresolved rejects, and nothing else is.
     async fn compare_rejects(&mut self) {
         let orders = self.app.served("/api/order").await;
@@ -1121,6 +1160,8 @@ impl Scenario {
             "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns \
              WHERE table_schema IN ('planningnow', 'aimsio', 'aircalc') AND column_name <> 'raw' \
              AND column_name NOT LIKE '\\_%' AND table_name NOT IN ('project_refresh', 'pos_rows') \
+             AND (table_schema, table_name) IN (SELECT table_schema, table_name \
+               FROM information_schema.tables WHERE table_type = 'BASE TABLE') \
              ORDER BY 1, 2, ordinal_position",
         )
         .fetch_all(self.app.pool())
@@ -1202,6 +1243,26 @@ fn peak_child_rss_kib() -> u64 {
 
 fn items(v: &Value) -> impl Iterator<Item = &Value> {
     v.as_array().into_iter().flatten()
+}
+
+/// A record with its positions (and their `nested` arrays) in key order, as the record
+/// views assemble it.
+fn assembled(record: &Value, nested: Option<&str>) -> Value {
+    let mut positions: Vec<Value> = items(&record["positions"])
+        .map(|p| {
+            let mut p = p.clone();
+            if let Some(field) = nested {
+                let mut children: Vec<Value> = items(&p[field]).cloned().collect();
+                children.sort_by_key(|c| c["id"].as_i64());
+                p[field] = Value::Array(children);
+            }
+            p
+        })
+        .collect();
+    positions.sort_by_key(|p| p["id"].as_i64());
+    let mut record = record.clone();
+    record["positions"] = Value::Array(positions);
+    record
 }
 
 fn without(v: &Value, field: &str) -> Value {

@@ -119,6 +119,9 @@ pub enum Applied {
     Refused(GuardTrip),
 }
 
+/// Staged rows from which a staging table is analyzed before the merge.
+pub const ANALYZE_FROM: u64 = 1000;
+
 /// Which stored rows a merge may soft-delete.
 #[derive(Debug, Clone, Copy)]
 pub enum Deletes<'a> {
@@ -223,7 +226,8 @@ impl<'t> Staging<'t> {
         deletes: Deletes<'_>,
     ) -> Result<Merged, sqlx::Error> {
         let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
-        for i in 0..self.tables.len() {
+        // Statistics only pay for a plan over many rows (one object's rows merge by key).
+        for i in (0..self.tables.len()).filter(|&i| self.staged[i] >= ANALYZE_FROM) {
             sqlx::query(AssertSqlSafe(format!("ANALYZE {}", self.stage_name(i))))
                 .execute(&mut *tx)
                 .await?;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 
-use super::apply::{Applied, DeletePolicy, GuardTrip};
+use super::apply::{ANALYZE_FROM, Applied, DeletePolicy, GuardTrip};
 use super::statements::{changed_sql, fill_hash_sql, insert_sql, key_match};
 use super::table::Table;
 use crate::db::checkpoints;
@@ -288,7 +288,9 @@ impl<'t> Load<'t> {
             let stage = format!("_stage_{i}");
             let (mut inserted, mut updated) = (self.direct_rows[i], 0);
             if self.staged[i] > 0 {
-                analyze(&mut self.tx, &stage).await?;
+                if self.staged[i] >= ANALYZE_FROM {
+                    analyze(&mut self.tx, &stage).await?;
+                }
                 sqlx::query(AssertSqlSafe(fill_hash_sql(table, &stage)))
                     .execute(&mut *self.tx)
                     .await?;

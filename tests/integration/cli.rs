@@ -178,7 +178,7 @@ async fn migrate_creates_the_database_when_it_is_missing() {
         .await
         .expect("the database exists now");
     let tables: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('planningnow', 'tributary')",
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('planningnow', 'tributary') AND table_type = 'BASE TABLE'",
     )
     .fetch_one(&pool)
     .await

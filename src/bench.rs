@@ -81,7 +81,7 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
         let mut seconds = Vec::new();
         for pass in ["first", "unchanged", "changed 10%"] {
             if pass == "changed 10%" {
-                change_orders(&endpoints, 0.1).await?;
+                change_orders(&endpoints, 0.1, &token).await?;
             }
             let started = Instant::now();
             let r = sync_source(&pool, &settings.sync, &source[0], &options).await?;
@@ -168,15 +168,35 @@ pub async fn run(mut settings: Settings, order_counts: &[usize]) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// Changes `share` of the simulated orders (their positions and tasks with them).
-async fn change_orders(endpoints: &Endpoints, share: f64) -> anyhow::Result<()> {
-    let answer = reqwest::Client::new()
+/// Changes `share` of the simulated orders (their positions and tasks with them), and has
+/// the simulator serve its new listing once before the clock starts (it builds it anew
+/// after a change, which is the simulator's time, not tributary's).
+async fn change_orders(endpoints: &Endpoints, share: f64, token: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let answer = client
         .post(format!("{}/_sim/planningnow/mutate", endpoints.url()))
         .json(&serde_json::json!({"change": share, "seed": 7, "kinds": ["order"]}))
         .send()
         .await?;
     if !answer.status().is_success() {
         bail!("the simulator refused the change: {}", answer.status());
+    }
+    download_listings(&client, endpoints, token).await
+}
+
+/// Downloads every PlanningNow listing, discarding it.
+async fn download_listings(
+    client: &reqwest::Client,
+    endpoints: &Endpoints,
+    token: &str,
+) -> anyhow::Result<()> {
+    for stream in sources::planningnow::model::streams() {
+        let mut answer = client
+            .get(format!("{}{}", endpoints.planningnow_url(), stream.path))
+            .header("x-auth-token", token)
+            .send()
+            .await?;
+        while answer.chunk().await?.is_some() {}
     }
     Ok(())
 }
@@ -204,14 +224,7 @@ async fn floor(pool: &sqlx::PgPool, endpoints: &Endpoints, token: &str) -> anyho
     }
     let client = reqwest::Client::new();
     let started = Instant::now();
-    for stream in sources::planningnow::model::streams() {
-        let mut answer = client
-            .get(format!("{}{}", endpoints.planningnow_url(), stream.path))
-            .header("x-auth-token", token)
-            .send()
-            .await?;
-        while answer.chunk().await?.is_some() {}
-    }
+    download_listings(&client, endpoints, token).await?;
     let mut conn = pool.acquire().await?;
     for (name, text) in &dumps {
         let copy = format!("bench_floor_{}", name.replace('.', "_"));

@@ -18,3 +18,4 @@ mod registry;
 mod regressions;
 mod resilience;
 mod scenario;
+mod schema;

@@ -76,8 +76,7 @@ pub enum Command {
     /// types, keys, relationships and comments (read-only: exits 1 when the database cannot
     /// be reached, does not exist or is not migrated).
     Schema {
-        /// `markdown`, or `dbt` for a dbt sources.yml (freshness from the schedules, tests
-        /// from the keys).
+        /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: crate::schema::Format,
     },

@@ -72,6 +72,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the schema as the database has it: schemas, tables and views, columns with
+    /// types, keys, relationships and comments (read-only: exits 1 when the database cannot
+    /// be reached, does not exist or is not migrated).
+    Schema {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: crate::schema::Format,
+    },
     /// Serve fake vendor APIs over HTTP (PlanningNow under /planningnow, Aimsio under /aimsio,
     /// aircalc under /aircalc) until SIGTERM or Ctrl-C.
     Simulate {
@@ -269,6 +277,21 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
             } else {
                 print!("{}", report::status(&status));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { format } => {
+            let settings = settings();
+            let pool = db::connect_existing(&settings.database).await?;
+            db::require_migrated(&pool).await?;
+            let schemas = crate::schema::read(&pool).await?;
+            print!(
+                "{}",
+                match format {
+                    crate::schema::Format::Markdown => crate::schema::markdown(&schemas),
+                    crate::schema::Format::Dbt =>
+                        crate::schema::dbt(&schemas, &settings, chrono::Utc::now()),
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate {

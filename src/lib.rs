@@ -15,6 +15,7 @@ pub mod pgcluster;
 pub mod progress;
 pub mod report;
 pub mod schedule;
+pub mod schema;
 pub mod server;
 pub mod signals;
 pub mod sources;

@@ -19,3 +19,4 @@ mod registry;
 mod regressions;
 mod resilience;
 mod scenario;
+mod schema;

@@ -9,7 +9,8 @@
 //! killed process left `running` are closed as failed. On shutdown no new pass starts; passes
 //! in flight commit their current batch and are recorded `cancelled`; whatever still runs when
 //! `server.shutdown_grace_secs` is nearly over is abandoned (its open transaction rolls back)
-//! and recorded `cancelled` too. The sync work itself is the engine's (`crate::sync`).
+//! and recorded `cancelled` too. With no source enabled it runs all the same, alive but not
+//! ready, saying what to set. The sync work itself is the engine's (`crate::sync`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -75,7 +76,10 @@ impl Daemon {
         let (selected, not_syncing) = match sources::select(&settings, &[]) {
             Ok(selected) => (selected, None),
             Err(e @ sources::SelectError::NoneEnabled) => {
-                tracing::warn!("{e}; serving /healthz and /metrics, not ready until then");
+                tracing::warn!(
+                    "{e}; syncing nothing and not ready (/readyz) until one is enabled and \
+                     tributary restarted"
+                );
                 (Vec::new(), Some(e.to_string()))
             }
             Err(e) => return Err(e.into()),

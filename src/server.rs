@@ -1,7 +1,7 @@
 //! The daemon's HTTP server: `GET /healthz` (the process is alive), `GET /readyz` (the
 //! database answers within 500 ms, its migrations are current, a source is enabled, and the
-//! daemon is not shutting down) and `GET /metrics` (Prometheus text, see `metrics`; it too waits at most
-//! 500 ms for the database). It owns the routes, not what they report.
+//! daemon is not shutting down) and `GET /metrics` (Prometheus text, see `metrics`; it too
+//! waits at most 500 ms for the database). It owns the routes, not what they report.
 
 use std::sync::Arc;
 

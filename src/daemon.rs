@@ -9,7 +9,8 @@
 //! killed process left `running` are closed as failed. On shutdown no new pass starts; passes
 //! in flight commit their current batch and are recorded `cancelled`; whatever still runs when
 //! `server.shutdown_grace_secs` is nearly over is abandoned (its open transaction rolls back)
-//! and recorded `cancelled` too. The sync work itself is the engine's (`crate::sync`).
+//! and recorded `cancelled` too. With no source enabled it runs all the same, alive but not
+//! ready, saying what to set. The sync work itself is the engine's (`crate::sync`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -67,8 +68,22 @@ pub enum StartError {
 impl Daemon {
     /// Connects, migrates, closes runs a killed process left `running`, starts the HTTP
     /// server and the schedules, and starts the passes that are overdue.
+    ///
+    /// With no source enabled it starts all the same, syncing nothing: `/healthz` answers,
+    /// `/readyz` answers 503 saying what to set (also logged), so that a container started
+    /// before it is configured waits for its configuration instead of restarting in a loop.
     pub async fn start(settings: Settings) -> Result<Self, StartError> {
-        let selected = sources::select(&settings, &[])?;
+        let (selected, not_syncing) = match sources::select(&settings, &[]) {
+            Ok(selected) => (selected, None),
+            Err(e @ sources::SelectError::NoneEnabled) => {
+                tracing::warn!(
+                    "{e}; syncing nothing and not ready (/readyz) until one is enabled and \
+                     tributary restarted"
+                );
+                (Vec::new(), Some(e.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let pool = crate::db::connect(&settings.database)
             .await
             .map_err(anyhow::Error::from)?;
@@ -90,6 +105,14 @@ impl Daemon {
             shutdown: Shutdown::default(),
             tracker: TaskTracker::new(),
         });
+        for name in &selected {
+            let interval = crate::schedule::interval(&shared.cron(name), chrono::Utc::now());
+            if let Some(interval) = interval {
+                shared
+                    .metrics
+                    .set_schedule_interval(name, interval.num_seconds() as f64);
+            }
+        }
         for source in &shared.sources {
             match sync::close_stale_runs(&pool, source.name()).await {
                 Ok(0) => {}
@@ -109,6 +132,7 @@ impl Daemon {
             sources: shared.sources.clone(),
             metrics: Arc::clone(&shared.metrics),
             stopping: shared.shutdown.stop.clone(),
+            not_syncing,
         });
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, server::router(state)).await {

@@ -6,8 +6,9 @@
 //! the database at scrape time, so they agree across replicas and restarts. Every series
 //! whose labels are known before the first pass (outcomes, skip reasons, fetched and
 //! rejected records, durations) exists from the start at 0, so that a source that never
-//! ran is visible to alerts. Also `tributary_build_info` and, on Linux, the standard
-//! `process_*` metrics read from `/proc/self`. It does not serve HTTP (`server` does).
+//! ran is visible to alerts, and so is each source's schedule interval (what alerts measure
+//! the age of its last success against). Also `tributary_build_info` and, on Linux, the
+//! standard `process_*` metrics read from `/proc/self`. It does not serve HTTP (`server` does).
 
 mod exposition;
 mod process;
@@ -50,6 +51,8 @@ struct Counters {
     fetched: BTreeMap<String, u64>,
     rejected: BTreeMap<String, u64>,
     running: BTreeMap<String, bool>,
+    /// The longest gap between ticks of each source's schedule (`schedule::interval`).
+    intervals: BTreeMap<String, f64>,
 }
 
 /// What this process counted; shared by the scheduler's jobs and the HTTP server.
@@ -126,6 +129,14 @@ impl Metrics {
 
     fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
         self.counters.lock().expect("metrics are never poisoned")
+    }
+
+    /// The source's schedule interval in seconds, served as
+    /// `tributary_source_schedule_interval_seconds` (alerts compare ages with it).
+    pub fn set_schedule_interval(&self, source: &str, seconds: f64) {
+        self.counters()
+            .intervals
+            .insert(source.to_string(), seconds);
     }
 
     pub fn set_running(&self, source: &str, running: bool) {
@@ -216,6 +227,18 @@ impl Metrics {
                     "run_in_progress",
                     &[("source", source)],
                     f64::from(u8::from(*running)),
+                );
+            }
+            out.family(
+                "source_schedule_interval_seconds",
+                "gauge",
+                "Longest gap between two ticks of the source's schedule (over a week ahead, as of the start).",
+            );
+            for (source, seconds) in &c.intervals {
+                out.sample(
+                    "source_schedule_interval_seconds",
+                    &[("source", source)],
+                    *seconds,
                 );
             }
             out.family(

@@ -1,7 +1,8 @@
 //! Cron schedules of `tributary run`: parsing `sources.<name>.schedule` exactly as
 //! tokio-cron-scheduler does (six fields, seconds first, UTC, both day fields must match
 //! when both are restricted), the next tick (always a whole second), whether a source is
-//! overdue at start, and how such moments read in logs. It does not run anything; `daemon`
+//! overdue at start, the longest gap between ticks (for alerts), and how such moments read
+//! in logs. It does not run anything; `daemon`
 //! does.
 
 use std::fmt;
@@ -57,6 +58,32 @@ pub fn overdue(cron: &Cron, last_success: Option<DateTime<Utc>>, now: DateTime<U
         None => true,
         Some(at) => next_tick(cron, at).is_some_and(|tick| tick <= now),
     }
+}
+
+/// Ticks [`interval`] looks at, at most: a week of a schedule firing every minute. A denser
+/// schedule is taken as regular over its first ticks.
+const INTERVAL_TICKS: usize = 10_080;
+
+/// The schedule's interval, as alerts need it: the longest gap between two consecutive ticks
+/// over a week from the first tick after `after` (and the gap to the first tick beyond that
+/// week), so that a weekday or office-hours schedule counts its weekend or night; a monthly
+/// or yearly one, the gap between its next two ticks. At most [`INTERVAL_TICKS`] ticks are
+/// looked at. `None` for a schedule that fires less than twice from now on.
+pub fn interval(cron: &Cron, after: DateTime<Utc>) -> Option<chrono::Duration> {
+    let first = next_tick(cron, after)?;
+    let week_end = first + chrono::Duration::weeks(1);
+    let (mut tick, mut longest) = (first, None::<chrono::Duration>);
+    for _ in 0..INTERVAL_TICKS {
+        let Some(next) = next_tick(cron, tick) else {
+            break;
+        };
+        longest = Some(longest.map_or(next - tick, |l| l.max(next - tick)));
+        if next > week_end {
+            break;
+        }
+        tick = next;
+    }
+    longest
 }
 
 #[cfg(test)]
@@ -128,5 +155,33 @@ mod tests {
         let office = parse("0 0 6-18 * * Mon-Fri").unwrap();
         let friday_evening = Utc.with_ymd_and_hms(2026, 11, 20, 18, 0, 30).unwrap();
         assert!(!overdue(&office, Some(friday_evening), now));
+    }
+
+    #[test]
+    fn the_interval_is_the_longest_gap_between_ticks() {
+        let hours = |h: i64| Some(chrono::Duration::hours(h));
+        let now = at(12, 10, 0);
+        assert_eq!(interval(&parse("0 0 * * * *").unwrap(), now), hours(1));
+        assert_eq!(
+            interval(&parse("0 */10 * * * *").unwrap(), now),
+            Some(chrono::Duration::minutes(10))
+        );
+        assert_eq!(
+            interval(&parse("* * * * * *").unwrap(), now),
+            Some(chrono::Duration::seconds(1))
+        );
+        assert_eq!(interval(&parse("0 30 2 * * *").unwrap(), now), hours(24));
+        // Friday 18:00 to Monday 06:00, whichever day it is asked on.
+        let office = parse("0 0 6-18 * * Mon-Fri").unwrap();
+        assert_eq!(interval(&office, now), hours(60));
+        assert_eq!(
+            interval(&office, at(12, 10, 0) + chrono::Duration::days(3)),
+            hours(60)
+        );
+        // Yearly: from 2027-01-01 to 2028-01-01.
+        assert_eq!(
+            interval(&parse("0 0 0 1 1 *").unwrap(), now),
+            Some(chrono::Duration::days(365))
+        );
     }
 }

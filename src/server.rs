@@ -1,7 +1,7 @@
 //! The daemon's HTTP server: `GET /healthz` (the process is alive), `GET /readyz` (the
-//! database answers within 500 ms, its migrations are current, and the daemon is not
-//! shutting down) and `GET /metrics` (Prometheus text, see `metrics`; it too waits at most
-//! 500 ms for the database). It owns the routes, not what they report.
+//! database answers within 500 ms, its migrations are current, a source is enabled, and the
+//! daemon is not shutting down) and `GET /metrics` (Prometheus text, see `metrics`; it too
+//! waits at most 500 ms for the database). It owns the routes, not what they report.
 
 use std::sync::Arc;
 
@@ -25,6 +25,8 @@ pub struct ServerState {
     pub metrics: Arc<Metrics>,
     /// Cancelled when the daemon begins to shut down: `/readyz` then answers 503.
     pub stopping: CancellationToken,
+    /// Why the daemon syncs nothing (no source is enabled): `/readyz` answers 503 with it.
+    pub not_syncing: Option<String>,
 }
 
 pub fn router(state: Arc<ServerState>) -> Router {
@@ -38,6 +40,9 @@ pub fn router(state: Arc<ServerState>) -> Router {
 async fn readyz(State(state): State<Arc<ServerState>>) -> (StatusCode, String) {
     if state.stopping.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
+    }
+    if let Some(why) = &state.not_syncing {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"));
     }
     let probe = tokio::time::timeout(
         DATABASE_PROBE_TIMEOUT,

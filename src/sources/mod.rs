@@ -60,7 +60,10 @@ pub enum SelectError {
     #[error("source `{0}` is disabled; set sources.{0}.enabled = true (TRIBUTARY__SOURCES__{upper}__ENABLED=true)", upper = .0.to_uppercase())]
     Disabled(String),
     #[error(
-        "no source is enabled; set sources.<name>.enabled = true for one of: {known}",
+        "no source is enabled; set sources.<name>.enabled = true \
+         (TRIBUTARY__SOURCES__<NAME>__ENABLED=true, e.g. TRIBUTARY__SOURCES__{first}__ENABLED=true) \
+         and the source's URL and credentials, for one of: {known}",
+        first = REGISTRY[0].name.to_uppercase(),
         known = known()
     )]
     NoneEnabled,

@@ -460,6 +460,12 @@ impl TestApp {
         tributary(args, &self.env_pairs()).await
     }
 
+    /// Starts `tributary run` (the binary) with this app's environment, its server on a free
+    /// port of 127.0.0.1 unless `TRIBUTARY__SERVER__BIND` is set, and waits until it serves.
+    pub async fn start_run(&self) -> RunningBinary {
+        RunningBinary::start(&self.env_pairs()).await
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         self.db.count(sql).await
     }
@@ -474,6 +480,96 @@ impl TestApp {
             sim.stop().await;
         }
         self.db.drop().await;
+    }
+}
+
+/// A `tributary run` process: where it serves, and its log (JSON lines, `info`) so far.
+pub struct RunningBinary {
+    child: tokio::process::Child,
+    pub addr: std::net::SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl RunningBinary {
+    async fn start(env: &[(String, String)]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"));
+        cmd.arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("TRIBUTARY_LOG_FORMAT", "json")
+            .env("TRIBUTARY__SERVER__BIND", "127.0.0.1:0")
+            .envs(env.iter().cloned())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start tributary run");
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (served, serving) = tokio::sync::oneshot::channel();
+        let mut served = Some(served);
+        let kept = std::sync::Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(event) = serde_json::from_str::<Value>(&line)
+                    && event["fields"]["message"] == "serving /healthz, /readyz and /metrics"
+                    && let Some(addr) = event["fields"]["addr"].as_str()
+                    && let Some(served) = served.take()
+                {
+                    let _ = served.send(addr.parse().expect("an address"));
+                }
+                let mut log = kept.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = tokio::time::timeout(std::time::Duration::from_secs(30), serving)
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let Some(addr) = addr else {
+            let status = child.try_wait().ok().flatten();
+            panic!(
+                "tributary run did not serve within 30 s (exit {status:?}):\n{}",
+                log.lock().unwrap()
+            );
+        };
+        Self { child, addr, log }
+    }
+
+    /// `GET` of one of its paths: status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = reqwest::get(format!("http://{}{path}", self.addr))
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        (resp.status().as_u16(), resp.text().await.expect("a body"))
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`) and waits at most `within` for the exit: its status,
+    /// and how long it took.
+    pub async fn signal(
+        mut self,
+        signal: &str,
+        within: std::time::Duration,
+    ) -> (std::process::ExitStatus, std::time::Duration) {
+        let pid = self.child.id().expect("still running").to_string();
+        let kill = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+        let sent = std::time::Instant::now();
+        let status = tokio::time::timeout(within, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("no exit within {within:?}:\n{}", self.log()))
+            .expect("its status");
+        (status, sent.elapsed())
     }
 }
 

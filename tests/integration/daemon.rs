@@ -1,8 +1,9 @@
 //! `tributary run`: schedules fire and record runs, a source never overlaps itself, two
 //! daemons on one database never pull a source at once, SIGTERM mid-run ends in a
 //! `cancelled` run with consistent data, the HTTP endpoints answer (`/metrics` as strict
-//! Prometheus text), runs a killed process left `running` are closed at start, and a bad
-//! configuration stops `run` before anything starts.
+//! Prometheus text), runs a killed process left `running` are closed at start, a bad
+//! configuration stops `run` before anything starts, and with no source enabled it stays up
+//! unready, saying what to set.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -196,6 +197,15 @@ async fn a_short_schedule_fires_records_runs_and_serves_health_and_metrics() {
         used + remaining,
         1000.0,
         "the default budget: 1000 per hour"
+    );
+    assert_eq!(
+        sample(
+            &scrape,
+            "tributary_source_schedule_interval_seconds",
+            &[("source", "planningnow")]
+        ),
+        Some(1.0),
+        "`* * * * * *` ticks every second"
     );
     let last = sample(
         &scrape,
@@ -458,7 +468,6 @@ async fn bad_configuration_stops_run_before_anything_starts() {
             with(("TRIBUTARY__SERVER__BIND", "everywhere:80")),
             "`server.bind`",
         ),
-        (enabled[..1].to_vec(), "sources.<name>.enabled"),
     ];
     for (env, named) in cases {
         let env: Vec<(String, String)> = env
@@ -472,6 +481,68 @@ async fn bad_configuration_stops_run_before_anything_starts() {
         assert!(!all.contains("connect"), "{named}: {all}");
         assert!(!all.contains("t0ps3cret"), "{all}");
     }
+}
+
+/// `docker compose up` before any source is configured: `run` stays up, alive but not ready,
+/// says what to set (on `/readyz` and in its log), and a SIGTERM ends it with 0.
+#[tokio::test]
+async fn run_with_no_source_enabled_stays_up_unready_saying_what_to_set() {
+    let app = TestApp::builder()
+        .apis(&[])
+        .without_simulator()
+        .env("TRIBUTARY__SERVER__SHUTDOWN_GRACE_SECS", "3")
+        .spawn()
+        .await;
+    let run = app.start_run().await;
+    // Still up a moment later, where it used to exit 2.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(run.get("/healthz").await, (200, "ok\n".into()));
+    let (status, body) = run.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    for what in [
+        "no source is enabled",
+        "sources.<name>.enabled = true",
+        "TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED=true",
+        "planningnow, aimsio, aircalc",
+    ] {
+        assert!(body.contains(what), "{what}: {body}");
+    }
+    let (status, text) = run.get("/metrics").await;
+    assert_eq!(status, 200);
+    let scrape = parse_metrics(&text);
+    assert_eq!(sample(&scrape, "tributary_database_up", &[]), Some(1.0));
+    assert_eq!(
+        sample(&scrape, "tributary_runs_total", &[]),
+        None,
+        "no source, no series: {text}"
+    );
+    let log = run.log();
+    let warning = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| {
+            e["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no source is enabled"))
+        })
+        .unwrap_or_else(|| panic!("a log line says what to set:\n{log}"));
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    assert!(
+        warning["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TRIBUTARY__SOURCES__PLANNINGNOW__ENABLED=true"),
+        "{warning}"
+    );
+    let (exit, took) = run.signal("-TERM", Duration::from_secs(10)).await;
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+    assert!(took < Duration::from_secs(3), "within the grace: {took:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM tributary.sync_runs").await,
+        0,
+        "nothing ran"
+    );
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -571,6 +642,17 @@ async fn every_enabled_sources_series_exist_at_zero_from_the_start() {
         value("tributary_run_in_progress", &[("source", "aircalc")]),
         0.0
     );
+    // The yearly schedule's interval: 2027-01-01 to 2028-01-01 (or 2028 to 2029, a leap year).
+    for source in ["planningnow", "aircalc"] {
+        let interval = value(
+            "tributary_source_schedule_interval_seconds",
+            &[("source", source)],
+        );
+        assert!(
+            interval == 365.0 * 86_400.0 || interval == 366.0 * 86_400.0,
+            "{source}: {interval}"
+        );
+    }
     assert_eq!(
         value(
             "tributary_source_never_succeeded",

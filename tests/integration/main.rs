@@ -14,6 +14,7 @@ mod db_timeouts;
 mod demo;
 mod hostile;
 mod hostile_records;
+mod ops;
 mod planningnow;
 mod registry;
 mod regressions;

@@ -10,6 +10,9 @@ WORKDIR /build
 # Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
 COPY simulator/Cargo.toml simulator/
+# The build's settings (SQLX_OFFLINE: the checked queries build against the committed cache
+# in .sqlx), the same for the dependencies as for tributary.
+COPY .cargo .cargo
 RUN mkdir src simulator/src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs simulator/src/lib.rs \
@@ -19,8 +22,6 @@ COPY src src
 COPY simulator/src simulator/src
 COPY migrations migrations
 COPY config config
-# The checked queries build against their committed cache (.cargo sets SQLX_OFFLINE).
-COPY .cargo .cargo
 COPY .sqlx .sqlx
 # COPY keeps the files' times, which may be older than the empty sources' build.
 RUN touch src/main.rs src/lib.rs simulator/src/lib.rs \

@@ -7,6 +7,7 @@ mod budget;
 mod cli;
 mod common;
 mod container;
+mod container_image;
 mod daemon;
 mod db_drops;
 mod db_timeouts;

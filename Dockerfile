@@ -1,4 +1,6 @@
 # tributary: `docker build -t tributary .`, or `docker compose up -d` (docker-compose.yml).
+# Without a registry for the Rust image, podman builds it from a binary built on the host
+# (`--build-context builder=DIR`, see README "Building the image").
 # The binary embeds the migrations and the default settings (config/default.toml and each
 # source's src/sources/<name>/default.toml); it talks TLS with rustls and
 # its own copy of the web PKI roots, so the runtime image needs neither OpenSSL nor

@@ -1,4 +1,6 @@
 # tributary: `docker build -t tributary .`, or `docker compose up -d` (docker-compose.yml).
+# Without a registry for the Rust image, podman builds it from a binary built on the host
+# (`--build-context builder=DIR`, see README "Building the image").
 # The binary embeds the migrations and the default settings (config/default.toml and each
 # source's src/sources/<name>/default.toml); it talks TLS with rustls and
 # its own copy of the web PKI roots, so the runtime image needs neither OpenSSL nor
@@ -10,6 +12,9 @@ WORKDIR /build
 # Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
 COPY simulator/Cargo.toml simulator/
+# The build's settings (SQLX_OFFLINE: the checked queries build against the committed cache
+# in .sqlx), the same for the dependencies as for tributary.
+COPY .cargo .cargo
 RUN mkdir src simulator/src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs simulator/src/lib.rs \
@@ -19,8 +24,6 @@ COPY src src
 COPY simulator/src simulator/src
 COPY migrations migrations
 COPY config config
-# The checked queries build against their committed cache (.cargo sets SQLX_OFFLINE).
-COPY .cargo .cargo
 COPY .sqlx .sqlx
 # COPY keeps the files' times, which may be older than the empty sources' build.
 RUN touch src/main.rs src/lib.rs simulator/src/lib.rs \

@@ -18,7 +18,7 @@ use tributary::daemon::Daemon;
 use tributary::db::runs::RunStatus;
 
 /// Polls `check` every 100 ms until it holds, failing after `limit`.
-async fn wait_for<F, Fut>(limit: Duration, what: &str, mut check: F)
+pub(crate) async fn wait_for<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,

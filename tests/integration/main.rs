@@ -8,6 +8,7 @@ mod changes;
 mod cli;
 mod common;
 mod container;
+mod container_image;
 mod daemon;
 mod db_drops;
 mod db_timeouts;

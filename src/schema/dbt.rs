@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{LOADED_AT, Relation, Schema};
+use super::catalog::{LOADED_AT, Relation, Schema};
 use crate::config::Settings;
 use crate::schedule;
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Relation, Schema};
+use super::catalog::{Relation, Schema};
 
 /// The whole description.
 pub fn markdown(schemas: &[Schema]) -> String {

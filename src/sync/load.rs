@@ -149,6 +149,44 @@ pub struct Load<'t> {
     staged: Vec<u64>,
     listed: Vec<u64>,
     direct_rows: Vec<u64>,
+    /// COPY text gathered per table and [`Target`], not sent yet.
+    pending: Vec<[String; 3]>,
+    pending_keep: String,
+}
+
+/// Gathered COPY text is sent once a target holds this much.
+const COPY_BYTES: usize = 1 << 21;
+
+/// Where a row of a listing goes.
+#[derive(Clone, Copy)]
+enum Target {
+    /// New or changed: staged for the merge.
+    Stage,
+    /// Its key, for soft deletes.
+    Listed,
+    /// Straight into a table that was empty.
+    Direct,
+}
+
+impl Target {
+    fn copy_sql(self, table: &Table, i: usize) -> String {
+        let staged: Vec<&str> = table.staged_columns().iter().map(|(n, _)| *n).collect();
+        let (target, columns) = match self {
+            Target::Stage => (format!("_stage_{i}"), staged),
+            Target::Listed => (
+                format!("_listed_{i}"),
+                table.key.iter().map(|c| c.name).collect(),
+            ),
+            Target::Direct => (
+                table.name.to_string(),
+                staged
+                    .into_iter()
+                    .chain(["_inserted_at", "_changed_at", "_run_id"])
+                    .collect(),
+            ),
+        };
+        format!("COPY {target} ({}) FROM STDIN", columns.join(", "))
+    }
 }
 
 impl<'t> Load<'t> {
@@ -192,6 +230,8 @@ impl<'t> Load<'t> {
             staged: vec![0; n],
             listed: vec![0; n],
             direct_rows: vec![0; n],
+            pending: (0..n).map(|_| Default::default()).collect(),
+            pending_keep: String::new(),
             tx,
             tables: tables.clone(),
         };
@@ -203,40 +243,44 @@ impl<'t> Load<'t> {
         Ok((load, router))
     }
 
-    /// COPYs one batch: staged rows, listed keys, rows of empty tables, kept keys.
+    /// Takes one batch: staged rows, listed keys, rows of empty tables, kept keys. They are
+    /// COPYed once a target has gathered [`COPY_BYTES`] (and the rest before the merge): each
+    /// COPY costs a round trip that the connection's Nagle delay stretches to tens of ms.
     pub async fn write(&mut self, batch: ListingBatch) -> Result<(), sqlx::Error> {
         for i in 0..self.tables.len() {
             self.listed[i] += batch.listed[i];
             self.staged[i] += batch.staged[i];
-            let staged: Vec<&str> = self.tables[i]
-                .staged_columns()
-                .iter()
-                .map(|(n, _)| *n)
-                .collect();
-            let keys: Vec<&str> = self.tables[i].key.iter().map(|c| c.name).collect();
-            let direct: Vec<&str> = staged
-                .iter()
-                .copied()
-                .chain(["_inserted_at", "_changed_at", "_run_id"])
-                .collect();
-            let copies = [
-                (format!("_stage_{i}"), staged, &batch.rows[i]),
-                (format!("_listed_{i}"), keys, &batch.keys[i]),
-                (self.tables[i].name.to_string(), direct, &batch.direct[i]),
-            ];
-            for (target, columns, rows) in copies {
-                if rows.is_empty() {
-                    continue;
-                }
-                let sql = format!("COPY {target} ({}) FROM STDIN", columns.join(", "));
-                copy(&mut self.tx, &sql, rows).await?;
-            }
             if self.direct[i] {
                 self.direct_rows[i] += batch.listed[i];
             }
+            for (kind, rows) in [
+                (Target::Stage, &batch.rows[i]),
+                (Target::Listed, &batch.keys[i]),
+                (Target::Direct, &batch.direct[i]),
+            ] {
+                self.pending[i][kind as usize].push_str(rows);
+            }
         }
-        if !batch.keep.is_empty() {
-            copy(&mut self.tx, "COPY _keep FROM STDIN", &batch.keep).await?;
+        self.pending_keep.push_str(&batch.keep);
+        self.copy_pending(COPY_BYTES).await
+    }
+
+    /// COPYs what each target has gathered, once it holds at least `from` bytes.
+    async fn copy_pending(&mut self, from: usize) -> Result<(), sqlx::Error> {
+        for i in 0..self.tables.len() {
+            for kind in [Target::Stage, Target::Listed, Target::Direct] {
+                let rows = &mut self.pending[i][kind as usize];
+                if rows.is_empty() || rows.len() < from {
+                    continue;
+                }
+                let sql = kind.copy_sql(self.tables[i], i);
+                copy(&mut self.tx, &sql, rows).await?;
+                rows.clear();
+            }
+        }
+        if !self.pending_keep.is_empty() && self.pending_keep.len() >= from {
+            copy(&mut self.tx, "COPY _keep FROM STDIN", &self.pending_keep).await?;
+            self.pending_keep.clear();
         }
         Ok(())
     }
@@ -251,6 +295,7 @@ impl<'t> Load<'t> {
         unseen: &[u64],
         checkpoint: (&str, &str, serde_json::Value),
     ) -> Result<Applied, sqlx::Error> {
+        self.copy_pending(0).await?;
         let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
         // Rows not seen may still be kept (their record was rejected): only the database
         // knows; none unseen means none vanished.

@@ -314,67 +314,120 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// An in-process simulator serving `projects` aircalc projects, a fresh database, and the
+/// aircalc source against them with `budget` (the simulator enforcing the same window, or
+/// no limit when `limited` is false).
+struct AircalcBench {
+    sim: tributary_simulator::RunningSimulator,
+    pool: sqlx::PgPool,
+    source: crate::sync::Source,
+    sync: crate::config::SyncSettings,
+}
+
+impl AircalcBench {
+    async fn start(
+        mut settings: Settings,
+        projects: usize,
+        budget: BudgetSettings,
+        limited: bool,
+    ) -> anyhow::Result<Self> {
+        let server_url = settings.database.url.expose_secret().to_string();
+        let database = format!("{BENCH_DATABASE}_aircalc");
+        let admin = sqlx::PgPool::connect(&with_database(&server_url, "postgres")?).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await?;
+        settings.database.url = with_database(&server_url, &database)?.into();
+        let options = SimOptions {
+            aircalc_projects: projects,
+            ..SimOptions::default()
+        };
+        let sim = tributary_simulator::start(([127, 0, 0, 1], 0).into(), options.clone()).await?;
+        let limits = reqwest::Client::new();
+        let limits = if limited {
+            limits
+                .put(format!("{}/_sim/limits/aircalc", sim.url()))
+                .json(&serde_json::json!({"requests": budget.requests, "window_ms": budget.window_secs * 1000, "retry_after": true}))
+        } else {
+            limits.delete(format!("{}/_sim/limits/aircalc", sim.url()))
+        };
+        limits.send().await?.error_for_status()?;
+        settings
+            .source_mut(sources::aircalc::NAME)
+            .expect("every source is in the settings")
+            .update(|ac: &mut AircalcSettings| {
+                ac.common.enabled = true;
+                ac.common.requests_per_second = 1000.0;
+                ac.common.budget = budget;
+                ac.base_url = sim.aircalc_url();
+                ac.token_url = sim.aircalc_token_url();
+                ac.client_id = options.aircalc_client_id;
+                ac.client_secret = Some(SecretString::from(options.aircalc_client_secret));
+            });
+        let pool = db::connect(&settings.database).await?;
+        db::migrate(&pool).await?;
+        let source = sources::build(&settings, &[sources::aircalc::NAME], &pool)?
+            .pop()
+            .expect("aircalc is built");
+        Ok(Self {
+            sim,
+            pool,
+            source,
+            sync: settings.sync,
+        })
+    }
+
+    /// One pass; fails unless it succeeded. Returns the seconds and requests of the pass,
+    /// and the seconds of its `projects` stream.
+    async fn pass(&self) -> anyhow::Result<(f64, u64, f64)> {
+        let options = SyncOptions {
+            trigger: "bench",
+            allow_mass_delete: false,
+        };
+        let started = Instant::now();
+        let report = sync_source(&self.pool, &self.sync, &self.source, &options).await?;
+        let secs = started.elapsed().as_secs_f64();
+        if report.status != crate::db::runs::RunStatus::Succeeded {
+            bail!(
+                "the aircalc refresh did not complete: {:?}",
+                report.streams.iter().find_map(|s| s.error.clone())
+            );
+        }
+        let projects = report
+            .streams
+            .iter()
+            .find(|s| s.stream == "projects")
+            .map_or(0.0, |s| s.duration.as_secs_f64());
+        Ok((
+            secs,
+            report.streams.iter().map(|s| s.counts.requests).sum(),
+            projects,
+        ))
+    }
+
+    async fn stop(self) {
+        self.pool.close().await;
+        self.sim.stop().await;
+    }
+}
+
 /// A full refresh of `projects` aircalc projects against the simulator, with aircalc's
 /// budget (200 requests per window, 20 reserved) and the window shortened 100-fold to 6 s,
 /// in one run that waits for free slots. Prints the requests it took, the work per request,
 /// and what that means at the real 600 s window.
-pub async fn aircalc(mut settings: Settings, projects: usize) -> anyhow::Result<()> {
-    let server_url = settings.database.url.expose_secret().to_string();
-    let database = format!("{BENCH_DATABASE}_aircalc");
-    let admin = sqlx::PgPool::connect(&with_database(&server_url, "postgres")?).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await?;
-    settings.database.url = with_database(&server_url, &database)?.into();
-    let options = SimOptions {
-        aircalc_projects: projects,
-        ..SimOptions::default()
-    };
-    let sim = tributary_simulator::start(([127, 0, 0, 1], 0).into(), options.clone()).await?;
+pub async fn aircalc(settings: Settings, projects: usize) -> anyhow::Result<()> {
     let window_secs = 6;
-    reqwest::Client::new()
-        .put(format!("{}/_sim/limits/aircalc", sim.url()))
-        .json(&serde_json::json!({"requests": 200, "window_ms": window_secs * 1000, "retry_after": true}))
-        .send()
-        .await?
-        .error_for_status()?;
-    settings
-        .source_mut(sources::aircalc::NAME)
-        .expect("every source is in the settings")
-        .update(|ac: &mut AircalcSettings| {
-            ac.common.enabled = true;
-            ac.common.requests_per_second = 1000.0;
-            ac.common.budget = BudgetSettings {
-                requests: 200,
-                window_secs,
-                reserve: 20,
-                max_wait_secs: window_secs * 2,
-            };
-            ac.base_url = sim.aircalc_url();
-            ac.token_url = sim.aircalc_token_url();
-            ac.client_id = options.aircalc_client_id;
-            ac.client_secret = Some(SecretString::from(options.aircalc_client_secret));
-        });
-    let pool = db::connect(&settings.database).await?;
-    db::migrate(&pool).await?;
-    let source = sources::build(&settings, &[sources::aircalc::NAME], &pool)?;
-    let options = SyncOptions {
-        trigger: "bench",
-        allow_mass_delete: false,
+    let budget = BudgetSettings {
+        requests: 200,
+        window_secs,
+        reserve: 20,
+        max_wait_secs: window_secs * 2,
     };
-    let started = Instant::now();
-    let report = sync_source(&pool, &settings.sync, &source[0], &options).await?;
-    let secs = started.elapsed().as_secs_f64();
-    if report.status != crate::db::runs::RunStatus::Succeeded {
-        bail!(
-            "the aircalc refresh did not complete: {:?}",
-            report.streams.iter().find_map(|s| s.error.clone())
-        );
-    }
-    let requests: u64 = report.streams.iter().map(|s| s.counts.requests).sum();
-    let stats: serde_json::Value = reqwest::get(format!("{}/_sim/stats", sim.url()))
+    let bench = AircalcBench::start(settings, projects, budget, true).await?;
+    let (secs, requests, _) = bench.pass().await?;
+    let stats: serde_json::Value = reqwest::get(format!("{}/_sim/stats", bench.sim.url()))
         .await?
         .json()
         .await?;
@@ -393,7 +446,65 @@ pub async fn aircalc(mut settings: Settings, projects: usize) -> anyhow::Result<
          {windows} window(s), about {} min for a full refresh, using at most 90% of the shared budget",
         (windows - 1) * 10
     );
-    pool.close().await;
-    sim.stop().await;
+    bench.stop().await;
+    Ok(())
+}
+
+/// What storing an aircalc project costs with `stored` projects in the tables: all of them
+/// are refreshed once without a budget, then `again` of them are due again and refreshed,
+/// and the same requests are made once more without storing anything. The difference per
+/// project is its store (normalizing, staging, merging, its bookkeeping and the commit),
+/// with the pass's choice of the due projects spread over them.
+pub async fn aircalc_store(settings: Settings, stored: usize, again: usize) -> anyhow::Result<()> {
+    let budget = BudgetSettings {
+        requests: 1_000_000,
+        window_secs: 600,
+        reserve: 0,
+        max_wait_secs: 1,
+    };
+    let fetch_bom = settings
+        .source(sources::aircalc::NAME)
+        .expect("every source is in the settings")
+        .get::<AircalcSettings>()
+        .fetch_bom;
+    let bench = AircalcBench::start(settings, stored, budget, false).await?;
+    let (secs, requests, _) = bench.pass().await?;
+    println!("aircalc: {stored} projects stored with {requests} requests in {secs:.1} s");
+    let due: Vec<String> = sqlx::query_scalar(
+        "UPDATE aircalc.project_refresh SET last_fetched_at = NULL WHERE project_no IN \
+         (SELECT project_no FROM aircalc.project_refresh WHERE last_fetched_at IS NOT NULL \
+          ORDER BY md5(project_no) LIMIT $1) RETURNING fetch_no",
+    )
+    .bind(again as i64)
+    .fetch_all(&bench.pool)
+    .await?;
+    let (_, requests, secs) = bench.pass().await?;
+    let started = Instant::now();
+    let mut fetched = 0u64;
+    for no in &due {
+        let path = format!("/project-by-no/v0/{}", crate::http::path_segment(no));
+        let project: serde_json::Value = bench.source.client.get_json(&path, usize::MAX).await?;
+        fetched += 1;
+        let positions = project["positions"].as_array().filter(|_| fetch_bom);
+        for position in positions.into_iter().flatten() {
+            if let Some(pos) = position["posNo"].as_str() {
+                let path = format!("/ahu-bom-by-pos-no/v0/{}", crate::http::path_segment(pos));
+                let _: serde_json::Value = bench.source.client.get_json(&path, usize::MAX).await?;
+                fetched += 1;
+            }
+        }
+    }
+    let fetch_secs = started.elapsed().as_secs_f64();
+    let per = |s: f64| s * 1000.0 / due.len().max(1) as f64;
+    println!(
+        "aircalc store with {stored} projects stored: {} projects refreshed again (the pass: {requests} requests; \
+         its projects stream, choosing them included: {secs:.2} s, {:.1} ms per project); the same {fetched} requests alone {fetch_secs:.2} s \
+         ({:.1} ms per project); the store: {:.1} ms per project",
+        due.len(),
+        per(secs),
+        per(fetch_secs),
+        per(secs - fetch_secs)
+    );
+    bench.stop().await;
     Ok(())
 }

@@ -111,6 +111,11 @@ pub enum Command {
         /// window, 20 reserved) with the window shortened from 600 s to 6 s; 0 skips it.
         #[arg(long, default_value_t = 0)]
         aircalc_projects: usize,
+        /// Also measure an aircalc project's store with this many projects already stored
+        /// (stored first without a budget), refreshing `--aircalc-projects` of them again
+        /// (100 if that is 0); 0 skips it.
+        #[arg(long, default_value_t = 0)]
+        aircalc_stored: usize,
     },
 }
 
@@ -337,10 +342,19 @@ async fn execute(command: Command, settings: Option<Settings>) -> anyhow::Result
         Command::Bench {
             orders,
             aircalc_projects,
+            aircalc_stored,
         } => {
             let settings = settings();
             if aircalc_projects > 0 {
                 bench::aircalc(settings.clone(), aircalc_projects).await?;
+            }
+            if aircalc_stored > 0 {
+                let again = if aircalc_projects > 0 {
+                    aircalc_projects
+                } else {
+                    100
+                };
+                bench::aircalc_store(settings.clone(), aircalc_stored, again).await?;
             }
             bench::run(settings, &orders).await
         }

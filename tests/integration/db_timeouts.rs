@@ -213,3 +213,48 @@ async fn a_database_frozen_mid_pass_fails_the_stream_within_seconds() {
     );
     app.stop().await;
 }
+
+/// Every TCP connection tributary's pool opens has `TCP_NODELAY`: without it each COPY's
+/// last message waits ~40 ms for the server's delayed acknowledgement.
+#[tokio::test]
+async fn pooled_connections_send_without_nagle_delay() {
+    use std::os::fd::{BorrowedFd, RawFd};
+
+    let app = TestApp::builder().without_simulator().spawn().await;
+    let settings = app.settings();
+    let options: sqlx::postgres::PgConnectOptions =
+        secrecy::ExposeSecret::expose_secret(&settings.database.url)
+            .parse()
+            .expect("a PostgreSQL URL");
+    let port = options.get_port();
+    assert!(
+        options.get_socket().is_none() && !options.get_host().starts_with('/'),
+        "this test needs a TCP connection, not {}",
+        options.get_host()
+    );
+    let pool = tributary::db::connect(&settings.database).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
+
+    let mut to_database = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<RawFd>() else {
+            continue;
+        };
+        // SAFETY: borrowed only for these calls; a descriptor closed meanwhile fails them.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let socket = socket2::SockRef::from(&fd);
+        let peer = socket.peer_addr().ok().and_then(|a| a.as_socket());
+        if peer.is_some_and(|p| p.port() == port) {
+            to_database.push(socket.tcp_nodelay().unwrap());
+        }
+    }
+    assert!(!to_database.is_empty(), "no TCP socket to port {port}");
+    assert!(
+        to_database.iter().all(|&nodelay| nodelay),
+        "{to_database:?}"
+    );
+    drop(conn);
+    pool.close().await;
+    app.stop().await;
+}

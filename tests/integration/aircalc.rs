@@ -543,3 +543,48 @@ async fn a_project_is_stored_whole_with_its_boms_or_not_at_all() {
     );
     app.stop().await;
 }
+
+/// Projects stored one after another on one connection share its staging tables, each
+/// emptied by its commit: no project's rows reach the next one's merge. (The pass holds its
+/// lock on the pool's other connection; the request ledger has a pool of its own.)
+#[tokio::test]
+async fn projects_stored_on_one_connection_each_stage_only_their_own_rows() {
+    let app = both_app(6, 2, 3600, (1000, 600, 0)).await;
+    let url = app.settings().database.url;
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(secrecy::ExposeSecret::expose_secret(&url))
+        .await
+        .unwrap();
+    let built = sources::build(&app.settings(), &[aircalc::NAME], app.pool()).expect("source");
+    let options = SyncOptions {
+        trigger: "cli",
+        allow_mass_delete: false,
+    };
+    let report = sync_source(&one, &app.settings().sync, &built[0], &options)
+        .await
+        .expect("run records");
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
+    let projects = report
+        .streams
+        .iter()
+        .find(|s| s.stream == "projects")
+        .expect("the projects stream");
+    let positions = &projects.counts.tables["aircalc.positions"];
+    let stored = app.count("SELECT count(*) FROM aircalc.positions").await;
+    assert!(stored > 6, "the simulator's projects have positions");
+    assert_eq!(
+        (positions.inserted, positions.unchanged),
+        (stored as u64, 0),
+        "every position staged once, by its own project"
+    );
+    let mut conn = one.acquire().await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_temp._object_aircalc_positions")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the staging table is emptied at commit");
+    drop(conn);
+    one.close().await;
+    app.stop().await;
+}

@@ -62,7 +62,7 @@ fn pending<'a>(
     .boxed()
 }
 
-fn projects(settings: &AircalcSettings) -> queue::Projects {
+pub(crate) fn projects(settings: &AircalcSettings) -> queue::Projects {
     queue::Projects {
         configured: settings.projects.clone(),
         refresh_after: settings.refresh_after,

@@ -264,7 +264,9 @@ pub async fn record(
         let old = known.get(&stat.path);
         paths.push(stat.path.clone());
         let all = stat.types | old.map_or(0, |k| k.types);
-        types.push(format!("{{{}}}", type_names(all).join(",")));
+        // Quoted: an unquoted `null` in an array literal is a NULL element.
+        let quoted: Vec<String> = type_names(all).iter().map(|t| format!("\"{t}\"")).collect();
+        types.push(format!("{{{}}}", quoted.join(",")));
         counts.push(stat.records as i64);
         mapped.push(
             mapped_column(spec.table, &stat.path).or_else(|| old.and_then(|k| k.mapped.clone())),

@@ -304,6 +304,29 @@ async fn aimsio_fields_match_what_is_served_and_a_reshaped_entity_is_one_change_
         comment_types.push("string");
     }
 
+    // One object served without a field: the delta fetches only it, and the other objects
+    // still have the field: not removed.
+    let one = all["Timecard"][0]["key"].as_str().unwrap();
+    app.control(
+        "POST",
+        "/_sim/aimsio/reshape/Timecard",
+        json!({"keys": [one], "unset": ["timecardNumber"]}),
+    )
+    .await;
+    let report = sync_aimsio(&app).await;
+    succeeded(&report);
+    assert_eq!(crate::common::stream(&report, "Timecard").counts.fetched, 6);
+    assert_eq!(
+        crate::common::stream(&report, "Timecard").counts.total().updated,
+        1
+    );
+    assert_eq!(changes(&app).await, vec![]);
+    assert_eq!(
+        app.count("SELECT count(*) FROM tributary.fields WHERE stream = 'Timecard' AND path = 'timecardNumber' AND records = 0 AND removed_at IS NULL")
+            .await,
+        1
+    );
+
     // The vendor's new version: a field added, one removed, one served as a string.
     let reshaped = app
         .control(

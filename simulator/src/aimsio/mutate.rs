@@ -236,13 +236,19 @@ pub(crate) struct Reshape {
     pub(crate) unset: Vec<String>,
     #[serde(default)]
     pub(crate) stringify: Vec<String>,
+    /// Only these objects (by guid or id); all when absent.
+    pub(crate) keys: Option<Vec<String>>,
 }
 
-/// Applies `reshape` to every object of `entity` that has a detail; answers their keys.
+/// Applies `reshape` to every object of `entity` (or those of `keys`) that has a detail;
+/// answers their keys.
 pub(crate) fn reshape(store: &mut Store, entity: Entity, reshape: &Reshape) -> Vec<String> {
     let mut clock = store.clock;
     let mut changed = Vec::new();
     for (key, object) in store.objects_mut(entity).iter_mut() {
+        if reshape.keys.as_ref().is_some_and(|keys| !keys.contains(key)) {
+            continue;
+        }
         let Some(Ok(Value::Object(mut detail))) = object
             .detail
             .as_deref()

@@ -18,9 +18,10 @@
 //! - `POST stale` `{"entity","guid","detail_updated_at"}`: the detail becomes newer than
 //!   its list entry (`<prefix>UpdatedAt` and a ` [rev <ms>]` text mark);
 //! - `PUT forbidden` `["Invoice", …]`: these entities answer 403 (`[]` clears);
-//! - `POST reshape/{entity}` `{"set":{…},"unset":[…],"stringify":[…]}`: every object of
-//!   the entity gets fields set, removed, or its numbers served as strings, and is stamped
-//!   later (a vendor's new version, for the field catalogue's tests).
+//! - `POST reshape/{entity}` `{"set":{…},"unset":[…],"stringify":[…],"keys":[…]}`: every
+//!   object of the entity (or those of `keys`) gets fields set, removed, or its numbers
+//!   served as strings, and is stamped later (a vendor's new version, for the field
+//!   catalogue's tests).
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -264,8 +265,9 @@ async fn put_detail(
 }
 
 /// `POST /_sim/aimsio/reshape/{entity}` `{"set": {field: value}, "unset": [field],
-/// "stringify": [field]}`: every object of the entity changes shape (a vendor's new
-/// version) and is stamped later; answers `{"changed": [keys]}`.
+/// "stringify": [field], "keys": [key]}`: every object of the entity (or those of `keys`)
+/// changes shape (a vendor's new version) and is stamped later; answers
+/// `{"changed": [keys]}`.
 async fn reshape_entity(
     State(aimsio): State<Shared>,
     Path(name): Path<String>,
@@ -275,7 +277,7 @@ async fn reshape_entity(
         Ok(entity) => entity,
         Err(message) => return bad_request(&message),
     };
-    match parse::<Reshape>(&body, r#"{"set","unset","stringify"}"#) {
+    match parse::<Reshape>(&body, r#"{"set","unset","stringify","keys"}"#) {
         Ok(plan) => {
             let changed = reshape(&mut aimsio.write(), entity, &plan);
             Json(serde_json::json!({ "changed": changed })).into_response()

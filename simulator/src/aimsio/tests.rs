@@ -306,4 +306,14 @@ fn reshape_sets_unsets_and_stringifies_every_detail_and_stamps_it_later() {
         objects(&store, Entity::Equipment),
         objects(&Store::generate(3, 5), Entity::Equipment)
     );
+    let one = after.keys().next().unwrap().clone();
+    let only: Reshape =
+        serde_json::from_value(serde_json::json!({"unset": ["timecardNumber"], "keys": [one]}))
+            .unwrap();
+    assert_eq!(reshape(&mut store, Entity::Timecard, &only), vec![one.clone()]);
+    let last = objects(&store, Entity::Timecard);
+    for (key, (at, detail)) in &last {
+        assert_eq!(detail.get("timecardNumber").is_none(), *key == one, "{key}");
+        assert_eq!(*at > after[key].0, *key == one, "{key}");
+    }
 }

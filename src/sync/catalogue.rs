@@ -193,10 +193,7 @@ pub async fn record(
         order.sort_by_key(|p| p.path.len());
         for stat in order {
             match known.get(&stat.path) {
-                None
-                | Some(Known {
-                    removed: true, ..
-                }) => {
+                None | Some(Known { removed: true, .. }) => {
                     added.insert(stat.path.as_str());
                     if profile::parent(&stat.path).is_some_and(|p| added.contains(p)) {
                         continue;
@@ -343,12 +340,24 @@ pub async fn record(
     }
     tx.commit().await?;
     for change in &changes {
-        let old = change.old.map(|t| type_names(t).join("|")).unwrap_or_default();
-        let new = change.new.map(|t| type_names(t).join("|")).unwrap_or_default();
+        let old = change
+            .old
+            .map(|t| type_names(t).join("|"))
+            .unwrap_or_default();
+        let new = change
+            .new
+            .map(|t| type_names(t).join("|"))
+            .unwrap_or_default();
         match change.kind {
-            Kind::Added => tracing::warn!(source, stream, path = %change.path, types = %new, run_id, "schema change: the vendor sends a new field"),
-            Kind::Removed => tracing::warn!(source, stream, path = %change.path, types = %old, run_id, "schema change: no record carries this field any more"),
-            Kind::Retyped => tracing::warn!(source, stream, path = %change.path, old_types = %old, new_types = %new, run_id, "schema change: the field arrives with a type it never had"),
+            Kind::Added => {
+                tracing::warn!(source, stream, path = %change.path, types = %new, run_id, "schema change: the vendor sends a new field")
+            }
+            Kind::Removed => {
+                tracing::warn!(source, stream, path = %change.path, types = %old, run_id, "schema change: no record carries this field any more")
+            }
+            Kind::Retyped => {
+                tracing::warn!(source, stream, path = %change.path, old_types = %old, new_types = %new, run_id, "schema change: the field arrives with a type it never had")
+            }
         }
     }
     if let Some(view) = spec.view {
@@ -514,7 +523,10 @@ mod tests {
     fn paths_are_looked_for_in_the_raw_of_the_table_that_stores_them() {
         let t = orders();
         let (table, path) = stored_path(&t, "kunde.name").unwrap();
-        assert_eq!((table.name, path.as_str()), ("t.orders", "$.\"kunde\".\"name\""));
+        assert_eq!(
+            (table.name, path.as_str()),
+            ("t.orders", "$.\"kunde\".\"name\"")
+        );
         let (table, path) = stored_path(&t, "positions[].amount").unwrap();
         assert_eq!((table.name, path.as_str()), ("t.positions", "$.\"amount\""));
         let (_, path) = stored_path(&t, "tags[]").unwrap();

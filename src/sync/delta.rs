@@ -139,11 +139,11 @@ pub async fn sync(
             skipped = true;
             continue;
         };
+        if let Ok(detail) = &detail {
+            profile.record(detail);
+        }
         match detail {
-            Ok(detail) => match {
-                profile.record(&detail);
-                detail_row(stream, item, &detail)
-            } {
+            Ok(detail) => match detail_row(stream, item, &detail) {
                 Ok(line) => batch.push((item.updated_ms, line)),
                 Err(error) => rejected.push(Reject {
                     key: Some(item.key.clone()),

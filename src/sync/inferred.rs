@@ -188,10 +188,18 @@ pub async fn maintain(
         "o._deleted_at".to_string(),
     ];
     for (column, field, ty) in &columns {
-        select.push(format!("{} AS {}", expression(field, ty), quote_ident(column)));
+        select.push(format!(
+            "{} AS {}",
+            expression(field, ty),
+            quote_ident(column)
+        ));
     }
     for (column, field, ty, _) in &added {
-        select.push(format!("{} AS {}", expression(field, ty), quote_ident(column)));
+        select.push(format!(
+            "{} AS {}",
+            expression(field, ty),
+            quote_ident(column)
+        ));
     }
     let mut scoped = String::new();
     for (column, value) in spec.table.key.iter().zip(spec.scope) {
@@ -222,7 +230,10 @@ pub async fn maintain(
     if existing.is_none() {
         for (column, what) in [
             ("guid", "Object key"),
-            ("updated_at", "When the object last changed (the list's updatedAt)"),
+            (
+                "updated_at",
+                "When the object last changed (the list's updatedAt)",
+            ),
             (
                 "_deleted_at",
                 "When the object was gone from the source; NULL while it is live",
@@ -245,11 +256,14 @@ pub async fn maintain(
             if ty == "text" {
                 "as text".to_string()
             } else {
-                format!("NULL where a value is not a JSON {}", match ty.as_str() {
-                    "boolean" => "boolean",
-                    "bigint" => "integer",
-                    _ => "number",
-                })
+                format!(
+                    "NULL where a value is not a JSON {}",
+                    match ty.as_str() {
+                        "boolean" => "boolean",
+                        "bigint" => "integer",
+                        _ => "number",
+                    }
+                )
             }
         );
         sqlx::query(AssertSqlSafe(format!(

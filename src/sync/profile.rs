@@ -51,7 +51,12 @@ pub fn type_names(types: Types) -> Vec<&'static str> {
 pub fn types_of(names: &[String]) -> Types {
     names
         .iter()
-        .filter_map(|n| NAMES.iter().find(|(_, name)| name == n).map(|(bit, _)| *bit))
+        .filter_map(|n| {
+            NAMES
+                .iter()
+                .find(|(_, name)| name == n)
+                .map(|(bit, _)| *bit)
+        })
         .fold(0, |a, b| a | b)
 }
 
@@ -238,9 +243,7 @@ impl Profile {
             return Some(child);
         }
         let child = self.push(node, name.into())?;
-        self.nodes[node as usize]
-            .fields
-            .insert(name.into(), child);
+        self.nodes[node as usize].fields.insert(name.into(), child);
         Some(child)
     }
 
@@ -324,8 +327,10 @@ mod tests {
     #[test]
     fn paths_types_and_record_counts() {
         let mut p = Profile::default();
-        p.record(&json!({"id": 1, "netto": "1.50", "positions": [{"amount": 2}, {"amount": 2.5}],
-            "contact": {"name": null}}));
+        p.record(
+            &json!({"id": 1, "netto": "1.50", "positions": [{"amount": 2}, {"amount": 2.5}],
+            "contact": {"name": null}}),
+        );
         p.record(&json!({"id": 2, "netto": 3, "positions": [], "contact": {"name": "x"}}));
         assert_eq!(
             stats(&p),

@@ -69,7 +69,9 @@ fn truth(records: &[Value]) -> Truth {
             _ => {}
         }
     }
-    let order = ["null", "boolean", "integer", "number", "string", "object", "array"];
+    let order = [
+        "null", "boolean", "integer", "number", "string", "object", "array",
+    ];
     let mut all: Truth = BTreeMap::new();
     for record in records {
         let mut found = BTreeMap::new();
@@ -99,7 +101,9 @@ async fn catalogue(app: &TestApp, source: &str, stream: &str) -> Truth {
     .fetch_all(app.pool())
     .await
     .unwrap();
-    let order = ["null", "boolean", "integer", "number", "string", "object", "array"];
+    let order = [
+        "null", "boolean", "integer", "number", "string", "object", "array",
+    ];
     rows.into_iter()
         .map(|(path, types, n)| {
             let types = types
@@ -208,10 +212,16 @@ async fn aimsio_fields_match_what_is_served_and_a_reshaped_entity_is_one_change_
     for entity in ["Timecard", "JobOrder"] {
         let expected = truth(&truth_of(&all, entity));
         assert!(expected.len() > 8, "{entity}: {expected:?}");
-        assert_eq!(catalogue(&app, "aimsio", entity).await, expected, "{entity}");
+        assert_eq!(
+            catalogue(&app, "aimsio", entity).await,
+            expected,
+            "{entity}"
+        );
     }
     assert_eq!(
-        mapped(&app, "aimsio", "JobOrder", "jobName").await.as_deref(),
+        mapped(&app, "aimsio", "JobOrder", "jobName")
+            .await
+            .as_deref(),
         Some("aimsio.job_orders.job_name")
     );
     assert_eq!(
@@ -295,7 +305,13 @@ async fn aimsio_fields_match_what_is_served_and_a_reshaped_entity_is_one_change_
     .await;
     let report = sync_aimsio(&app).await;
     succeeded(&report);
-    assert_eq!(crate::common::stream(&report, "JobOrder").counts.total().updated, 2);
+    assert_eq!(
+        crate::common::stream(&report, "JobOrder")
+            .counts
+            .total()
+            .updated,
+        2
+    );
     assert_eq!(changes(&app).await, vec![]);
     // The mutation made a comment a string: that may have added its column (appended).
     let columns = view_columns(&app, "aimsio.timecards").await;
@@ -317,7 +333,10 @@ async fn aimsio_fields_match_what_is_served_and_a_reshaped_entity_is_one_change_
     succeeded(&report);
     assert_eq!(crate::common::stream(&report, "Timecard").counts.fetched, 6);
     assert_eq!(
-        crate::common::stream(&report, "Timecard").counts.total().updated,
+        crate::common::stream(&report, "Timecard")
+            .counts
+            .total()
+            .updated,
         1
     );
     assert_eq!(changes(&app).await, vec![]);
@@ -375,8 +394,16 @@ async fn aimsio_fields_match_what_is_served_and_a_reshaped_entity_is_one_change_
         }
     );
     for kind in ["added", "removed", "retyped"] {
-        assert_eq!(metric(&app, &metrics, "Timecard", kind).await, 1.0, "{kind}");
-        assert_eq!(metric(&app, &metrics, "JobOrder", kind).await, 0.0, "{kind}");
+        assert_eq!(
+            metric(&app, &metrics, "Timecard", kind).await,
+            1.0,
+            "{kind}"
+        );
+        assert_eq!(
+            metric(&app, &metrics, "JobOrder", kind).await,
+            0.0,
+            "{kind}"
+        );
     }
     let all = app.control("GET", "/_sim/aimsio/truth", Value::Null).await;
     let now = truth(&truth_of(&all, "Timecard"));
@@ -414,10 +441,7 @@ async fn planningnow_order_fields_match_the_listing_and_each_vendor_change_is_on
     assert_eq!(served.len(), 4);
     let expected = truth(&served);
     assert!(expected.contains_key("positions[].id"), "{expected:?}");
-    assert_eq!(
-        catalogue(&app, "planningnow", "orders").await,
-        expected
-    );
+    assert_eq!(catalogue(&app, "planningnow", "orders").await, expected);
     assert_eq!(
         mapped(&app, "planningnow", "orders", "zuHaenden")
             .await
@@ -449,7 +473,10 @@ async fn planningnow_order_fields_match_the_listing_and_each_vendor_change_is_on
     // Through the binary, as ops run it: one warning per change, naming source, stream, path.
     let out = app.tributary(&["sync", "planningnow"]).await;
     let log = text(&out);
-    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("schema change")).collect();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("schema change"))
+        .collect();
     assert_eq!(warnings.len(), 3, "{log}");
     for path in ["lieferhinweis", "ges_rabatt", "pay_term_id"] {
         assert!(

@@ -246,7 +246,11 @@ pub(crate) fn reshape(store: &mut Store, entity: Entity, reshape: &Reshape) -> V
     let mut clock = store.clock;
     let mut changed = Vec::new();
     for (key, object) in store.objects_mut(entity).iter_mut() {
-        if reshape.keys.as_ref().is_some_and(|keys| !keys.contains(key)) {
+        if reshape
+            .keys
+            .as_ref()
+            .is_some_and(|keys| !keys.contains(key))
+        {
             continue;
         }
         let Some(Ok(Value::Object(mut detail))) = object

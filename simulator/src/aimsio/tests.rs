@@ -310,7 +310,10 @@ fn reshape_sets_unsets_and_stringifies_every_detail_and_stamps_it_later() {
     let only: Reshape =
         serde_json::from_value(serde_json::json!({"unset": ["timecardNumber"], "keys": [one]}))
             .unwrap();
-    assert_eq!(reshape(&mut store, Entity::Timecard, &only), vec![one.clone()]);
+    assert_eq!(
+        reshape(&mut store, Entity::Timecard, &only),
+        vec![one.clone()]
+    );
     let last = objects(&store, Entity::Timecard);
     for (key, (at, detail)) in &last {
         assert_eq!(detail.get("timecardNumber").is_none(), *key == one, "{key}");

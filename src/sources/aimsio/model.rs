@@ -205,7 +205,10 @@ mod view_tests {
         assert_eq!(view_for("Timecard"), "aimsio.timecards");
         assert_eq!(view_for("Invoice"), "aimsio.invoices");
         assert_eq!(view_for("Equipment"), "aimsio.equipment");
-        assert_eq!(view_for("WorkOrderCategory"), "aimsio.work_order_categories");
+        assert_eq!(
+            view_for("WorkOrderCategory"),
+            "aimsio.work_order_categories"
+        );
         assert_eq!(view_for("Tax"), "aimsio.taxes");
         assert_eq!(view_for("Day"), "aimsio.days");
     }

@@ -378,7 +378,16 @@ async fn run_pass(
         if let (RunStatus::Succeeded, Some(profile), Some(spec)) =
             (status, &profile, source.catalogue(stream))
         {
-            match catalogue::record(pool, name, stream, run_id, spec, profile).await {
+            // Like the stream itself: a database that stops answering, or the end of a
+            // shutdown's grace, does not hold the pass here.
+            let recorded = tokio::select! {
+                r = catalogue::record(pool, name, stream, run_id, spec, profile) => {
+                    r.map_err(|e| db::describe(&e))
+                }
+                () = shutdown.abort.cancelled() => Err("abandoned by a shutdown".to_string()),
+                secs = frozen(pool, 2) => Err(format!("the database did not answer for {secs} s")),
+            };
+            match recorded {
                 Ok(changes) => schema_changes = ChangeCounts::of(&changes),
                 Err(e) => {
                     tracing::error!(run_id, stream, error = %e, "updating the field catalogue failed; the next pass compares with the catalogue as it was")

@@ -105,6 +105,11 @@ impl Daemon {
             shutdown: Shutdown::default(),
             tracker: TaskTracker::new(),
         });
+        for source in &shared.sources {
+            shared
+                .metrics
+                .declare_streams(source.name(), &source.streams());
+        }
         for name in &selected {
             let interval = crate::schedule::interval(&shared.cron(name), chrono::Utc::now());
             if let Some(interval) = interval {

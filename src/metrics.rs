@@ -5,9 +5,9 @@
 //! status come live from the sources' HTTP clients; budgets and last successes are read from
 //! the database at scrape time, so they agree across replicas and restarts. Every series
 //! whose labels are known before the first pass (outcomes, skip reasons, fetched and
-//! rejected records, durations) exists from the start at 0, so that a source that never
-//! ran is visible to alerts, and so is each source's schedule interval (what alerts measure
-//! the age of its last success against). Also `tributary_build_info` and, on Linux, the
+//! rejected records, durations, schema changes of the declared streams) exists from the
+//! start at 0, so that a source that never ran is visible to alerts, and so is each
+//! source's schedule interval (what alerts measure the age of its last success against). Also `tributary_build_info` and, on Linux, the
 //! standard `process_*` metrics read from `/proc/self`. It does not serve HTTP (`server` does).
 
 mod exposition;
@@ -25,6 +25,7 @@ use crate::db::runs::RunStatus;
 use crate::http::budget;
 use crate::sync::Source;
 use crate::sync::SourceReport;
+use crate::sync::catalogue::Kind;
 
 /// How long `/metrics` and `/readyz` wait for the database, in all (a connection from the
 /// pool and every query), so that they answer well within a probe's or scrape's timeout
@@ -50,6 +51,8 @@ struct Counters {
     rows: BTreeMap<(String, String, &'static str), u64>,
     fetched: BTreeMap<String, u64>,
     rejected: BTreeMap<String, u64>,
+    /// Changes of the field catalogue, by source, stream and kind.
+    schema_changes: BTreeMap<(String, String, &'static str), u64>,
     running: BTreeMap<String, bool>,
     /// The longest gap between ticks of each source's schedule (`schedule::interval`).
     intervals: BTreeMap<String, f64>,
@@ -139,6 +142,19 @@ impl Metrics {
             .insert(source.to_string(), seconds);
     }
 
+    /// The source's streams: their `tributary_schema_changes_total` series exist at 0 from
+    /// the start (an alert's `increase` then sees the first change).
+    pub fn declare_streams(&self, source: &str, streams: &[&str]) {
+        let mut c = self.counters();
+        for stream in streams {
+            for kind in Kind::ALL {
+                c.schema_changes
+                    .entry((source.to_string(), stream.to_string(), kind.as_str()))
+                    .or_default();
+            }
+        }
+    }
+
     pub fn set_running(&self, source: &str, running: bool) {
         self.counters().running.insert(source.to_string(), running);
     }
@@ -179,6 +195,13 @@ impl Metrics {
         for stream in &report.streams {
             *c.fetched.entry(source.clone()).or_default() += stream.counts.fetched;
             *c.rejected.entry(source.clone()).or_default() += stream.counts.rejected;
+            for kind in Kind::ALL {
+                let n = stream.schema_changes.get(kind);
+                let key = (source.clone(), stream.stream.to_string(), kind.as_str());
+                if n > 0 || c.schema_changes.contains_key(&key) {
+                    *c.schema_changes.entry(key).or_default() += n;
+                }
+            }
             for (table, t) in &stream.counts.tables {
                 for (op, n) in [
                     ("inserted", t.inserted),
@@ -289,6 +312,18 @@ impl Metrics {
             );
             for (source, n) in &c.rejected {
                 out.sample("records_rejected_total", &[("source", source)], *n as f64);
+            }
+            out.family(
+                "schema_changes_total",
+                "counter",
+                "Changes in what a vendor sends noticed by this process's passes (tributary.schema_changes), by source, stream and kind (added, removed, retyped).",
+            );
+            for ((source, stream, kind), n) in &c.schema_changes {
+                out.sample(
+                    "schema_changes_total",
+                    &[("source", source), ("stream", stream), ("kind", kind)],
+                    *n as f64,
+                );
             }
         }
         out.family(

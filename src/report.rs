@@ -161,6 +161,31 @@ pub fn status(status: &Status) -> String {
         out.push('\n');
         out.push_str(&table(&["table", "rows", "soft-deleted"], &rows));
     }
+    if !status.schema_changes.is_empty() {
+        let types = |t: &Option<Vec<String>>| t.as_ref().map_or("-".into(), |t| t.join("|"));
+        let rows: Vec<Vec<String>> = status
+            .schema_changes
+            .iter()
+            .map(|c| {
+                vec![
+                    c.changed_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    c.source.clone(),
+                    c.stream.clone(),
+                    c.kind.clone(),
+                    c.path.clone(),
+                    format!("{} → {}", types(&c.old_types), types(&c.new_types)),
+                ]
+            })
+            .collect();
+        out.push_str(&format!(
+            "\nschema changes (last {} days, newest first; all in tributary.schema_changes):\n",
+            crate::status::RECENT_SCHEMA_CHANGE_DAYS
+        ));
+        out.push_str(&table(
+            &["noticed", "source", "stream", "change", "field", "types"],
+            &rows,
+        ));
+    }
     for a in &status.backlogs {
         out.push_str(&format!(
             "\n{}: {} {} due for a refresh; at {} requests per {}s all are refreshed by {}\n",

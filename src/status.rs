@@ -1,7 +1,8 @@
 //! What `tributary status` reports: per source whether it is enabled, its schedule and next
 //! run, its last pass and last success; the latest run per source and stream; live and
 //! soft-deleted rows per synced table; the request budget of every source that has one; and
-//! the work a source has queued (its backlog), with when the budget will have done it.
+//! the work a source has queued (its backlog), with when the budget will have done it; and
+//! the latest changes in what the vendors send (the field catalogue's schema changes).
 
 use std::time::Duration;
 
@@ -20,6 +21,25 @@ pub struct Status {
     pub tables: Vec<TableRows>,
     pub budgets: Vec<Usage>,
     pub backlogs: Vec<Backlog>,
+    /// The latest changes in what the vendors send (`tributary.schema_changes`).
+    pub schema_changes: Vec<SchemaChange>,
+}
+
+/// How many recent schema changes `status` shows, and from how far back.
+pub const RECENT_SCHEMA_CHANGES: i64 = 20;
+pub const RECENT_SCHEMA_CHANGE_DAYS: i32 = 7;
+
+/// A change of the field catalogue.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct SchemaChange {
+    pub changed_at: chrono::DateTime<chrono::Utc>,
+    pub source: String,
+    pub stream: String,
+    pub kind: String,
+    pub path: String,
+    pub old_types: Option<Vec<String>>,
+    pub new_types: Option<Vec<String>>,
+    pub run_id: Option<i64>,
 }
 
 /// A source as `tributary run` sees it.
@@ -134,12 +154,22 @@ pub async fn collect(pool: &PgPool, settings: &Settings) -> Result<Status, sqlx:
         let pending = (backlog.pending)(pool, settings).await?;
         backlogs.push(estimate(registration.name, backlog.what, pending, &usage));
     }
+    let schema_changes = sqlx::query_as(
+        "SELECT changed_at, source, stream, kind, path, old_types, new_types, run_id \
+         FROM tributary.schema_changes WHERE changed_at > now() - make_interval(days => $1) \
+         ORDER BY changed_at DESC, id DESC LIMIT $2",
+    )
+    .bind(RECENT_SCHEMA_CHANGE_DAYS)
+    .bind(RECENT_SCHEMA_CHANGES)
+    .fetch_all(pool)
+    .await?;
     Ok(Status {
         sources,
         runs,
         tables,
         budgets,
         backlogs,
+        schema_changes,
     })
 }
 

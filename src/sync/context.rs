@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::apply::DeletePolicy;
 use super::error::SyncError;
+use super::profile::Profile;
 use crate::config::SyncSettings;
 use crate::db::runs::RunCounts;
 
@@ -76,4 +77,6 @@ impl StreamContext<'_> {
 pub struct StreamResult {
     pub counts: RunCounts,
     pub error: Option<SyncError>,
+    /// The fields of the records the run received, for the field catalogue.
+    pub profile: Option<Profile>,
 }

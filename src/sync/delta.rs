@@ -14,6 +14,7 @@ use sqlx::AssertSqlSafe;
 use super::apply::{Batch, Deletes, GuardTrip, Stager, soft_delete_missing};
 use super::context::StreamContext;
 use super::error::SyncError;
+use super::profile::Profile;
 use super::table::Table;
 use super::values::{row_line, unstorable};
 use crate::db::rejects::{self, Reject};
@@ -33,6 +34,9 @@ pub struct DeltaStream {
     pub table: Table,
     /// Values of the leading key columns shared by the whole stream (e.g. the entity name).
     pub scope: Vec<String>,
+    /// A view of the stream's rows to infer from the field catalogue (`schema.name`), for
+    /// records stored only as `raw`.
+    pub view: Option<String>,
 }
 
 /// Field names under which the list item's values are handed to the table spec.
@@ -51,6 +55,7 @@ pub async fn sync(
     client: &ApiClient,
     stream: &DeltaStream,
     counts: &mut RunCounts,
+    profile: &mut Profile,
 ) -> Result<(), SyncError> {
     let listing: Vec<Value> = client
         .get_json(&stream.list_path, ctx.settings.listing_limit())
@@ -134,6 +139,9 @@ pub async fn sync(
             skipped = true;
             continue;
         };
+        if let Ok(detail) = &detail {
+            profile.record(detail);
+        }
         match detail {
             Ok(detail) => match detail_row(stream, item, &detail) {
                 Ok(line) => batch.push((item.updated_ms, line)),

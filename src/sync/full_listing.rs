@@ -14,6 +14,7 @@ use super::error::SyncError;
 use super::listing::{self, ChannelReader, Item, Limits};
 use super::load::{ListingBatch, Load, Router};
 use super::normalize::{Normalizer, Rejected};
+use super::profile::Profile;
 use super::table::Table;
 use super::values::copy_line;
 use crate::db::rejects::{self, Reject};
@@ -41,6 +42,7 @@ struct Sink {
     batch_rows: u64,
     tx: mpsc::Sender<ListingBatch>,
     rejects: Vec<Reject>,
+    profile: Profile,
 }
 
 impl Sink {
@@ -53,6 +55,7 @@ impl Sink {
                 return Ok(());
             }
         };
+        self.profile.record(&record);
         match self.normalizer.record(&record) {
             Ok(rows) => {
                 for (i, line) in rows {
@@ -97,6 +100,7 @@ pub async fn sync(
     stream: &ListingStream,
     tz: Tz,
     counts: &mut RunCounts,
+    profile: &mut Profile,
 ) -> Result<(), SyncError> {
     let endpoint = format!("GET {}", stream.path);
     let listing_error = |message: String| SyncError::Listing {
@@ -120,6 +124,7 @@ pub async fn sync(
         batch_rows: ctx.settings.batch_rows as u64,
         tx: batch_tx,
         rejects: Vec::new(),
+        profile: std::mem::take(profile),
     };
     let envelope = stream.envelope;
     let limits = Limits {
@@ -131,7 +136,7 @@ pub async fn sync(
             sink.item(item)
         })
         .and_then(|parsed| sink.flush().map(|()| parsed));
-        (parsed, sink.rejects, sink.router.unseen())
+        (parsed, sink.rejects, sink.router.unseen(), sink.profile)
     });
     let feed = async move {
         loop {
@@ -160,9 +165,10 @@ pub async fn sync(
         Ok::<(), sqlx::Error>(())
     };
     let ((), written) = tokio::join!(feed, write);
-    let (parsed, rejected, unseen) = parser
+    let (parsed, rejected, unseen, profiled) = parser
         .await
         .map_err(|e| listing_error(format!("parser stopped: {e}")))?;
+    *profile = profiled;
     counts.rejected = rejected.len() as u64;
     written?;
     let (fetched, envelope) = parsed.map_err(&listing_error)?;

@@ -11,6 +11,7 @@ use super::apply::{Batch, Deletes, Stager};
 use super::context::StreamContext;
 use super::error::SyncError;
 use super::normalize::Normalizer;
+use super::profile::Profile;
 use super::table::Table;
 use crate::db::rejects::{self, Reject};
 use crate::db::runs::RunCounts;
@@ -35,6 +36,7 @@ pub async fn sync(
     client: &ApiClient,
     stream: &LookupStream,
     counts: &mut RunCounts,
+    profile: &mut Profile,
 ) -> Result<(), SyncError> {
     let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(stream.wanted_sql))
         .fetch_all(ctx.pool)
@@ -58,6 +60,7 @@ pub async fn sync(
         let mut normalizer = Normalizer::new(stream.table.clone(), chrono_tz::UTC);
         let mut batch = Batch::new(stream.table.flatten().len());
         for object in found {
+            profile.record(&object);
             match normalizer.record(&object) {
                 Ok(rows) => {
                     for (i, line) in rows {

@@ -5,16 +5,19 @@
 //! checkpoints). The engine knows no source by name.
 
 pub mod apply;
+pub mod catalogue;
 pub mod context;
 pub mod delta;
 pub mod error;
 pub mod full_listing;
+mod inferred;
 pub mod listing;
 pub mod load;
 mod lock;
 pub mod lookup;
 pub mod normalize;
 pub mod pass;
+pub mod profile;
 pub mod refresh;
 pub mod source;
 mod statements;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
+use super::catalogue::{self, ChangeCounts};
 use super::context::{Shutdown, StreamContext, StreamResult, SyncOptions};
 use super::error::SyncError;
 use super::lock::PassLock;
@@ -23,6 +24,8 @@ pub struct StreamReport {
     pub counts: RunCounts,
     pub duration: Duration,
     pub error: Option<String>,
+    /// Changes of the field catalogue the stream noticed (`tributary.schema_changes`).
+    pub schema_changes: ChangeCounts,
 }
 
 #[derive(Debug, Clone)]
@@ -305,16 +308,22 @@ async fn run_pass(
             stop: &shutdown.stop,
         };
         let mut attempt = 1u32;
-        let StreamResult { mut counts, error } = loop {
+        let StreamResult {
+            mut counts,
+            error,
+            profile,
+        } = loop {
             let result = tokio::select! {
                 result = source.sync_stream(&ctx) => result,
                 () = shutdown.abort.cancelled() => StreamResult {
                     counts: RunCounts::default(),
                     error: Some(SyncError::Aborted(shutdown.abandoned_by)),
+                    profile: None,
                 },
                 secs = frozen(pool, 2) => StreamResult {
                     counts: RunCounts::default(),
                     error: Some(SyncError::DatabaseFrozen(secs)),
+                    profile: None,
                 },
             };
             // A stream's data commits all at once (or batch by batch with its checkpoint),
@@ -332,6 +341,7 @@ async fn run_pass(
                     lock_lost = true;
                     break StreamResult {
                         counts: result.counts,
+                        profile: None,
                         error: Some(SyncError::Listing {
                             source_name: name,
                             endpoint: "pass lock".to_string(),
@@ -347,6 +357,7 @@ async fn run_pass(
                     break StreamResult {
                         counts: result.counts,
                         error: Some(SyncError::Db(e)),
+                        profile: None,
                     };
                 }
             }
@@ -362,6 +373,27 @@ async fn run_pass(
         };
         let message = error.as_ref().map(|e| e.to_string());
         db_frozen |= matches!(error, Some(SyncError::DatabaseFrozen(_)));
+        // Only a stream that succeeded says what the vendor sends; its data is committed.
+        let mut schema_changes = ChangeCounts::default();
+        if let (RunStatus::Succeeded, Some(profile), Some(spec)) =
+            (status, &profile, source.catalogue(stream))
+        {
+            // Like the stream itself: a database that stops answering, or the end of a
+            // shutdown's grace, does not hold the pass here.
+            let recorded = tokio::select! {
+                r = catalogue::record(pool, name, stream, run_id, spec, profile) => {
+                    r.map_err(|e| db::describe(&e))
+                }
+                () = shutdown.abort.cancelled() => Err("abandoned by a shutdown".to_string()),
+                secs = frozen(pool, 2) => Err(format!("the database did not answer for {secs} s")),
+            };
+            match recorded {
+                Ok(changes) => schema_changes = ChangeCounts::of(&changes),
+                Err(e) => {
+                    tracing::error!(run_id, stream, error = %e, "updating the field catalogue failed; the next pass compares with the catalogue as it was")
+                }
+            }
+        }
         let recorded = if db_frozen {
             Err(sqlx::Error::PoolTimedOut)
         } else {
@@ -403,6 +435,7 @@ async fn run_pass(
             counts,
             duration: stream_started.elapsed(),
             error: message.clone(),
+            schema_changes,
         });
         if let Err(e) = recorded {
             tracing::error!(run_id, stream, error = %e, "recording the stream's outcome failed; the pass stops, and the next one closes the run as interrupted");

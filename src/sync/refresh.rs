@@ -19,6 +19,7 @@ use super::apply::{Batch, Deletes, GuardTrip, Staging};
 use super::context::StreamContext;
 use super::error::SyncError;
 use super::normalize::Normalizer;
+use super::profile::Profile;
 use super::table::Table;
 use super::values::{copy_line, row_line, unstorable};
 use crate::db::checkpoints;
@@ -96,6 +97,7 @@ pub async fn sync(
     client: &ApiClient,
     stream: &RefreshStream,
     counts: &mut RunCounts,
+    profile: &mut Profile,
 ) -> Result<(), SyncError> {
     let due = stream.hooks.due(ctx.pool).await?;
     tracing::info!(
@@ -127,6 +129,7 @@ pub async fn sync(
         match fetched {
             Ok(value) => {
                 vouched_asked += i64::from(object.vouched);
+                profile.record(&value);
                 let cursor = json!({"last": object.key, "priority": object.priority, "done": done + 1, "due": due.len()});
                 if let Err(e) = fetch_and_store(
                     ctx,

@@ -6,10 +6,12 @@
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use super::catalogue;
 use super::context::{StreamContext, StreamResult};
 use super::delta::{self, DeltaStream};
 use super::full_listing::{self, ListingStream};
 use super::lookup::{self, LookupStream};
+use super::profile::Profile;
 use super::refresh::{self, RefreshStream};
 use crate::db::runs::RunCounts;
 use crate::http::{ApiClient, CHECK_BODY_LIMIT, ClientStats, HttpError};
@@ -41,15 +43,35 @@ impl Stream {
     async fn sync(&self, ctx: &StreamContext<'_>, client: &ApiClient) -> StreamResult {
         let mut counts = RunCounts::default();
         let c = &mut counts;
+        let mut profile = Profile::new(self.catalogue().table.recursive);
+        let p = &mut profile;
         let result = match self {
-            Stream::Listing(s, tz) => full_listing::sync(ctx, client, s, *tz, c).await,
-            Stream::Delta(s) => delta::sync(ctx, client, s, c).await,
-            Stream::Refresh(s) => refresh::sync(ctx, client, s, c).await,
-            Stream::Lookup(s) => lookup::sync(ctx, client, s, c).await,
+            Stream::Listing(s, tz) => full_listing::sync(ctx, client, s, *tz, c, p).await,
+            Stream::Delta(s) => delta::sync(ctx, client, s, c, p).await,
+            Stream::Refresh(s) => refresh::sync(ctx, client, s, c, p).await,
+            Stream::Lookup(s) => lookup::sync(ctx, client, s, c, p).await,
         };
         StreamResult {
             counts,
             error: result.err(),
+            profile: Some(profile),
+        }
+    }
+
+    /// Where the stream's records are stored and how much of the collection a pass sees,
+    /// for the field catalogue.
+    pub fn catalogue(&self) -> catalogue::Spec<'_> {
+        let (table, scope, complete, view): (_, &[String], _, _) = match self {
+            Stream::Listing(s, _) => (&s.table, &[], true, None),
+            Stream::Delta(s) => (&s.table, &s.scope, false, s.view.as_deref()),
+            Stream::Refresh(s) => (&s.table, &[], false, None),
+            Stream::Lookup(s) => (&s.table, &[], false, None),
+        };
+        catalogue::Spec {
+            table,
+            scope,
+            complete,
+            view,
         }
     }
 }
@@ -98,6 +120,14 @@ impl Source {
             .find(|s| s.name() == ctx.stream)
             .expect("the engine only asks for streams the source declared");
         stream.sync(ctx, &self.client).await
+    }
+
+    /// The named stream's place in the field catalogue.
+    pub fn catalogue(&self, stream: &str) -> Option<catalogue::Spec<'_>> {
+        self.streams
+            .iter()
+            .find(|s| s.name() == stream)
+            .map(Stream::catalogue)
     }
 
     /// Proves the credentials; answers what it proved.

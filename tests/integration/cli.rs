@@ -183,7 +183,7 @@ async fn migrate_creates_the_database_when_it_is_missing() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(tables, 15);
+    assert_eq!(tables, 19);
     pool.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE {} WITH (FORCE)",

@@ -4,6 +4,7 @@
 mod aimsio;
 mod aircalc;
 mod budget;
+mod catalogue;
 mod changes;
 mod cli;
 mod common;

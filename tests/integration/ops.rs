@@ -103,6 +103,7 @@ fn every_alert_has_a_severity_a_summary_and_what_to_do() {
             "TributarySourceNeverSucceeded",
             "TributaryRunsFailing",
             "TributaryRejectsGrowing",
+            "TributarySchemaChanged",
             "TributaryBudgetNearlyExhausted",
             "TributaryDatabaseDown",
             "TributaryAbsent",

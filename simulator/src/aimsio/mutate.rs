@@ -222,3 +222,64 @@ pub(crate) fn stale(
     object.detail = Some(marked);
     Ok(())
 }
+
+/// A change of what the vendor sends for every object of an entity (as a new API version
+/// would bring): fields `set` to a value, fields `unset`, and number fields served as their
+/// text (`stringify`). Every object with a detail changes and is stamped later than
+/// anything before (its list `updatedAt` and `<prefix>UpdatedAt`), so a delta fetches all.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reshape {
+    #[serde(default)]
+    pub(crate) set: serde_json::Map<String, Value>,
+    #[serde(default)]
+    pub(crate) unset: Vec<String>,
+    #[serde(default)]
+    pub(crate) stringify: Vec<String>,
+    /// Only these objects (by guid or id); all when absent.
+    pub(crate) keys: Option<Vec<String>>,
+}
+
+/// Applies `reshape` to every object of `entity` (or those of `keys`) that has a detail;
+/// answers their keys.
+pub(crate) fn reshape(store: &mut Store, entity: Entity, reshape: &Reshape) -> Vec<String> {
+    let mut clock = store.clock;
+    let mut changed = Vec::new();
+    for (key, object) in store.objects_mut(entity).iter_mut() {
+        if reshape
+            .keys
+            .as_ref()
+            .is_some_and(|keys| !keys.contains(key))
+        {
+            continue;
+        }
+        let Some(Ok(Value::Object(mut detail))) = object
+            .detail
+            .as_deref()
+            .map(serde_json::from_slice::<Value>)
+        else {
+            continue;
+        };
+        clock = nonzero_ms(clock.max(object.updated_at) + 1_000);
+        for (field, value) in &reshape.set {
+            detail.insert(field.clone(), value.clone());
+        }
+        for field in &reshape.unset {
+            detail.remove(field);
+        }
+        for field in &reshape.stringify {
+            if let Some(Value::Number(n)) = detail.get(field) {
+                let text = n.to_string();
+                detail.insert(field.clone(), Value::String(text));
+            }
+        }
+        if detail.contains_key(&entity.updated_field()) {
+            detail.insert(entity.updated_field(), Value::from(clock));
+        }
+        object.detail = Some(Bytes::from(Value::Object(detail).to_string()));
+        object.updated_at = clock;
+        changed.push(key.clone());
+    }
+    store.clock = clock;
+    changed
+}

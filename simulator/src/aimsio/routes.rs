@@ -17,7 +17,11 @@
 //!   answers 404;
 //! - `POST stale` `{"entity","guid","detail_updated_at"}`: the detail becomes newer than
 //!   its list entry (`<prefix>UpdatedAt` and a ` [rev <ms>]` text mark);
-//! - `PUT forbidden` `["Invoice", …]`: these entities answer 403 (`[]` clears).
+//! - `PUT forbidden` `["Invoice", …]`: these entities answer 403 (`[]` clears);
+//! - `POST reshape/{entity}` `{"set":{…},"unset":[…],"stringify":[…],"keys":[…]}`: every
+//!   object of the entity (or those of `keys`) gets fields set, removed, or its numbers
+//!   served as strings, and is stamped later (a vendor's new version, for the field
+//!   catalogue's tests).
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -33,7 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Entity, Store};
-use super::mutate::{Plan, Refusal, apply, entity, stale, vanish};
+use super::mutate::{Plan, Refusal, Reshape, apply, entity, reshape, stale, vanish};
 use crate::basic_auth::basic_credentials;
 use crate::shared::{Api, json_error, json_response, ok, route};
 
@@ -94,6 +98,7 @@ pub(crate) fn control_router(state: Shared) -> Router {
         .route("/forbidden", put(forbid))
         .route("/truth", get(truth))
         .route("/detail/{entity}/{key}", put(put_detail))
+        .route("/reshape/{entity}", post(reshape_entity))
         .with_state(state)
 }
 
@@ -256,6 +261,28 @@ async fn put_detail(
             ok()
         }
         None => json_error(StatusCode::NOT_FOUND, "Not found"),
+    }
+}
+
+/// `POST /_sim/aimsio/reshape/{entity}` `{"set": {field: value}, "unset": [field],
+/// "stringify": [field], "keys": [key]}`: every object of the entity (or those of `keys`)
+/// changes shape (a vendor's new version) and is stamped later; answers
+/// `{"changed": [keys]}`.
+async fn reshape_entity(
+    State(aimsio): State<Shared>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let entity = match entity(&name) {
+        Ok(entity) => entity,
+        Err(message) => return bad_request(&message),
+    };
+    match parse::<Reshape>(&body, r#"{"set","unset","stringify","keys"}"#) {
+        Ok(plan) => {
+            let changed = reshape(&mut aimsio.write(), entity, &plan);
+            Json(serde_json::json!({ "changed": changed })).into_response()
+        }
+        Err(message) => bad_request(&message),
     }
 }
 

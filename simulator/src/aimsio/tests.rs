@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::crew::ITEM_TYPES;
 use super::data::{Entity, Store};
 use super::jobs::JOB_STATUSES;
-use super::mutate::{Plan, Refusal, apply, stale, vanish};
+use super::mutate::{Plan, Refusal, Reshape, apply, reshape, stale, vanish};
 use crate::values::number;
 
 /// Every object of `entity`: key → (listed updatedAt, parsed detail).
@@ -275,5 +275,48 @@ fn mutate_rejects_bad_input() {
         "{",
     ] {
         assert!(Plan::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn reshape_sets_unsets_and_stringifies_every_detail_and_stamps_it_later() {
+    let mut store = Store::generate(3, 5);
+    let before = objects(&store, Entity::Timecard);
+    let latest = before.values().map(|(at, _)| *at).max().unwrap();
+    let plan: Reshape = serde_json::from_value(serde_json::json!({
+        "set": {"timecardSite": "North"},
+        "unset": ["timecardComment"],
+        "stringify": ["timecardHours"],
+    }))
+    .unwrap();
+    let changed = reshape(&mut store, Entity::Timecard, &plan);
+    assert_eq!(changed.len(), 5);
+    let after = objects(&store, Entity::Timecard);
+    let mut stamps = BTreeSet::new();
+    for (key, (at, detail)) in &after {
+        assert!(*at > latest && at % 1_000 != 0, "{key}: {at}");
+        assert!(stamps.insert(*at));
+        assert_eq!(detail["timecardUpdatedAt"], Value::from(*at));
+        assert_eq!(detail["timecardSite"], "North");
+        assert!(detail.get("timecardComment").is_none());
+        let hours = &before[key].1["timecardHours"];
+        assert_eq!(detail["timecardHours"], Value::String(hours.to_string()));
+    }
+    assert_eq!(
+        objects(&store, Entity::Equipment),
+        objects(&Store::generate(3, 5), Entity::Equipment)
+    );
+    let one = after.keys().next().unwrap().clone();
+    let only: Reshape =
+        serde_json::from_value(serde_json::json!({"unset": ["timecardNumber"], "keys": [one]}))
+            .unwrap();
+    assert_eq!(
+        reshape(&mut store, Entity::Timecard, &only),
+        vec![one.clone()]
+    );
+    let last = objects(&store, Entity::Timecard);
+    for (key, (at, detail)) in &last {
+        assert_eq!(detail.get("timecardNumber").is_none(), *key == one, "{key}");
+        assert_eq!(*at > after[key].0, *key == one, "{key}");
     }
 }

@@ -61,6 +61,7 @@ pub fn build(settings: &AimsioSettings, pool: &sqlx::PgPool) -> Result<Source, H
                 list_path: format!("{API}/{entity}"),
                 table,
                 scope: if shared { vec![entity.clone()] } else { vec![] },
+                view: shared.then(|| model::view_for(entity)),
             })
         })
         .collect();

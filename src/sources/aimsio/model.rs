@@ -172,3 +172,44 @@ pub fn all_tables() -> Vec<Table> {
         .chain([table_for("Invoice").0])
         .collect()
 }
+
+/// The view inferred for an entity stored in `aimsio.objects`: its name in snake case and
+/// plural (`Timecard` → `aimsio.timecards`, `Equipment` → `aimsio.equipment`).
+pub fn view_for(entity: &str) -> String {
+    let snake = crate::sync::catalogue::snake_case(entity);
+    let plural = if ["equipment", "staff", "data", "information", "personnel"]
+        .iter()
+        .any(|w| snake.ends_with(w))
+        || snake.ends_with('s')
+    {
+        snake
+    } else if let Some(stem) = snake
+        .strip_suffix('y')
+        .filter(|s| !s.ends_with(['a', 'e', 'i', 'o', 'u']))
+    {
+        format!("{stem}ies")
+    } else if ["x", "ch", "sh"].iter().any(|e| snake.ends_with(e)) {
+        format!("{snake}es")
+    } else {
+        format!("{snake}s")
+    };
+    format!("aimsio.{plural}")
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::view_for;
+
+    #[test]
+    fn entity_views_are_snake_case_plurals() {
+        assert_eq!(view_for("Timecard"), "aimsio.timecards");
+        assert_eq!(view_for("Invoice"), "aimsio.invoices");
+        assert_eq!(view_for("Equipment"), "aimsio.equipment");
+        assert_eq!(
+            view_for("WorkOrderCategory"),
+            "aimsio.work_order_categories"
+        );
+        assert_eq!(view_for("Tax"), "aimsio.taxes");
+        assert_eq!(view_for("Day"), "aimsio.days");
+    }
+}

@@ -184,7 +184,7 @@ BEGIN
                 _valid_to = CASE WHEN c.changed THEN c._changed_at ELSE c._deleted_at END,
                 _deleted = NOT c.changed
             FROM (SELECT n.*, (n._changed_at IS DISTINCT FROM o._changed_at
-                               OR (o._hash IS NOT NULL AND n._hash IS DISTINCT FROM o._hash)
+                               OR (o._hash IS NOT NULL AND n._hash IS NOT NULL AND n._hash <> o._hash)
                                OR (o._deleted_at IS NOT NULL AND n._deleted_at IS NULL)) AS changed,
                          (o._deleted_at IS NULL AND n._deleted_at IS NOT NULL) AS vanished
                   FROM old_rows o JOIN new_rows n ON %4$s) c
@@ -195,7 +195,7 @@ BEGIN
             FROM old_rows o JOIN new_rows n ON %4$s
             WHERE n._deleted_at IS NULL
               AND (n._changed_at IS DISTINCT FROM o._changed_at
-                   OR (o._hash IS NOT NULL AND n._hash IS DISTINCT FROM o._hash)
+                   OR (o._hash IS NOT NULL AND n._hash IS NOT NULL AND n._hash <> o._hash)
                    OR o._deleted_at IS NOT NULL)
             ON CONFLICT (%8$s, _valid_from) DO UPDATE SET %9$s, _valid_to = NULL,
                 _run_id = EXCLUDED._run_id, _deleted = false;

@@ -134,7 +134,8 @@ BEGIN
                    'The open (current) version of each key: at most one');
     EXECUTE format('COMMENT ON TABLE %s IS %L', hist, format(
         'Every content version of %s.%s: one row per version, written in the same transaction as the change; '
-        'the row as it was from _valid_from until _valid_to', schema_name, table_name));
+        'the row as it was from _valid_from until _valid_to. %I.%I(timestamptz) gives the rows at a time',
+        schema_name, table_name, schema_name, table_name || '_as_of'));
     FOR col IN
         SELECT a.attname, col_description(tbl, a.attnum) AS comment
         FROM pg_attribute a

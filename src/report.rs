@@ -162,7 +162,13 @@ pub fn status(status: &Status) -> String {
             .collect();
         out.push('\n');
         out.push_str(&table(
-            &["table", "rows", "soft-deleted", "history versions", "history size"],
+            &[
+                "table",
+                "rows",
+                "soft-deleted",
+                "history versions",
+                "history size",
+            ],
             &rows,
         ));
     }

@@ -116,7 +116,12 @@ async fn versions_after(
 ) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
     let h = format!("{table}_history");
     (
-        keys(app, &format!("SELECT {key}::text FROM {h} WHERE _valid_from > $1"), at).await,
+        keys(
+            app,
+            &format!("SELECT {key}::text FROM {h} WHERE _valid_from > $1"),
+            at,
+        )
+        .await,
         keys(
             app,
             &format!("SELECT {key}::text FROM {h} WHERE _valid_to > $1 AND NOT _deleted"),
@@ -180,7 +185,10 @@ async fn history_versions_follow_exactly_the_planningnow_changes_and_as_of_answe
         reported(m, "added"),
         reported(m, "deleted"),
     );
-    assert!(!changed.is_empty() && !added.is_empty() && !deleted.is_empty(), "{m}");
+    assert!(
+        !changed.is_empty() && !added.is_empty() && !deleted.is_empty(),
+        "{m}"
+    );
     let between = db_now(&app).await;
     let second = app.sync(false).await;
     assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
@@ -216,13 +224,12 @@ async fn history_versions_follow_exactly_the_planningnow_changes_and_as_of_answe
     );
 
     // As of between the syncs: what was served then, deleted orders included.
-    let as_of: Vec<(i64, String, Value)> = sqlx::query_as(
-        "SELECT id, subject, raw FROM planningnow.orders_as_of($1) ORDER BY id",
-    )
-    .bind(between)
-    .fetch_all(app.pool())
-    .await
-    .unwrap();
+    let as_of: Vec<(i64, String, Value)> =
+        sqlx::query_as("SELECT id, subject, raw FROM planningnow.orders_as_of($1) ORDER BY id")
+            .bind(between)
+            .fetch_all(app.pool())
+            .await
+            .unwrap();
     assert_eq!(as_of, served_before, "orders_as_of answers the past");
     let now: Vec<(i64, Value)> =
         sqlx::query_as("SELECT id, raw FROM planningnow.orders_as_of(now()) ORDER BY id")
@@ -258,11 +265,7 @@ async fn history_versions_follow_exactly_the_planningnow_changes_and_as_of_answe
     );
     assert!(orders["history_bytes"].as_i64().unwrap() > 0, "{orders}");
     let out = app.tributary(&["status"]).await;
-    assert!(
-        text(&out).contains("history versions"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("history versions"), "{}", text(&out));
     app.stop().await;
 }
 
@@ -350,7 +353,11 @@ async fn history_of_aimsio_deltas_keeps_the_versions_and_their_source_stamps() {
     for row in stamps {
         let (old, new): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
             (row.get("old"), row.get("new"));
-        assert!(old < new, "{}: {old} then {new}", row.get::<String, _>("guid"));
+        assert!(
+            old < new,
+            "{}: {old} then {new}",
+            row.get::<String, _>("guid")
+        );
     }
     app.stop().await;
 }
@@ -418,17 +425,20 @@ async fn history_of_aircalc_refreshes_keeps_the_versions_and_their_source_stamps
         0
     );
     // aircalc's own change stamp is kept per version.
-    let stamps: Vec<(String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as(
-            "SELECT o.project_no, o.updated_at, n.updated_at \
+    let stamps: Vec<(
+        String,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    )> = sqlx::query_as(
+        "SELECT o.project_no, o.updated_at, n.updated_at \
              FROM aircalc.projects_history o JOIN aircalc.projects_history n \
                ON n.project_no = o.project_no AND n._valid_from = o._valid_to \
              WHERE o._valid_to > $1",
-        )
-        .bind(between)
-        .fetch_all(app.pool())
-        .await
-        .unwrap();
+    )
+    .bind(between)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
     assert_eq!(stamps.len(), changed.len());
     for (project, old, new) in stamps {
         assert!(old < new, "{project}: {old} then {new}");
@@ -466,19 +476,44 @@ async fn history_enable_gives_every_data_table_and_one_with_rows_its_first_versi
     ] {
         sqlx::query(sql).execute(pool).await.unwrap();
     }
-    let versions: Vec<(i64, String, String, String, Option<String>, Option<i64>, bool)> =
-        sqlx::query_as(
-            "SELECT a, b, name, _valid_from::date::text, _valid_to::date::text, _run_id, _deleted \
+    /// A version: a, b, name, from, to, run, deleted.
+    type Version = (
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        bool,
+    );
+    let versions: Vec<Version> = sqlx::query_as(
+        "SELECT a, b, name, _valid_from::date::text, _valid_to::date::text, _run_id, _deleted \
              FROM planningnow.scratch_history ORDER BY a",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap();
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
     assert_eq!(
         versions,
         [
-            (1, "x".into(), "one".into(), "2026-01-01".into(), None, Some(1), false),
-            (2, "x".into(), "two".into(), "2026-02-01".into(), None, Some(2), false),
+            (
+                1,
+                "x".into(),
+                "one".into(),
+                "2026-01-01".into(),
+                None,
+                Some(1),
+                false
+            ),
+            (
+                2,
+                "x".into(),
+                "two".into(),
+                "2026-02-01".into(),
+                None,
+                Some(2),
+                false
+            ),
             (
                 3,
                 "y".into(),
@@ -490,19 +525,21 @@ async fn history_enable_gives_every_data_table_and_one_with_rows_its_first_versi
             ),
         ]
     );
-    let comment: Option<String> = sqlx::query_scalar(
-        "SELECT col_description('planningnow.scratch_history'::regclass, 3)",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    assert_eq!(comment.as_deref(), Some("A name"), "column comments carried over");
-    let as_of: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM planningnow.scratch_as_of('2026-01-15') ORDER BY a",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    let comment: Option<String> =
+        sqlx::query_scalar("SELECT col_description('planningnow.scratch_history'::regclass, 3)")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        comment.as_deref(),
+        Some("A name"),
+        "column comments carried over"
+    );
+    let as_of: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM planningnow.scratch_as_of('2026-01-15') ORDER BY a")
+            .fetch_all(pool)
+            .await
+            .unwrap();
     assert_eq!(as_of, ["one", "three"]);
 
     // From now on the triggers keep it: a change, a hash filled in (no change), a

@@ -49,13 +49,14 @@ COMMENT ON FUNCTION tributary.history_columns(regclass) IS 'Key columns and cont
 CREATE FUNCTION tributary.history_catch_up(tbl regclass) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    hist text := tbl::text || '_history';
+    hist text;
     cols record;
-    k text;
     content text;
     match text;
     added bigint;
 BEGIN
+    SELECT format('%I.%I', n.nspname, c.relname || '_history') INTO hist
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
     SELECT * INTO cols FROM tributary.history_columns(tbl);
     content := array_to_string(cols.content_columns, ', ');
     SELECT string_agg(format('h.%1$s = t.%1$s', c), ' AND ') INTO match FROM unnest(cols.key_columns) c;

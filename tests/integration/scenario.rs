@@ -1196,8 +1196,8 @@ impl Scenario {
         }
     }
 
-    /// Every typed column equals what the row's `raw` holds under the same name (snake
-    /// case), cast by PostgreSQL: numerics and dates exactly, PlanningNow's local times in
+    /// Every typed column of a data table (not of its history) equals what the row's `raw`
+    /// holds under the same name (snake case), cast by PostgreSQL: numerics and dates exactly, PlanningNow's local times in
     /// the configured zone (an hour apart only on a DST switch night), Aimsio's epoch
     /// milliseconds and aircalc's ISO times as instants.
     async fn compare_typed_columns(&mut self) {
@@ -1207,6 +1207,8 @@ impl Scenario {
              AND column_name NOT LIKE '\\_%' AND table_name NOT IN ('project_refresh', 'pos_rows') \
              AND (table_schema, table_name) IN (SELECT table_schema, table_name \
                FROM information_schema.tables WHERE table_type = 'BASE TABLE') \
+             AND (table_schema, table_name) IN (SELECT table_schema, table_name \
+               FROM information_schema.columns WHERE column_name = '_changed_at') \
              ORDER BY 1, 2, ordinal_position",
         )
         .fetch_all(self.app.pool())

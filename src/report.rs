@@ -155,11 +155,22 @@ pub fn status(status: &Status) -> String {
                     t.table.clone(),
                     t.live.to_string(),
                     t.soft_deleted.to_string(),
+                    t.history_rows.to_string(),
+                    size(t.history_bytes),
                 ]
             })
             .collect();
         out.push('\n');
-        out.push_str(&table(&["table", "rows", "soft-deleted"], &rows));
+        out.push_str(&table(
+            &[
+                "table",
+                "rows",
+                "soft-deleted",
+                "history versions",
+                "history size",
+            ],
+            &rows,
+        ));
     }
     if !status.schema_changes.is_empty() {
         let types = |t: &Option<Vec<String>>| t.as_ref().map_or("-".into(), |t| t.join("|"));
@@ -280,5 +291,35 @@ pub fn exit_code(reports: &[SourceReport]) -> ExitCode {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// A size in bytes as people read it: `8.0 kB`, `1.5 MB` (powers of 1024, as PostgreSQL's
+/// `pg_size_pretty`).
+fn size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size;
+
+    #[test]
+    fn sizes_read_like_pg_size_pretty() {
+        assert_eq!(size(0), "0 bytes");
+        assert_eq!(size(1023), "1023 bytes");
+        assert_eq!(size(8192), "8.0 kB");
+        assert_eq!(size(3 * 1024 * 1024 / 2), "1.5 MB");
     }
 }

@@ -1,8 +1,9 @@
 //! What `tributary status` reports: per source whether it is enabled, its schedule and next
 //! run, its last pass and last success; the latest run per source and stream; live and
-//! soft-deleted rows per synced table; the request budget of every source that has one; and
-//! the work a source has queued (its backlog), with when the budget will have done it; and
-//! the latest changes in what the vendors send (the field catalogue's schema changes).
+//! soft-deleted rows per synced table and the versions its history keeps; the request
+//! budget of every source that has one; the work a source has queued (its backlog), with
+//! when the budget will have done it; and the latest changes in what the vendors send (the
+//! field catalogue's schema changes).
 
 use std::time::Duration;
 
@@ -63,6 +64,11 @@ pub struct TableRows {
     /// Rows the source still lists (`_deleted_at IS NULL`).
     pub live: i64,
     pub soft_deleted: i64,
+    /// Versions in its `<table>_history` (0 without one).
+    pub history_rows: i64,
+    /// Size of its history table on disk, indexes and TOAST included
+    /// (`pg_total_relation_size`).
+    pub history_bytes: i64,
 }
 
 /// Objects a source has queued for a fetch, and when the current budget will have done them.
@@ -197,11 +203,14 @@ fn estimate(source: &'static str, what: &'static str, pending: usize, usage: &Us
     }
 }
 
-/// Live and soft-deleted rows of every synced table (those with a `_deleted_at` column).
+/// Live and soft-deleted rows of every synced table (those with a `_deleted_at` column), and
+/// the rows and size of its history table.
 async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
     let schemas: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT format('%I.%I', c.table_schema, c.table_name) FROM information_schema.columns c \
+    let names: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT format('%I.%I', c.table_schema, c.table_name), \
+                to_regclass(format('%I.%I', c.table_schema, c.table_name || '_history'))::text \
+         FROM information_schema.columns c \
          JOIN information_schema.tables t USING (table_schema, table_name) \
          WHERE c.column_name = '_deleted_at' AND c.table_schema = ANY($1) AND t.table_type = 'BASE TABLE' \
          ORDER BY 1",
@@ -210,7 +219,7 @@ async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
     .fetch_all(pool)
     .await?;
     let mut tables = Vec::with_capacity(names.len());
-    for name in names {
+    for (name, history) in names {
         // The name comes from the catalog, quoted by format('%I').
         let (live, soft_deleted): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FILTER (WHERE _deleted_at IS NULL), \
@@ -218,10 +227,24 @@ async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
         )))
         .fetch_one(pool)
         .await?;
+        let (history_rows, history_bytes) = match history {
+            // The name comes from the catalog (regclass::text quotes it).
+            Some(history) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT count(*), pg_total_relation_size('{}'::regclass) FROM {history}",
+                    history.replace('\'', "''")
+                )))
+                .fetch_one(pool)
+                .await?
+            }
+            None => (0, 0),
+        };
         tables.push(TableRows {
             table: name,
             live,
             soft_deleted,
+            history_rows,
+            history_bytes,
         });
     }
     Ok(tables)

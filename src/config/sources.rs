@@ -72,12 +72,14 @@ impl SourceConfig {
     }
 }
 
-/// Keys every source has: `enabled`, limits, timeouts and retries.
+/// Keys every source has: `enabled`, `schedule`, `history`, limits, timeouts and retries.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CommonSourceSettings {
     pub enabled: bool,
     /// When `tributary run` pulls the source: cron with seconds, in UTC.
     pub schedule: String,
+    /// Keep every content version of the source's rows in its `<table>_history` tables.
+    pub history: bool,
     pub requests_per_second: f64,
     pub max_parallel: u32,
     pub timeout_secs: u64,

@@ -16,6 +16,7 @@ const DEMO: SourceDef = SourceDef {
 [sources.demo]
 enabled = false
 schedule = "0 0 * * * *"
+history = true
 base_url = ""
 token = ""
 token_file = ""
@@ -43,6 +44,7 @@ const OTHER: SourceDef = SourceDef {
 [sources.other]
 enabled = true
 schedule = "0 30 * * * *"
+history = true
 requests_per_second = 1.0
 max_parallel = 1
 timeout_secs = 10
@@ -116,6 +118,25 @@ fn defaults_load_and_sources_come_in_the_order_given() {
         .map(|s| s.name)
         .collect();
     assert_eq!(names, ["other", "demo"]);
+}
+
+#[test]
+fn history_is_kept_by_default_and_switched_off_per_source() {
+    let s = load(&[], &[DEMO, OTHER]).unwrap();
+    assert!(s.source("demo").unwrap().common.history);
+    let s = load(
+        &[("TRIBUTARY__SOURCES__DEMO__HISTORY", "false")],
+        &[DEMO, OTHER],
+    )
+    .unwrap();
+    assert!(!s.source("demo").unwrap().common.history);
+    assert!(s.source("other").unwrap().common.history);
+    let err = load(
+        &[("TRIBUTARY__SOURCES__DEMO__HISTORY", "sometimes")],
+        &[DEMO, OTHER],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("sources.demo.history"), "{err}");
 }
 
 #[test]

@@ -221,6 +221,14 @@ async fn run_pass(
             "closed runs a stopped process left running"
         );
     }
+    // `sources.<name>.history`, for the triggers writing the history tables; switched back
+    // on, the history catches up with the rows first (one statement per table, which can
+    // take longer than a retried attempt may: not retried).
+    sqlx::query("SELECT tributary.set_history($1, $2)")
+        .bind(name)
+        .bind(source.history)
+        .execute(pool)
+        .await?;
     let pending = db::retry("reading the pass checkpoint", || {
         checkpoints::pending_streams(pool, name)
     })

@@ -91,6 +91,8 @@ pub enum Check {
 
 pub struct Source {
     pub name: &'static str,
+    /// `sources.<name>.history`: whether the pass keeps the versions of its rows.
+    pub history: bool,
     pub client: ApiClient,
     /// In the order a pass runs them.
     pub streams: Vec<Stream>,

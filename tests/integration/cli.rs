@@ -178,12 +178,22 @@ async fn migrate_creates_the_database_when_it_is_missing() {
         .await
         .expect("the database exists now");
     let tables: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('planningnow', 'tributary') AND table_type = 'BASE TABLE'",
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('planningnow', 'tributary') \
+         AND table_type = 'BASE TABLE' AND table_name NOT LIKE '%\\_history'",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(tables, 19);
+    // PlanningNow's 11 (each with its history) and tributary's 9.
+    assert_eq!(tables, 20);
+    let histories: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'planningnow' \
+         AND table_name LIKE '%\\_history'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(histories, 11);
     pool.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE {} WITH (FORCE)",

@@ -14,6 +14,7 @@ mod daemon;
 mod db_drops;
 mod db_timeouts;
 mod demo;
+mod history;
 mod hostile;
 mod hostile_records;
 mod ops;

@@ -12,7 +12,9 @@
 //!   and its typed columns equal what `raw` holds (cast by PostgreSQL, independently of
 //!   tributary's normalizer); nothing else is live; exactly the malformed records sit
 //!   unresolved in `tributary.rejects`; no run is left `running`;
-//! - after any pass: no live child row without a live parent, no window of any request
+//! - after any pass: no live child row without a live parent, every table's history agrees
+//!   with its rows (each row's current content a version from its `_changed_at`, open while
+//!   live, ended `_deleted` at its soft delete; no other version open), no window of any request
 //!   budget over its limit, the simulator saw no Aimsio or aircalc limit crossed, and no
 //!   tributary process peaked over 512 MiB;
 //! - before every pass: whether the deletion guard must stop it, worked out from the truth;
@@ -681,6 +683,49 @@ impl Scenario {
                 self.fail(&format!("{n} live rows of {child} without a live parent"));
             }
         }
+        // The history agrees with the rows (it is written in their transaction, so a killed
+        // pass leaves neither): each row's current content is a version from its
+        // `_changed_at`, open while the row is live, ended `_deleted` at its `_deleted_at`
+        // once soft-deleted, and no other version is open.
+        let tables: Vec<(String, Vec<String>)> = sqlx::query_as(
+            "SELECT format('%I.%I', c.table_schema, c.table_name), \
+                    (tributary.history_columns(format('%I.%I', c.table_schema, c.table_name)::regclass)).key_columns \
+             FROM information_schema.columns c \
+             WHERE c.column_name = '_changed_at' AND c.table_schema IN ('planningnow', 'aimsio', 'aircalc')",
+        )
+        .fetch_all(self.app.pool())
+        .await
+        .expect("the data tables");
+        for (table, key) in tables {
+            let same: Vec<String> = key.iter().map(|k| format!("h.{k} = t.{k}")).collect();
+            let same = same.join(" AND ");
+            let unversioned = self
+                .app
+                .count(&format!(
+                    "SELECT count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM {table}_history h \
+                     WHERE {same} AND h._valid_from = t._changed_at AND h.raw = t.raw \
+                     AND CASE WHEN t._deleted_at IS NULL THEN h._valid_to IS NULL AND NOT h._deleted \
+                     ELSE h._valid_to = t._deleted_at AND h._deleted END)"
+                ))
+                .await;
+            let open = self
+                .app
+                .count(&format!(
+                    "SELECT count(*) FROM {table}_history WHERE _valid_to IS NULL"
+                ))
+                .await;
+            let live = self
+                .app
+                .count(&format!(
+                    "SELECT count(*) FROM {table} WHERE _deleted_at IS NULL"
+                ))
+                .await;
+            if unversioned > 0 || open != live {
+                self.fail(&format!(
+                    "{table}: {unversioned} rows without their version in the history, {open} open versions for {live} live rows"
+                ));
+            }
+        }
     }
 
     async fn check_budgets(&mut self) {
@@ -1151,8 +1196,8 @@ impl Scenario {
         }
     }
 
-    /// Every typed column equals what the row's `raw` holds under the same name (snake
-    /// case), cast by PostgreSQL: numerics and dates exactly, PlanningNow's local times in
+    /// Every typed column of a data table (not of its history) equals what the row's `raw`
+    /// holds under the same name (snake case), cast by PostgreSQL: numerics and dates exactly, PlanningNow's local times in
     /// the configured zone (an hour apart only on a DST switch night), Aimsio's epoch
     /// milliseconds and aircalc's ISO times as instants.
     async fn compare_typed_columns(&mut self) {
@@ -1162,6 +1207,8 @@ impl Scenario {
              AND column_name NOT LIKE '\\_%' AND table_name NOT IN ('project_refresh', 'pos_rows') \
              AND (table_schema, table_name) IN (SELECT table_schema, table_name \
                FROM information_schema.tables WHERE table_type = 'BASE TABLE') \
+             AND (table_schema, table_name) IN (SELECT table_schema, table_name \
+               FROM information_schema.columns WHERE column_name = '_changed_at') \
              ORDER BY 1, 2, ordinal_position",
         )
         .fetch_all(self.app.pool())

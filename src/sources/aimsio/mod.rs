@@ -75,6 +75,7 @@ pub fn build(settings: &AimsioSettings, pool: &sqlx::PgPool) -> Result<Source, H
     };
     Ok(Source {
         name: NAME,
+        history: settings.common.history,
         client,
         streams,
         check,

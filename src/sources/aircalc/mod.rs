@@ -118,6 +118,7 @@ pub fn build(settings: &AircalcSettings, pool: &sqlx::PgPool) -> Result<Source, 
     }
     Ok(Source {
         name: NAME,
+        history: settings.common.history,
         client,
         streams,
         check: Check::Token,

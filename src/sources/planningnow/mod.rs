@@ -57,6 +57,7 @@ pub fn build(settings: &PlanningNowSettings, pool: &sqlx::PgPool) -> Result<Sour
     )?;
     Ok(Source {
         name: NAME,
+        history: settings.common.history,
         client,
         streams: model::streams()
             .into_iter()

@@ -236,7 +236,15 @@ impl<'t> Staging<'t> {
         deletes: Deletes<'_>,
     ) -> Result<Merged, sqlx::Error> {
         let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
-        // Statistics only pay for a plan over many rows (one object's rows merge by key).
+        // Statistics only pay for a plan over many rows. Without them a staging table looks
+        // like hundreds of rows to the planner, which then hashes the whole target table: a
+        // cost that grows with the table, not with the object. Few rows merge by key, each
+        // through the target's index.
+        if self.staged.iter().all(|&n| n < ANALYZE_FROM) {
+            sqlx::raw_sql("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+                .execute(&mut *tx)
+                .await?;
+        }
         for i in (0..self.tables.len()).filter(|&i| self.staged[i] >= ANALYZE_FROM) {
             sqlx::query(AssertSqlSafe(format!("ANALYZE {}", self.stage_name(i))))
                 .execute(&mut *tx)

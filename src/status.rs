@@ -64,10 +64,10 @@ pub struct TableRows {
     /// Rows the source still lists (`_deleted_at IS NULL`).
     pub live: i64,
     pub soft_deleted: i64,
-    /// Versions in its `<table>_history` (0 without one).
+    /// Versions its `<table>_history` view shows, the current rows included (0 without one).
     pub history_rows: i64,
-    /// Size of its history table on disk, indexes and TOAST included
-    /// (`pg_total_relation_size`).
+    /// What its history takes beyond the table itself: the size of `<table>_superseded` on
+    /// disk, indexes and TOAST included (`pg_total_relation_size`).
     pub history_bytes: i64,
 }
 
@@ -203,13 +203,14 @@ fn estimate(source: &'static str, what: &'static str, pending: usize, usage: &Us
     }
 }
 
-/// Live and soft-deleted rows of every synced table (those with a `_deleted_at` column), and
-/// the rows and size of its history table.
+/// Live and soft-deleted rows of every synced table (those with a `_deleted_at` column), the
+/// versions its history view shows and the size of its table of superseded versions.
 async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
     let schemas: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
-    let names: Vec<(String, Option<String>)> = sqlx::query_as(
+    let names: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT format('%I.%I', c.table_schema, c.table_name), \
-                to_regclass(format('%I.%I', c.table_schema, c.table_name || '_history'))::text \
+                to_regclass(format('%I.%I', c.table_schema, c.table_name || '_history'))::text, \
+                to_regclass(format('%I.%I', c.table_schema, c.table_name || '_superseded'))::text \
          FROM information_schema.columns c \
          JOIN information_schema.tables t USING (table_schema, table_name) \
          WHERE c.column_name = '_deleted_at' AND c.table_schema = ANY($1) AND t.table_type = 'BASE TABLE' \
@@ -219,7 +220,7 @@ async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
     .fetch_all(pool)
     .await?;
     let mut tables = Vec::with_capacity(names.len());
-    for (name, history) in names {
+    for (name, history, superseded) in names {
         // The name comes from the catalog, quoted by format('%I').
         let (live, soft_deleted): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FILTER (WHERE _deleted_at IS NULL), \
@@ -227,17 +228,17 @@ async fn table_rows(pool: &PgPool) -> Result<Vec<TableRows>, sqlx::Error> {
         )))
         .fetch_one(pool)
         .await?;
-        let (history_rows, history_bytes) = match history {
-            // The name comes from the catalog (regclass::text quotes it).
-            Some(history) => {
+        let (history_rows, history_bytes) = match (history, superseded) {
+            // The names come from the catalog (regclass::text quotes them).
+            (Some(history), Some(superseded)) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT count(*), pg_total_relation_size('{}'::regclass) FROM {history}",
-                    history.replace('\'', "''")
+                    superseded.replace('\'', "''")
                 )))
                 .fetch_one(pool)
                 .await?
             }
-            None => (0, 0),
+            _ => (0, 0),
         };
         tables.push(TableRows {
             table: name,

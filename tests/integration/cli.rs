@@ -179,16 +179,16 @@ async fn migrate_creates_the_database_when_it_is_missing() {
         .expect("the database exists now");
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('planningnow', 'tributary') \
-         AND table_type = 'BASE TABLE' AND table_name NOT LIKE '%\\_history'",
+         AND table_type = 'BASE TABLE' AND table_name NOT LIKE '%\\_superseded'",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    // PlanningNow's 11 (each with its history) and tributary's 9.
+    // PlanningNow's 11 (each with its superseded versions and history view) and tributary's 9.
     assert_eq!(tables, 20);
     let histories: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'planningnow' \
-         AND table_name LIKE '%\\_history'",
+         AND table_name LIKE '%\\_history' AND table_type = 'VIEW'",
     )
     .fetch_one(&pool)
     .await

@@ -102,6 +102,13 @@ fn init_test_log() {
 
 /// A new, empty, migrated database.
 pub async fn fresh_db() -> TestDb {
+    let db = blank_db().await;
+    tributary::db::migrate(&db.pool).await.expect("migrations");
+    db
+}
+
+/// A new database without any table (no migration applied).
+pub async fn blank_db() -> TestDb {
     init_test_log();
     let server = server().await;
     let name = format!(
@@ -123,7 +130,6 @@ pub async fn fresh_db() -> TestDb {
     let pool = PgPool::connect(&url)
         .await
         .expect("connect to the test database");
-    tributary::db::migrate(&pool).await.expect("migrations");
     TestDb {
         url,
         pool,

@@ -1,6 +1,7 @@
-//! History: every content version of a row in `<table>_history`, written in the change's
-//! transaction by the tables' triggers. Against the simulators: a first sync writes one
-//! version per row (COPY into empty tables included), an unchanged sync writes nothing there,
+//! History: every content version of a row in the view `<table>_history`, the current rows
+//! and the ended versions the tables' triggers write to `<table>_superseded` in the change's
+//! transaction. Against the simulators: after a first sync there is one version per row (and
+//! none written beside the rows), an unchanged sync writes nothing there,
 //! the versions a re-sync writes are exactly the records the simulator reports it changed,
 //! added and deleted (PlanningNow listing, Aimsio delta, aircalc refresh), `_as_of` answers
 //! what was served before, `sources.<name>.history = false` writes nothing (and switched
@@ -37,13 +38,13 @@ async fn xid(app: &TestApp) -> i64 {
         .await
 }
 
-/// History rows of `schema` written (inserted or updated) since transaction `since`.
+/// Superseded versions of `schema` written (inserted or updated) since transaction `since`.
 async fn history_written_since(app: &TestApp, schema: &str, since: i64) -> i64 {
     let mut written = 0;
     for table in data_tables(app, schema).await {
         written += app
             .count(&format!(
-                "SELECT count(*) FROM {table}_history WHERE xmin::text::bigint > {since}"
+                "SELECT count(*) FROM {table}_superseded WHERE xmin::text::bigint > {since}"
             ))
             .await;
     }
@@ -142,9 +143,11 @@ async fn history_versions_follow_exactly_the_planningnow_changes_and_as_of_answe
     let app = TestApp::spawn(40).await;
     let first = app.sync(false).await;
     assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
-    // The tables were empty: their rows were COPYed directly, and the trigger saw them.
+    // The tables were empty: their rows were COPYed directly, and are their first versions,
+    // with nothing written beside them.
     assert!(app.count("SELECT count(*) FROM planningnow.orders").await >= 40);
     assert_one_version_per_row(&app, "planningnow").await;
+    assert_eq!(history_written_since(&app, "planningnow", 0).await, 0);
     assert_eq!(
         app.count(
             "SELECT count(*) FROM planningnow.orders o JOIN planningnow.orders_history h \
@@ -290,7 +293,7 @@ async fn history_off_writes_no_version_and_switched_back_on_catches_up() {
     assert!(orders.updated > 0 && orders.deleted > 0, "{orders:?}");
     for table in data_tables(&app, "planningnow").await {
         assert_eq!(
-            app.count(&format!("SELECT count(*) FROM {table}_history"))
+            app.count(&format!("SELECT count(*) FROM {table}_superseded"))
                 .await,
             0,
             "{table}: history off writes nothing"
@@ -569,5 +572,142 @@ async fn history_enable_gives_every_data_table_and_one_with_rows_its_first_versi
             (3, "2026-05-01".into(), None, false),
         ]
     );
+    db.drop().await;
+}
+
+/// The versions a large change ends are written by a plan made for its size, even on a
+/// connection whose earlier changes were small: a plan cached for the first (near-empty)
+/// transition tables of a session joined them by a nested loop, which took 22 s for 10 000
+/// changed orders. PostgreSQL's `auto_explain` shows the plans the trigger ran (`psql`
+/// prints them, as notices, from one session).
+#[tokio::test]
+async fn history_of_a_large_change_is_planned_for_its_size_after_small_ones() {
+    let db = fresh_db().await;
+    for sql in [
+        "CREATE TABLE planningnow.scratch (a bigint PRIMARY KEY, name text, raw jsonb NOT NULL, \
+         _inserted_at timestamptz NOT NULL, _changed_at timestamptz NOT NULL, \
+         _deleted_at timestamptz, _run_id bigint NOT NULL, _hash bigint)",
+        "INSERT INTO planningnow.scratch SELECT i, 'n' || i, '{}', '2026-01-01', '2026-01-01', NULL, 1, i \
+         FROM generate_series(1, 5000) i",
+        "SELECT tributary.enable_history('planningnow.scratch')",
+    ] {
+        sqlx::query(sql).execute(&db.pool).await.unwrap();
+    }
+    let out = tokio::process::Command::new("psql")
+        .arg(&db.url)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .args([
+            "-c",
+            "LOAD 'auto_explain'",
+            "-c",
+            "SET auto_explain.log_min_duration = 0",
+            "-c",
+            "SET auto_explain.log_nested_statements = on",
+            "-c",
+            "SET auto_explain.log_level = 'notice'",
+            "-c",
+            "UPDATE planningnow.scratch SET name = 'one', _changed_at = '2026-02-01' WHERE a = 1",
+            "-c",
+            "SELECT 'large change'",
+            "-c",
+            "UPDATE planningnow.scratch SET name = 'all', _changed_at = '2026-03-01'",
+        ])
+        .output()
+        .await
+        .expect("psql runs");
+    let notices = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{notices}");
+    let large = notices
+        .split("large change")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no plans after the small change: {notices}"));
+    let written = large
+        .split("Query Text:")
+        .find(|plan| plan.contains("INSERT INTO planningnow.scratch_superseded"))
+        .unwrap_or_else(|| panic!("no plan of the versions written: {large}"));
+    assert!(
+        written.contains("Hash Join") && !written.contains("Nested Loop"),
+        "{written}"
+    );
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM planningnow.scratch_superseded WHERE _valid_to = '2026-03-01'"
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap(),
+        5000
+    );
+    db.drop().await;
+}
+
+/// A database whose history tables held every version (before `_superseded`) keeps every
+/// version through the upgrade: the ended ones move to `<table>_superseded`, the open ones
+/// are the rows themselves again, and the view shows the same versions as the table did.
+#[tokio::test]
+async fn history_upgrade_keeps_every_version_and_moves_only_the_ended_ones() {
+    let db = blank_db().await;
+    let pool = &db.pool;
+    tributary::db::MIGRATOR
+        .run_to(20261203000003, pool)
+        .await
+        .expect("the migrations before the superseded tables");
+    for sql in [
+        "CREATE TABLE planningnow.scratch (a bigint PRIMARY KEY, name text, raw jsonb NOT NULL, \
+         _inserted_at timestamptz NOT NULL, _changed_at timestamptz NOT NULL, \
+         _deleted_at timestamptz, _run_id bigint NOT NULL, _hash bigint)",
+        "COMMENT ON COLUMN planningnow.scratch.name IS 'A name'",
+        "SELECT tributary.enable_history('planningnow.scratch')",
+        "INSERT INTO planningnow.scratch VALUES \
+         (1, 'one', '{}', '2026-01-01', '2026-01-01', NULL, 1, 11), \
+         (2, 'two', '{}', '2026-01-01', '2026-01-01', NULL, 1, 12), \
+         (3, 'three', '{}', '2026-01-01', '2026-01-01', NULL, 1, 13)",
+        "UPDATE planningnow.scratch SET name = 'zwei', _hash = 22, _changed_at = '2026-02-01', _run_id = 2 WHERE a = 2",
+        "UPDATE planningnow.scratch SET _deleted_at = '2026-03-01', _run_id = 3 WHERE a = 3",
+    ] {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+    let versions_sql = "SELECT a, name, _valid_from::date::text, _valid_to::date::text, _run_id, _deleted \
+         FROM planningnow.scratch_history ORDER BY a, _valid_from";
+    type Version = (i64, String, String, Option<String>, Option<i64>, bool);
+    let before: Vec<Version> = sqlx::query_as(versions_sql).fetch_all(pool).await.unwrap();
+    assert_eq!(before.len(), 4, "{before:?}");
+
+    tributary::db::migrate(pool).await.expect("the upgrade");
+    let after: Vec<Version> = sqlx::query_as(versions_sql).fetch_all(pool).await.unwrap();
+    assert_eq!(after, before);
+    let ended: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT a, _valid_to::date::text FROM planningnow.scratch_superseded ORDER BY a",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(ended, [(2, "2026-02-01".into()), (3, "2026-03-01".into())]);
+    let comment: Option<String> =
+        sqlx::query_scalar("SELECT col_description('planningnow.scratch_history'::regclass, 2)")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(comment.as_deref(), Some("A name"));
+
+    // The new triggers keep it: a change ends the current version.
+    sqlx::query(
+        "UPDATE planningnow.scratch SET name = 'uno', _hash = 21, _changed_at = '2026-04-01', _run_id = 4 WHERE a = 1",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let as_of: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM planningnow.scratch_as_of('2026-03-15') ORDER BY a")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(as_of, ["one", "zwei"]);
+    let now: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM planningnow.scratch_as_of(now()) ORDER BY a")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(now, ["uno", "zwei"]);
     db.drop().await;
 }

@@ -98,6 +98,49 @@ pub fn parse<R: Read, F: FnMut(Item) -> Result<(), String>>(
 struct Captured {
     bytes: Vec<u8>,
     total: u64,
+    limit: usize,
+}
+
+impl Captured {
+    fn new(limit: usize) -> Self {
+        Self {
+            bytes: Vec::new(),
+            total: 0,
+            limit,
+        }
+    }
+
+    fn keep(&mut self, b: u8) {
+        self.keep_all(&[b]);
+    }
+
+    /// The element as a record, or as unreadable when it is too large or not valid JSON.
+    fn into_item(self) -> Item {
+        let limit = self.limit;
+        if self.total > limit as u64 {
+            return Item::Unreadable {
+                error: format!(
+                    "the record has {} bytes, more than sync.max_record_bytes ({limit})",
+                    self.total
+                ),
+                head: self.bytes,
+            };
+        }
+        match serde_json::from_slice(&self.bytes) {
+            Ok(record) => Item::Record(record),
+            Err(e) => Item::Unreadable {
+                head: self.bytes,
+                error: format!("not valid JSON: {e}"),
+            },
+        }
+    }
+
+    fn keep_all(&mut self, bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        let room = self.limit.saturating_sub(self.bytes.len());
+        self.bytes
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
 }
 
 /// Reads a JSON text byte by byte through its own buffer.
@@ -180,26 +223,7 @@ impl<R: Read> Scanner<R> {
             None => return Err("the body ended inside the listing".into()),
         }
         loop {
-            let value = self.value()?;
-            let limit = self.limits.max_record_bytes;
-            let item = if value.total > limit as u64 {
-                Item::Unreadable {
-                    head: value.bytes,
-                    error: format!(
-                        "the record has {} bytes, more than sync.max_record_bytes ({limit})",
-                        value.total
-                    ),
-                }
-            } else {
-                match serde_json::from_slice(&value.bytes) {
-                    Ok(record) => Item::Record(record),
-                    Err(e) => Item::Unreadable {
-                        head: value.bytes,
-                        error: format!("not valid JSON: {e}"),
-                    },
-                }
-            };
-            on_item(item)?;
+            on_item(self.value()?.into_item())?;
             count += 1;
             match self.non_space()? {
                 Some(b',') => {}
@@ -212,17 +236,7 @@ impl<R: Read> Scanner<R> {
 
     /// The bytes of the next value, kept up to the record limit, read to its end.
     fn value(&mut self) -> Result<Captured, String> {
-        let limit = self.limits.max_record_bytes;
-        let mut out = Captured {
-            bytes: Vec::new(),
-            total: 0,
-        };
-        let mut keep = |out: &mut Captured, b: u8| {
-            out.total += 1;
-            if out.bytes.len() < limit {
-                out.bytes.push(b);
-            }
-        };
+        let mut out = Captured::new(self.limits.max_record_bytes);
         let first = self
             .non_space()?
             .ok_or_else(|| "the body ended inside the listing".to_string())?;
@@ -233,7 +247,7 @@ impl<R: Read> Scanner<R> {
                 let mut open: Vec<u8> = Vec::new();
                 let mut b = first;
                 loop {
-                    keep(&mut out, b);
+                    out.keep(b);
                     match b {
                         b'{' => open.push(b'}'),
                         b'[' => open.push(b']'),
@@ -245,27 +259,27 @@ impl<R: Read> Scanner<R> {
                                 return Ok(out);
                             }
                         }
-                        b'"' => self.string_into(&mut out, &mut keep)?,
+                        b'"' => self.string_into(&mut out)?,
                         _ => {}
                     }
                     b = self.must()?;
                 }
             }
             b'"' => {
-                keep(&mut out, first);
-                self.string_into(&mut out, &mut keep)?;
+                out.keep(first);
+                self.string_into(&mut out)?;
                 Ok(out)
             }
             b',' | b']' | b'}' | b':' => Err("a value is missing in the listing".into()),
             _ => {
-                keep(&mut out, first);
+                out.keep(first);
                 loop {
                     match self.next()? {
                         Some(b @ (b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')) => {
                             self.back = Some(b);
                             return Ok(out);
                         }
-                        Some(b) => keep(&mut out, b),
+                        Some(b) => out.keep(b),
                         None => return Ok(out),
                     }
                 }
@@ -273,20 +287,23 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    /// The rest of a string whose opening quote was read, closing quote included.
-    fn string_into(
-        &mut self,
-        out: &mut Captured,
-        keep: &mut impl FnMut(&mut Captured, u8),
-    ) -> Result<(), String> {
+    /// The rest of a string whose opening quote was read, closing quote included. The runs
+    /// without a quote or a backslash are taken from the buffer whole.
+    fn string_into(&mut self, out: &mut Captured) -> Result<(), String> {
         loop {
+            if self.back.is_none() {
+                let rest = &self.buf[self.pos..self.len];
+                let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                out.keep_all(&rest[..run]);
+                self.pos += run;
+            }
             let b = self.must()?;
-            keep(out, b);
+            out.keep(b);
             match b {
                 b'"' => return Ok(()),
                 b'\\' => {
                     let escaped = self.must()?;
-                    keep(out, escaped);
+                    out.keep(escaped);
                 }
                 _ => {}
             }
@@ -295,17 +312,9 @@ impl<R: Read> Scanner<R> {
 
     /// An object key whose opening quote was read.
     fn string_tail(&mut self) -> Result<String, String> {
-        let mut out = Captured {
-            bytes: vec![b'"'],
-            total: 1,
-        };
-        let limit = self.limits.max_record_bytes;
-        self.string_into(&mut out, &mut |out: &mut Captured, b| {
-            out.total += 1;
-            if out.bytes.len() < limit {
-                out.bytes.push(b);
-            }
-        })?;
+        let mut out = Captured::new(self.limits.max_record_bytes);
+        out.keep(b'"');
+        self.string_into(&mut out)?;
         serde_json::from_slice(&out.bytes).map_err(|e| format!("a key of the answer: {e}"))
     }
 }

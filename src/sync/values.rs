@@ -10,31 +10,71 @@ use super::table::{ColType, Table};
 
 /// Why PostgreSQL could not store `value` (in `raw jsonb` or a column), if it could not: a
 /// NUL character in a string or key, or a number beyond `numeric`. `path` names where.
+/// Every value of every record passes here, so the path is only spelled out for a problem.
 pub fn unstorable(value: &Value, path: &str) -> Option<String> {
-    match value {
-        Value::String(s) if s.contains('\0') => Some(format!(
-            "`{path}` contains a NUL character, which PostgreSQL cannot store"
-        )),
-        Value::Number(n) if !storable_number(&n.to_string()) => Some(format!(
-            "`{path}` is the number {}, beyond what PostgreSQL's numeric can hold",
-            excerpt(&n.to_string())
-        )),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| unstorable(v, &format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let at = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            if k.contains('\0') {
-                return Some(format!(
-                    "a key in `{path}` contains a NUL character, which PostgreSQL cannot store"
-                ));
+    let mut trail = Vec::new();
+    let problem = find_unstorable(value, &mut trail)?;
+    let mut at = path.to_string();
+    let mut parent = at.clone();
+    for step in &trail {
+        parent.clone_from(&at);
+        match step {
+            Step::Key(k) if at.is_empty() => at.push_str(k),
+            Step::Key(k) => {
+                at.push('.');
+                at.push_str(k);
             }
-            unstorable(v, &at)
+            Step::Index(i) => at.push_str(&format!("[{i}]")),
+        }
+    }
+    Some(match problem {
+        Problem::Nul => format!("`{at}` contains a NUL character, which PostgreSQL cannot store"),
+        Problem::NulKey => {
+            format!("a key in `{parent}` contains a NUL character, which PostgreSQL cannot store")
+        }
+        Problem::Number(n) => format!(
+            "`{at}` is the number {}, beyond what PostgreSQL's numeric can hold",
+            excerpt(n)
+        ),
+    })
+}
+
+/// A step of the way from a record to one of its values.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+enum Problem<'a> {
+    Nul,
+    NulKey,
+    Number(&'a str),
+}
+
+/// The first unstorable value in `value`, with the way to it in `trail`.
+fn find_unstorable<'a>(value: &'a Value, trail: &mut Vec<Step<'a>>) -> Option<Problem<'a>> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(Problem::Nul),
+        Value::Number(n) if !storable_number(n.as_str()) => Some(Problem::Number(n.as_str())),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            trail.push(Step::Index(i));
+            let found = find_unstorable(v, trail);
+            if found.is_none() {
+                trail.pop();
+            }
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            trail.push(Step::Key(k));
+            let found = if k.contains('\0') {
+                Some(Problem::NulKey)
+            } else {
+                find_unstorable(v, trail)
+            };
+            if found.is_none() {
+                trail.pop();
+            }
+            found
         }),
         _ => None,
     }
@@ -138,7 +178,7 @@ pub fn convert(ty: ColType, value: &Value, tz: Tz) -> Result<Option<String>, Str
             _ => bad("an integer"),
         },
         ColType::Numeric => match value {
-            Value::Number(n) if is_decimal(&n.to_string()) => Ok(Some(n.to_string())),
+            Value::Number(n) if is_decimal(n.as_str()) => Ok(Some(n.as_str().to_string())),
             Value::String(s) if s.trim().is_empty() => Ok(None),
             Value::String(s) if is_decimal(s.trim()) => Ok(Some(s.trim().to_string())),
             _ => bad("a decimal number"),
@@ -191,6 +231,9 @@ pub fn convert(ty: ColType, value: &Value, tz: Tz) -> Result<Option<String>, Str
 
 /// A date, or the date of a date-time; years 1 to 9999 (what PostgreSQL and chrono agree on).
 fn parse_date(s: &str) -> Option<NaiveDate> {
+    if let Some(date) = plain_date(s.as_bytes()) {
+        return (1..=9999).contains(&date.year()).then_some(date);
+    }
     let date = if s.len() == 10 {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?
     } else {
@@ -227,16 +270,21 @@ fn is_decimal(s: &str) -> bool {
 /// exist (spring-forward gap) is read with the offset in force before the gap; an ambiguous
 /// one (fall-back) as its first occurrence.
 pub fn parse_timestamp(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let naive = [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())?;
+    let plain = match s.as_bytes() {
+        [date @ .., b' ' | b'T', h1, h2, b':', m1, m2, b':', s1, s2] if date.len() == 10 => {
+            plain_date(date).and_then(|d| {
+                d.and_hms_opt(digits(*h1, *h2)?, digits(*m1, *m2)?, digits(*s1, *s2)?)
+            })
+        }
+        _ => None,
+    };
+    let naive = match plain {
+        Some(naive) => naive,
+        None => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => return Some(t.with_timezone(&Utc)),
+            Err(_) => parse_naive(s)?,
+        },
+    };
     Some(match tz.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
         chrono::LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
@@ -247,6 +295,36 @@ pub fn parse_timestamp(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
             (naive - chrono::Duration::seconds(before.local_minus_utc().into())).and_utc()
         }
     })
+}
+
+/// `YYYY-MM-DD` exactly, read without a format string (the common case: a value of every
+/// row); anything else (or a date that does not exist) is `None`, for the general parse.
+fn plain_date(b: &[u8]) -> Option<NaiveDate> {
+    match *b {
+        [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] => NaiveDate::from_ymd_opt(
+            i32::try_from(digits(y1, y2)? * 100 + digits(y3, y4)?).ok()?,
+            digits(m1, m2)?,
+            digits(d1, d2)?,
+        ),
+        _ => None,
+    }
+}
+
+/// Two ASCII digits as a number.
+fn digits(tens: u8, ones: u8) -> Option<u32> {
+    (tens.is_ascii_digit() && ones.is_ascii_digit())
+        .then(|| u32::from(tens - b'0') * 10 + u32::from(ones - b'0'))
+}
+
+/// A local date-time in one of the other forms sources send.
+fn parse_naive(s: &str) -> Option<NaiveDateTime> {
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
 }
 
 /// One COPY text line of non-null values.
@@ -265,15 +343,21 @@ fn push_field(line: &mut String, value: Option<&str>) {
     match value {
         None => line.push_str("\\N"),
         Some(v) => {
-            for ch in v.chars() {
-                match ch {
-                    '\\' => line.push_str("\\\\"),
-                    '\n' => line.push_str("\\n"),
-                    '\r' => line.push_str("\\r"),
-                    '\t' => line.push_str("\\t"),
-                    c => line.push(c),
-                }
+            // The characters COPY's text format escapes are ASCII: copy the runs between them.
+            let mut from = 0;
+            for (at, b) in v.bytes().enumerate() {
+                let escaped = match b {
+                    b'\\' => "\\\\",
+                    b'\n' => "\\n",
+                    b'\r' => "\\r",
+                    b'\t' => "\\t",
+                    _ => continue,
+                };
+                line.push_str(&v[from..at]);
+                line.push_str(escaped);
+                from = at + 1;
             }
+            line.push_str(&v[from..]);
         }
     }
     line.push('\t');
@@ -284,6 +368,60 @@ mod tests {
     use super::*;
     use chrono_tz::Europe::Berlin;
     use serde_json::json;
+
+    #[test]
+    fn plain_dates_and_times_read_as_the_general_parse_reads_them() {
+        for s in [
+            "2026-03-29 02:30:00",
+            "2026-10-25 02:30:00",
+            "2026-01-01T10:00:00",
+            "2024-02-29 23:59:59",
+            "2025-02-29 10:00:00",
+            "2026-01-01 24:00:00",
+            "2026-12-31 23:59:60",
+            "0001-01-01 00:00:00",
+            "2026-1x-01 10:00:00",
+        ] {
+            let general = parse_naive(s).map(|n| {
+                Berlin
+                    .from_local_datetime(&n)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+            });
+            match general {
+                Some(Some(t)) => assert_eq!(parse_timestamp(s, Berlin), Some(t), "{s}"),
+                Some(None) => assert!(parse_timestamp(s, Berlin).is_some(), "{s}"),
+                None => assert_eq!(parse_timestamp(s, Berlin), None, "{s}"),
+            }
+        }
+        for s in [
+            "2026-02-28",
+            "2024-02-29",
+            "2025-02-29",
+            "0000-01-01",
+            "2026-13-01",
+            "2026-1-011",
+        ] {
+            let general = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1..=9999).contains(&d.year()));
+            assert_eq!(parse_date(s), general, "{s}");
+        }
+    }
+
+    #[test]
+    fn copy_text_escapes_backslash_newline_return_and_tab_and_nothing_else() {
+        let values = [
+            "a\\b\tc\nd\re".to_string(),
+            "äö€ \"x\" \\N".to_string(),
+            String::new(),
+            "\t".to_string(),
+        ];
+        assert_eq!(
+            copy_line(&values),
+            "a\\\\b\\tc\\nd\\re\täö€ \"x\" \\\\N\t\t\\t\n"
+        );
+    }
 
     fn utc(s: &str) -> String {
         parse_timestamp(s, Berlin).unwrap().to_rfc3339()
@@ -405,5 +543,18 @@ mod storable_tests {
         }
         let nul: Value = serde_json::from_str(r#"{"k":"a\u0000b"}"#).unwrap();
         assert!(unstorable(&nul, "").unwrap().contains("NUL"));
+        assert_eq!(
+            unstorable(&v, "detail").unwrap(),
+            "`detail.a[1].b` is the number 1e+999999, beyond what PostgreSQL's numeric can hold"
+        );
+        let key: Value = serde_json::from_str(r#"{"ok":1,"x":[{"y":{"a\u0000":1}}]}"#).unwrap();
+        assert_eq!(
+            unstorable(&key, "").unwrap(),
+            "a key in `x[0].y` contains a NUL character, which PostgreSQL cannot store"
+        );
+        assert_eq!(
+            unstorable(&serde_json::json!({"a": [1, "b", {"c": 2.5}]}), ""),
+            None
+        );
     }
 }

@@ -13,7 +13,7 @@ use super::context::StreamContext;
 use super::error::SyncError;
 use super::listing::{self, ChannelReader, Item, Limits};
 use super::load::{ListingBatch, Load, Router};
-use super::normalize::{Normalizer, Rejected};
+use super::normalize::{Normalizer, Prepared, Rejected};
 use super::profile::Profile;
 use super::table::Table;
 use super::values::copy_line;
@@ -45,24 +45,54 @@ struct Sink {
     profile: Profile,
 }
 
+/// An element of the listing as a parser thread hands it over: a record's rows (or why it
+/// does not fit) and the bytes it was read from, or an element that is not readable.
+enum Parsed {
+    Record { bytes: Vec<u8>, prepared: Prepared },
+    Unreadable { head: Vec<u8>, error: String },
+}
+
+/// Threads that parse, profile and normalize a listing's records beside the one that scans
+/// it and routes their rows: one per core, up to 4.
+fn parse_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
+/// Parses, profiles and normalizes one element on a parser thread, into that thread's
+/// profile; the parsed record is freed there.
+fn prepare(shape: &Normalizer, profile: &mut Profile, item: Item) -> Parsed {
+    match item {
+        Item::Record(record, bytes) => {
+            profile.record(&record);
+            let prepared = shape.prepare(&record);
+            Parsed::Record { bytes, prepared }
+        }
+        Item::Unreadable { head, error } => Parsed::Unreadable { head, error },
+    }
+}
+
 impl Sink {
-    fn item(&mut self, item: Item) -> Result<(), String> {
-        let record = match item {
-            Item::Record(record) => record,
-            Item::Unreadable { head, error } => {
+    fn item(&mut self, item: Parsed) -> Result<(), String> {
+        let (bytes, prepared) = match item {
+            Parsed::Record { bytes, prepared } => (bytes, prepared),
+            Parsed::Unreadable { head, error } => {
                 let rejected = self.normalizer.unreadable(&head, error);
                 self.reject(rejected, rejects::unreadable_payload(&head));
                 return Ok(());
             }
         };
-        self.profile.record(&record);
-        match self.normalizer.record(&record) {
+        match self.normalizer.admit(prepared) {
             Ok(rows) => {
                 for (i, line) in rows {
                     self.router.route(i, &line, &mut self.batch);
                 }
             }
-            Err(rejected) => self.reject(rejected, record),
+            Err(error) => {
+                // The bytes parsed on the parser thread: they parse here too.
+                let record: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+                let rejected = self.normalizer.rejected(&record, error);
+                self.reject(rejected, record);
+            }
         }
         if self.batch.rows() >= self.batch_rows {
             self.flush()?;
@@ -131,11 +161,24 @@ pub async fn sync(
         max_record_bytes: ctx.settings.max_record_bytes,
         max_listing_bytes: ctx.settings.max_listing_bytes,
     };
+    let shape = Normalizer::new(stream.table.clone(), tz);
     let parser = tokio::task::spawn_blocking(move || {
-        let parsed = listing::parse(ChannelReader::new(chunk_rx), envelope, limits, |item| {
-            sink.item(item)
-        })
-        .and_then(|parsed| sink.flush().map(|()| parsed));
+        let blank = sink.profile.blank();
+        let parsed = listing::parse(
+            ChannelReader::new(chunk_rx),
+            envelope,
+            limits,
+            parse_threads(),
+            || blank.blank(),
+            |profile, item| prepare(&shape, profile, item),
+            |item| sink.item(item),
+        )
+        .and_then(|(fetched, envelope, profiles)| {
+            for profile in &profiles {
+                sink.profile.merge(profile);
+            }
+            sink.flush().map(|()| (fetched, envelope))
+        });
         (parsed, sink.rejects, sink.router.unseen(), sink.profile)
     });
     let feed = async move {

@@ -7,7 +7,9 @@
 //! and the rest goes on. Only a broken structure (the body cut off, not an array) fails the
 //! listing.
 
+use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::{Mutex, PoisonError, mpsc as mpsc_std};
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -28,26 +30,162 @@ pub struct Limits {
 /// One element of the listing.
 #[derive(Debug)]
 pub enum Item {
-    Record(Value),
+    /// A record, and the bytes it was read from.
+    Record(Value, Vec<u8>),
     /// Not storable as it came: `head` holds its first bytes (at most `max_record_bytes`).
-    Unreadable {
-        head: Vec<u8>,
-        error: String,
-    },
+    Unreadable { head: Vec<u8>, error: String },
 }
 
-/// Parses a listing from `reader`, handing each element to `on_item` (an error it returns
-/// stops the parse). Returns the number of elements and the envelope's other fields.
-pub fn parse<R: Read, F: FnMut(Item) -> Result<(), String>>(
+/// Elements handed to a worker at a time.
+const CHUNK: usize = 64;
+
+/// Parses a listing from `reader`: this thread scans it into elements while `workers`
+/// threads (at least one) parse each and pass it through `prepare`, with that thread's own
+/// state (made by `init`), and what `prepare` returns is handed to `on_item` here, in the
+/// listing's order (an error it returns stops the parse). A bounded number of chunks of
+/// elements is in flight. What a worker allocates to parse a record is freed by it: only
+/// what `prepare` returns crosses threads. Returns the number of elements, the envelope's
+/// other fields and the workers' states.
+#[allow(clippy::too_many_arguments)]
+pub fn parse<R, S, T, I, P, F>(
     reader: R,
     envelope: Option<&'static str>,
     limits: Limits,
+    workers: usize,
+    init: I,
+    prepare: P,
     mut on_item: F,
+) -> Result<(u64, Envelope, Vec<S>), String>
+where
+    R: Read,
+    S: Send,
+    T: Send,
+    I: Fn() -> S + Sync,
+    P: Fn(&mut S, Item) -> T + Sync,
+    F: FnMut(T) -> Result<(), String>,
+{
+    let (work_tx, work_rx) = mpsc_std::channel::<(u64, Vec<Captured>)>();
+    let work_rx = Mutex::new(work_rx);
+    std::thread::scope(|scope| {
+        // Owned here: dropped before the workers are joined, so that they stop waiting.
+        let work_tx = work_tx;
+        let (done_tx, done_rx) = mpsc_std::channel::<(u64, Vec<T>)>();
+        let threads: Vec<_> = (0..workers.max(1))
+            .map(|_| {
+                let (work_rx, done_tx, init, prepare) =
+                    (&work_rx, done_tx.clone(), &init, &prepare);
+                scope.spawn(move || {
+                    let mut state = init();
+                    loop {
+                        let next = work_rx
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .recv();
+                        let Ok((seq, chunk)) = next else { break };
+                        let prepared = chunk
+                            .into_iter()
+                            .map(|element| prepare(&mut state, element.into_item()))
+                            .collect();
+                        if done_tx.send((seq, prepared)).is_err() {
+                            break;
+                        }
+                    }
+                    state
+                })
+            })
+            .collect();
+        drop(done_tx);
+        let mut order = InOrder {
+            done: done_rx,
+            ready: BTreeMap::new(),
+            sent: 0,
+            delivered: 0,
+            max_in_flight: 2 * threads.len() as u64 + 2,
+        };
+        let submit = |order: &mut InOrder<T>, chunk: Vec<Captured>, on_item: &mut F| {
+            while order.sent - order.delivered >= order.max_in_flight {
+                order.wait(on_item)?;
+            }
+            work_tx
+                .send((order.sent, chunk))
+                .map_err(|_| STOPPED.to_string())?;
+            order.sent += 1;
+            order.drain(on_item)
+        };
+        let mut pending = Vec::with_capacity(CHUNK);
+        let parsed = scan(reader, envelope, limits, &mut |element| {
+            pending.push(element);
+            if pending.len() == CHUNK {
+                let chunk = std::mem::replace(&mut pending, Vec::with_capacity(CHUNK));
+                submit(&mut order, chunk, &mut on_item)?;
+            }
+            Ok(())
+        })
+        .and_then(|parsed| {
+            if !pending.is_empty() {
+                submit(&mut order, std::mem::take(&mut pending), &mut on_item)?;
+            }
+            while order.delivered < order.sent {
+                order.wait(&mut on_item)?;
+            }
+            Ok(parsed)
+        });
+        drop(work_tx);
+        drop(order);
+        let states = threads
+            .into_iter()
+            .map(|t| t.join().map_err(|_| STOPPED.to_string()))
+            .collect::<Result<Vec<S>, String>>();
+        let (count, rest) = parsed?;
+        Ok((count, rest, states?))
+    })
+}
+
+const STOPPED: &str = "the listing's parser threads stopped";
+
+/// Chunks handed to the workers, delivered in the order they were sent.
+struct InOrder<T> {
+    done: mpsc_std::Receiver<(u64, Vec<T>)>,
+    ready: BTreeMap<u64, Vec<T>>,
+    sent: u64,
+    delivered: u64,
+    max_in_flight: u64,
+}
+
+impl<T> InOrder<T> {
+    /// Waits for one chunk, then delivers what is in order.
+    fn wait<F: FnMut(T) -> Result<(), String>>(&mut self, on_item: &mut F) -> Result<(), String> {
+        let (seq, chunk) = self.done.recv().map_err(|_| STOPPED.to_string())?;
+        self.ready.insert(seq, chunk);
+        self.drain(on_item)
+    }
+
+    /// Delivers the chunks that arrived and are next in order.
+    fn drain<F: FnMut(T) -> Result<(), String>>(&mut self, on_item: &mut F) -> Result<(), String> {
+        while let Ok((seq, chunk)) = self.done.try_recv() {
+            self.ready.insert(seq, chunk);
+        }
+        while let Some(chunk) = self.ready.remove(&self.delivered) {
+            self.delivered += 1;
+            for prepared in chunk {
+                on_item(prepared)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Scans a listing, handing each element's bytes to `on_element`.
+fn scan<R: Read>(
+    reader: R,
+    envelope: Option<&'static str>,
+    limits: Limits,
+    on_element: &mut dyn FnMut(Captured) -> Result<(), String>,
 ) -> Result<(u64, Envelope), String> {
     let mut scan = Scanner::new(reader, limits);
     let mut rest = Envelope::new();
     let count = match (scan.non_space()?, envelope) {
-        (Some(b'['), _) => scan.elements(&mut on_item)?,
+        (Some(b'['), _) => scan.elements(on_element)?,
         (Some(b'{'), Some(wanted)) => {
             let mut count = None;
             loop {
@@ -64,7 +202,7 @@ pub fn parse<R: Read, F: FnMut(Item) -> Result<(), String>>(
                     if scan.non_space()? != Some(b'[') {
                         return Err(format!("`{wanted}` is not a JSON array"));
                     }
-                    count = Some(scan.elements(&mut on_item)?);
+                    count = Some(scan.elements(on_element)?);
                 } else {
                     let value = scan.value()?;
                     let parsed = serde_json::from_slice(&value.bytes)
@@ -127,7 +265,7 @@ impl Captured {
             };
         }
         match serde_json::from_slice(&self.bytes) {
-            Ok(record) => Item::Record(record),
+            Ok(record) => Item::Record(record, self.bytes),
             Err(e) => Item::Unreadable {
                 head: self.bytes,
                 error: format!("not valid JSON: {e}"),
@@ -211,10 +349,10 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    /// The elements of an array whose `[` was read, each handed to `on_item`.
-    fn elements<F: FnMut(Item) -> Result<(), String>>(
+    /// The elements of an array whose `[` was read, each handed to `on_element`.
+    fn elements(
         &mut self,
-        on_item: &mut F,
+        on_element: &mut dyn FnMut(Captured) -> Result<(), String>,
     ) -> Result<u64, String> {
         let mut count = 0;
         match self.non_space()? {
@@ -223,7 +361,7 @@ impl<R: Read> Scanner<R> {
             None => return Err("the body ended inside the listing".into()),
         }
         loop {
-            on_item(self.value()?.into_item())?;
+            on_element(self.value()?)?;
             count += 1;
             match self.non_space()? {
                 Some(b',') => {}
@@ -359,19 +497,97 @@ mod tests {
         max_listing_bytes: 1 << 20,
     };
 
+    /// Parses `body` with elements handed over as they are, on `workers` threads.
+    fn parse_on<F: FnMut(Item) -> Result<(), String>>(
+        body: &[u8],
+        envelope: Option<&'static str>,
+        workers: usize,
+        on_item: F,
+    ) -> Result<(u64, Envelope), String> {
+        parse(
+            body,
+            envelope,
+            LIMITS,
+            workers,
+            || (),
+            |(), item| item,
+            on_item,
+        )
+        .map(|(count, rest, _)| (count, rest))
+    }
+
+    /// Parses `body` on one worker thread and on three; both must agree.
     fn run(
         body: &str,
         envelope: Option<&'static str>,
     ) -> Result<(Vec<Value>, u64, Envelope), String> {
-        let mut items = Vec::new();
-        let (count, rest) = parse(body.as_bytes(), envelope, LIMITS, |item| {
-            match item {
-                Item::Record(v) => items.push(v),
-                Item::Unreadable { error, .. } => items.push(Value::String(error)),
+        let with = |workers| {
+            let mut items = Vec::new();
+            let (count, rest) = parse_on(body.as_bytes(), envelope, workers, |item| {
+                match item {
+                    Item::Record(v, _) => items.push(v),
+                    Item::Unreadable { error, .. } => items.push(Value::String(error)),
+                }
+                Ok(())
+            })?;
+            Ok((items, count, rest))
+        };
+        let one = with(1);
+        assert_eq!(with(3), one, "three worker threads parse as one does");
+        one
+    }
+
+    #[test]
+    fn worker_threads_hand_records_over_in_order_with_their_own_state_and_stop_on_an_error() {
+        let body = format!(
+            "[{}]",
+            (0..1000)
+                .map(|i| match i {
+                    500 => r#"{"id":"\ud800"}"#.to_string(),
+                    _ => format!(r#"{{"id":{i}}}"#),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut ids = Vec::new();
+        let (count, _, states) = parse(
+            body.as_bytes(),
+            None,
+            LIMITS,
+            3,
+            || 0,
+            |seen: &mut u64, item| {
+                *seen += 1;
+                match item {
+                    Item::Record(v, bytes) => {
+                        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), v);
+                        v["id"].as_i64().unwrap()
+                    }
+                    Item::Unreadable { .. } => -1,
+                }
+            },
+            |id| {
+                ids.push(id);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(count, 1000);
+        let expected: Vec<i64> = (0..1000).map(|i| if i == 500 { -1 } else { i }).collect();
+        assert_eq!(ids, expected);
+        assert_eq!((states.len(), states.iter().sum::<u64>()), (3, 1000));
+
+        let mut seen = 0;
+        let err = parse_on(body.as_bytes(), None, 2, |_| {
+            seen += 1;
+            if seen == 300 {
+                Err("the writer stopped".to_string())
+            } else {
+                Ok(())
             }
-            Ok(())
-        })?;
-        Ok((items, count, rest))
+        })
+        .unwrap_err();
+        assert_eq!((err.as_str(), seen), ("the writer stopped", 300));
     }
 
     #[test]
@@ -408,14 +624,22 @@ mod tests {
         let (tx, rx) = mpsc::channel(4);
         let handle = tokio::task::spawn_blocking(move || {
             let mut names = Vec::new();
-            let parsed = parse(ChannelReader::new(rx), None, LIMITS, |item| {
-                let Item::Record(v) = item else {
-                    panic!("{item:?}")
-                };
-                names.push(v["name"].as_str().unwrap().to_string());
-                Ok(())
-            });
-            (parsed.map(|(n, _)| n), names)
+            let parsed = parse(
+                ChannelReader::new(rx),
+                None,
+                LIMITS,
+                2,
+                || (),
+                |(), i| i,
+                |item| {
+                    let Item::Record(v, _) = item else {
+                        panic!("{item:?}")
+                    };
+                    names.push(v["name"].as_str().unwrap().to_string());
+                    Ok(())
+                },
+            );
+            (parsed.map(|(n, _, _)| n), names)
         });
         for byte in body.chunks(1) {
             tx.send(Ok(Bytes::copy_from_slice(byte))).await.unwrap();
@@ -432,13 +656,13 @@ mod tests {
             + &"x".repeat(500)
             + "\"},{\"id\":4}]";
         let mut got = Vec::new();
-        let (count, _) = parse(body.as_bytes(), None, LIMITS, |item| {
+        let (count, _) = parse_on(body.as_bytes(), None, 2, |item| {
             got.push(item);
             Ok(())
         })
         .unwrap();
         assert_eq!(count, 4);
-        assert!(matches!(&got[0], Item::Record(v) if v["id"] == 1));
+        assert!(matches!(&got[0], Item::Record(v, _) if v["id"] == 1));
         assert!(
             matches!(&got[1], Item::Unreadable { error, .. } if error.contains("not valid JSON")),
             "{:?}",
@@ -452,7 +676,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&got[3], Item::Record(v) if v["id"] == 4));
+        assert!(matches!(&got[3], Item::Record(v, _) if v["id"] == 4));
     }
 
     #[test]
@@ -461,13 +685,13 @@ mod tests {
         body.push(0xff);
         body.extend_from_slice(br#"ller"},{"id":2}]"#);
         let mut got = Vec::new();
-        parse(&body[..], None, LIMITS, |item| {
+        parse_on(&body[..], None, 1, |item| {
             got.push(item);
             Ok(())
         })
         .unwrap();
         assert!(matches!(&got[0], Item::Unreadable { .. }), "{:?}", got[0]);
-        assert!(matches!(&got[1], Item::Record(v) if v["id"] == 2));
+        assert!(matches!(&got[1], Item::Record(v, _) if v["id"] == 2));
     }
 
     #[test]
@@ -479,7 +703,7 @@ mod tests {
     #[test]
     fn a_listing_over_its_ceiling_fails() {
         let body = format!("[{}1]", "1,".repeat(1 << 20));
-        let err = parse(body.as_bytes(), None, LIMITS, |_| Ok(())).unwrap_err();
+        let err = parse_on(body.as_bytes(), None, 2, |_| Ok(())).unwrap_err();
         assert!(err.contains("max_listing_bytes"), "{err}");
     }
 

@@ -15,6 +15,9 @@ use super::values::{convert, kind, row_line, unstorable};
 /// Rows of one record, per table index, in COPY text format.
 pub type RecordRows = Vec<(usize, String)>;
 
+/// A record's rows and root keys, or why it does not fit (see [`Normalizer::prepare`]).
+pub type Prepared = Result<(RecordRows, Vec<String>), String>;
+
 /// Turns records into rows.
 pub struct Normalizer {
     root: Table,
@@ -45,31 +48,48 @@ impl Normalizer {
     /// Normalizes one top-level record into rows of the root table and its children.
     /// Returns the rows and the record's key.
     pub fn record(&mut self, record: &Value) -> Result<RecordRows, Rejected> {
-        let reject = |error: String| {
-            let mut keep = Vec::new();
-            self.readable_keys(record, 0, &mut keep);
-            Rejected {
-                key: keep.first().cloned(),
-                keep,
-                error,
-            }
-        };
+        let prepared = self.prepare(record);
+        self.admit(prepared)
+            .map_err(|error| self.rejected(record, error))
+    }
+
+    /// A record's rows and the root keys they hold, or why it does not fit: all of
+    /// [`Normalizer::record`] but the check against the keys of the records before it, so
+    /// that records can be prepared on other threads.
+    pub fn prepare(&self, record: &Value) -> Prepared {
         if let Some(problem) = unstorable(record, "") {
-            return Err(reject(problem));
+            return Err(problem);
         }
         let mut rows = Vec::new();
         let mut root_keys = Vec::new();
-        if let Err(e) = self.rows(&self.root, 0, record, &[], 0, &mut rows, &mut root_keys) {
-            return Err(reject(e));
-        }
+        self.rows(&self.root, 0, record, &[], 0, &mut rows, &mut root_keys)?;
+        Ok((rows, root_keys))
+    }
+
+    /// A prepared record, taken in the listing's order: its rows, or why it is refused (it
+    /// did not fit, or one of its root keys came before or twice in it).
+    pub fn admit(&mut self, prepared: Prepared) -> Result<RecordRows, String> {
+        let (rows, root_keys) = prepared?;
         let mut in_record = HashSet::new();
         for k in &root_keys {
             if self.seen_root_keys.contains(k) || !in_record.insert(k) {
-                return Err(reject(format!("duplicate key {k} in the listing")));
+                return Err(format!("duplicate key {k} in the listing"));
             }
         }
         self.seen_root_keys.extend(root_keys);
         Ok(rows)
+    }
+
+    /// A record refused for `error`, with the keys readable in it (the rows stored under
+    /// them stay).
+    pub fn rejected(&self, record: &Value, error: String) -> Rejected {
+        let mut keep = Vec::new();
+        self.readable_keys(record, 0, &mut keep);
+        Rejected {
+            key: keep.first().cloned(),
+            keep,
+            error,
+        }
     }
 
     /// A record of the listing that is not storable as it came (not valid JSON, or over

@@ -171,6 +171,36 @@ impl Profile {
         }
     }
 
+    /// An empty profile of records of the same shape (for another thread to fill).
+    pub fn blank(&self) -> Profile {
+        Profile::new(self.recursive)
+    }
+
+    /// Adds the records `other` profiled (records of the same shape, each profiled by one
+    /// of the two): their paths, types and counts.
+    pub fn merge(&mut self, other: &Profile) {
+        self.records += other.records;
+        self.truncated |= other.truncated;
+        // Nodes come after their parents, so each parent is placed before its children.
+        let mut placed: Vec<Option<u32>> = vec![Some(0); other.nodes.len()];
+        for (i, node) in other.nodes.iter().enumerate().skip(1) {
+            let elements = other.nodes[node.parent as usize].elements == Some(i as u32);
+            let here = placed[node.parent as usize].and_then(|parent| {
+                if elements {
+                    self.elements(parent)
+                } else {
+                    self.field(parent, &node.name)
+                }
+            });
+            placed[i] = here;
+            if let Some(here) = here {
+                let n = &mut self.nodes[here as usize];
+                n.types |= node.types;
+                n.records += node.records;
+            }
+        }
+    }
+
     /// Records profiled.
     pub fn records(&self) -> u64 {
         self.records
@@ -345,6 +375,21 @@ mod tests {
             ]
         );
         assert_eq!(p.records(), 2);
+
+        // Records profiled in two parts (on two threads), merged: the profile of them all.
+        let second = json!({"id": 1, "netto": "1.50", "positions": [{"amount": 2}, {"amount": 2.5}],
+            "contact": {"name": null}, "[]": [{"[]": 1}], "deep": {"a": {"b": [[1]]}}});
+        let first = json!({"id": 2, "netto": 3, "positions": [], "contact": {"name": "x"}});
+        let mut whole = Profile::default();
+        whole.record(&first);
+        whole.record(&second);
+        let mut one = Profile::default();
+        one.record(&first);
+        let mut two = one.blank();
+        two.record(&second);
+        one.merge(&two);
+        assert_eq!(stats(&one), stats(&whole));
+        assert_eq!(one.records(), 2);
         assert_eq!(parent("positions[].amount"), Some("positions[]"));
         assert_eq!(parent("positions[]"), Some("positions"));
         assert_eq!(parent("id"), None);

@@ -506,3 +506,46 @@ async fn a_bad_record_is_rejected_and_the_rest_lands() {
     );
     app.stop().await;
 }
+
+/// A first sync loads empty tables with their foreign keys set aside and adds them back,
+/// checked, before its commit: afterwards each is as the migrations made it (definition and
+/// comment), validated, and refuses an orphan again.
+#[tokio::test]
+async fn a_first_load_puts_back_every_foreign_key_as_it_was() {
+    let app = TestApp::spawn(30).await;
+    type Key = (String, String, String, String, bool);
+    let keys = || async {
+        sqlx::query_as::<_, Key>(
+            "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid), \
+                    coalesce(obj_description(oid, 'pg_constraint'), ''), convalidated \
+             FROM pg_constraint WHERE contype = 'f' AND connamespace = 'planningnow'::regnamespace \
+             ORDER BY 1, 2",
+        )
+        .fetch_all(app.pool())
+        .await
+        .unwrap()
+    };
+    let before = keys().await;
+    assert!(before.len() >= 5, "{before:?}");
+    assert!(before.iter().all(|k| !k.3.is_empty()), "{before:?}");
+    let first = app.sync(false).await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
+    assert!(
+        app.count("SELECT count(*) FROM planningnow.order_positions")
+            .await
+            > 0
+    );
+    assert_eq!(keys().await, before);
+    let orphan = sqlx::query(
+        "INSERT INTO planningnow.order_positions (order_id, id, raw, _inserted_at, _changed_at, _run_id) \
+         VALUES (-1, 1, '{}', now(), now(), 1)",
+    )
+    .execute(app.pool())
+    .await
+    .expect_err("an orphan position is refused");
+    assert!(
+        orphan.to_string().contains("order_positions_order_fkey"),
+        "{orphan}"
+    );
+    app.stop().await;
+}

@@ -7,7 +7,7 @@
 //! and the rest goes on. Only a broken structure (the body cut off, not an array) fails the
 //! listing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::sync::{Mutex, PoisonError, mpsc as mpsc_std};
 
@@ -36,14 +36,20 @@ pub enum Item {
     Unreadable { head: Vec<u8>, error: String },
 }
 
-/// Elements handed to a worker at a time.
+/// Elements handed to a worker at a time: at most this many,
 const CHUNK: usize = 64;
+/// and no more once their bytes reach this.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Bytes of elements in flight (handed to the workers, not yet handed over) above which the
+/// scanner waits: a listing of records near `sync.max_record_bytes` holds about one at a
+/// time in flight, not chunks of them.
+const MAX_IN_FLIGHT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Parses a listing from `reader`: this thread scans it into elements while `workers`
 /// threads (at least one) parse each and pass it through `prepare`, with that thread's own
 /// state (made by `init`), and what `prepare` returns is handed to `on_item` here, in the
-/// listing's order (an error it returns stops the parse). A bounded number of chunks of
-/// elements is in flight. What a worker allocates to parse a record is freed by it: only
+/// listing's order (an error it returns stops the parse). Chunks of elements in flight are
+/// bounded in number and bytes. What a worker allocates to parse a record is freed by it: only
 /// what `prepare` returns crosses threads. Returns the number of elements, the envelope's
 /// other fields and the workers' states.
 #[allow(clippy::too_many_arguments)]
@@ -95,28 +101,26 @@ where
             })
             .collect();
         drop(done_tx);
-        let mut order = InOrder {
-            done: done_rx,
-            ready: BTreeMap::new(),
-            sent: 0,
-            delivered: 0,
-            max_in_flight: 2 * threads.len() as u64 + 2,
-        };
+        let mut order = InOrder::new(done_rx, 2 * threads.len() as u64 + 2);
         let submit = |order: &mut InOrder<T>, chunk: Vec<Captured>, on_item: &mut F| {
-            while order.sent - order.delivered >= order.max_in_flight {
+            while order.full() {
                 order.wait(on_item)?;
             }
+            let bytes = chunk.iter().map(|e| e.bytes.len() as u64).sum();
             work_tx
                 .send((order.sent, chunk))
                 .map_err(|_| STOPPED.to_string())?;
-            order.sent += 1;
+            order.count_sent(bytes);
             order.drain(on_item)
         };
         let mut pending = Vec::with_capacity(CHUNK);
+        let mut pending_bytes = 0;
         let parsed = scan(reader, envelope, limits, &mut |element| {
+            pending_bytes += element.bytes.len();
             pending.push(element);
-            if pending.len() == CHUNK {
+            if pending.len() == CHUNK || pending_bytes >= CHUNK_BYTES {
                 let chunk = std::mem::replace(&mut pending, Vec::with_capacity(CHUNK));
+                pending_bytes = 0;
                 submit(&mut order, chunk, &mut on_item)?;
             }
             Ok(())
@@ -150,9 +154,39 @@ struct InOrder<T> {
     sent: u64,
     delivered: u64,
     max_in_flight: u64,
+    /// Bytes of each chunk in flight, oldest first, and their sum.
+    sizes: VecDeque<u64>,
+    bytes: u64,
 }
 
 impl<T> InOrder<T> {
+    fn new(done: mpsc_std::Receiver<(u64, Vec<T>)>, max_in_flight: u64) -> Self {
+        Self {
+            done,
+            ready: BTreeMap::new(),
+            sent: 0,
+            delivered: 0,
+            max_in_flight,
+            sizes: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Whether another chunk must wait until one is handed over: enough chunks or bytes
+    /// are in flight (one chunk may always go).
+    fn full(&self) -> bool {
+        self.sent > self.delivered
+            && (self.sent - self.delivered >= self.max_in_flight
+                || self.bytes >= MAX_IN_FLIGHT_BYTES)
+    }
+
+    /// Counts a chunk of `bytes` handed to the workers.
+    fn count_sent(&mut self, bytes: u64) {
+        self.sent += 1;
+        self.sizes.push_back(bytes);
+        self.bytes += bytes;
+    }
+
     /// Waits for one chunk, then delivers what is in order.
     fn wait<F: FnMut(T) -> Result<(), String>>(&mut self, on_item: &mut F) -> Result<(), String> {
         let (seq, chunk) = self.done.recv().map_err(|_| STOPPED.to_string())?;
@@ -167,6 +201,7 @@ impl<T> InOrder<T> {
         }
         while let Some(chunk) = self.ready.remove(&self.delivered) {
             self.delivered += 1;
+            self.bytes -= self.sizes.pop_front().unwrap_or(0);
             for prepared in chunk {
                 on_item(prepared)?;
             }
@@ -588,6 +623,41 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!((err.as_str(), seen), ("the writer stopped", 300));
+    }
+
+    #[test]
+    fn chunks_in_flight_are_bounded_by_count_and_by_bytes() {
+        let (done_tx, done_rx) = mpsc_std::channel::<(u64, Vec<u8>)>();
+        let mut order = InOrder::new(done_rx, 3);
+        assert!(!order.full(), "one chunk may always go");
+        order.count_sent(MAX_IN_FLIGHT_BYTES * 16);
+        assert!(order.full(), "one huge chunk in flight: the next waits");
+        let mut got = Vec::new();
+        done_tx.send((0, vec![1])).unwrap();
+        order
+            .wait(&mut |b| {
+                got.push(b);
+                Ok(())
+            })
+            .unwrap();
+        assert!(!order.full(), "handed over: the next may go");
+        for _ in 0..3 {
+            order.count_sent(10);
+        }
+        assert!(order.full(), "three small chunks are the most");
+        for seq in 1..4 {
+            done_tx.send((seq, vec![seq as u8 + 1])).unwrap();
+        }
+        order
+            .drain(&mut |b| {
+                got.push(b);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            (got, order.bytes, order.full()),
+            (vec![1, 2, 3, 4], 0, false)
+        );
     }
 
     #[test]

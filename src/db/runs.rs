@@ -45,6 +45,9 @@ pub struct RunCounts {
     pub requests: u64,
     pub throttled: u64,
     pub rejected: u64,
+    /// Records of a full listing listed as their rows were written, not parsed again (not
+    /// stored with the run; the log line of the stream has it).
+    pub unparsed: u64,
     pub tables: BTreeMap<String, TableCounts>,
 }
 
@@ -65,6 +68,7 @@ impl RunCounts {
         self.requests += other.requests;
         self.throttled += other.throttled;
         self.rejected += other.rejected;
+        self.unparsed += other.unparsed;
         for (table, c) in &other.tables {
             self.add_table(table, c);
         }

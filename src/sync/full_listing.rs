@@ -3,6 +3,8 @@
 //! listing is merged in one transaction with its checkpoint (see `apply`). Rejected records
 //! are written to `tributary.rejects`.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use chrono_tz::Tz;
 use serde_json::{Value, json};
@@ -10,8 +12,9 @@ use tokio::sync::mpsc;
 
 use super::apply::Applied;
 use super::context::StreamContext;
+use super::digests::Digests;
 use super::error::SyncError;
-use super::listing::{self, ChannelReader, Item, Limits};
+use super::listing::{self, ChannelReader, Element, Item, Limits};
 use super::load::{ListingBatch, Load, Router};
 use super::normalize::{Normalizer, Prepared, Rejected};
 use super::profile::Profile;
@@ -43,13 +46,31 @@ struct Sink {
     tx: mpsc::Sender<ListingBatch>,
     rejects: Vec<Reject>,
     profile: Profile,
+    /// Records listed unchanged, not parsed, per shape: how many, and the profile of one.
+    shapes: HashMap<u64, (u64, Profile)>,
 }
 
+/// Shapes of records listed unchanged that a listing counts apart; records of further
+/// shapes are parsed to be profiled.
+const MAX_SHAPES: usize = 4096;
+
 /// An element of the listing as a parser thread hands it over: a record's rows (or why it
-/// does not fit) and the bytes it was read from, or an element that is not readable.
+/// does not fit), the bytes it was read from and its digest and shape; a record whose
+/// digest was written before (entry `at`), not parsed; or an element that is not readable.
 enum Parsed {
-    Record { bytes: Vec<u8>, prepared: Prepared },
-    Unreadable { head: Vec<u8>, error: String },
+    Record {
+        bytes: Vec<u8>,
+        prepared: Prepared,
+        written: Option<(u128, u64)>,
+    },
+    Unchanged {
+        at: usize,
+        bytes: Vec<u8>,
+    },
+    Unreadable {
+        head: Vec<u8>,
+        error: String,
+    },
 }
 
 /// Threads that parse, profile and normalize a listing's records beside the one that scans
@@ -58,14 +79,34 @@ fn parse_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
 }
 
-/// Parses, profiles and normalizes one element on a parser thread, into that thread's
-/// profile; the parsed record is freed there.
-fn prepare(shape: &Normalizer, profile: &mut Profile, item: Item) -> Parsed {
-    match item {
+/// Digests one element on a parser thread and, unless it was written so before, parses,
+/// profiles and normalizes it, into that thread's profile; the parsed record is freed there.
+fn prepare(
+    shape: &Normalizer,
+    digests: Option<&Digests>,
+    profile: &mut Profile,
+    element: Element,
+) -> Parsed {
+    let digest = match (digests, element.bytes()) {
+        (Some(digests), Some(bytes)) => {
+            let digest = digests.digest(bytes);
+            if let Some(at) = digests.find(digest) {
+                let bytes = element.into_bytes();
+                return Parsed::Unchanged { at, bytes };
+            }
+            Some(digest)
+        }
+        _ => None,
+    };
+    match element.into_item() {
         Item::Record(record, bytes) => {
-            profile.record(&record);
+            let record_shape = profile.record(&record);
             let prepared = shape.prepare(&record);
-            Parsed::Record { bytes, prepared }
+            Parsed::Record {
+                bytes,
+                prepared,
+                written: digest.map(|d| (d, record_shape)),
+            }
         }
         Item::Unreadable { head, error } => Parsed::Unreadable { head, error },
     }
@@ -73,8 +114,23 @@ fn prepare(shape: &Normalizer, profile: &mut Profile, item: Item) -> Parsed {
 
 impl Sink {
     fn item(&mut self, item: Parsed) -> Result<(), String> {
-        let (bytes, prepared) = match item {
-            Parsed::Record { bytes, prepared } => (bytes, prepared),
+        let (bytes, prepared, written) = match item {
+            Parsed::Record {
+                bytes,
+                prepared,
+                written,
+            } => (bytes, prepared, written),
+            Parsed::Unchanged { at, bytes } => {
+                if self.router.unchanged(at, &mut self.batch) {
+                    let shape = self.router.digests().map_or(0, |d| d.entry(at).shape);
+                    self.count(shape, &bytes)?;
+                } else {
+                    let record = parse(&bytes)?;
+                    self.profile.record(&record);
+                    self.duplicate(record);
+                }
+                return self.flush_full();
+            }
             Parsed::Unreadable { head, error } => {
                 let rejected = self.normalizer.unreadable(&head, error);
                 self.reject(rejected, rejects::unreadable_payload(&head));
@@ -82,18 +138,63 @@ impl Sink {
             }
         };
         match self.normalizer.admit(prepared) {
+            Ok(rows)
+                if rows
+                    .first()
+                    .is_some_and(|(_, root)| self.router.taken(root)) =>
+            {
+                self.duplicate(parse(&bytes)?);
+            }
             Ok(rows) => {
-                for (i, line) in rows {
-                    self.router.route(i, &line, &mut self.batch);
+                for (i, line) in &rows {
+                    self.router.route(*i, line, &mut self.batch);
+                }
+                if let (Some((digest, shape)), Some((_, root))) = (written, rows.first()) {
+                    self.router.written(root, digest, shape, &mut self.batch);
                 }
             }
             Err(error) => {
                 // The bytes parsed on the parser thread: they parse here too.
-                let record: Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+                let record = parse(&bytes)?;
                 let rejected = self.normalizer.rejected(&record, error);
                 self.reject(rejected, record);
             }
         }
+        self.flush_full()
+    }
+
+    /// Counts a record listed unchanged in the profile: as one more of its shape, or, for a
+    /// shape not counted yet (or not known), by profiling its bytes.
+    fn count(&mut self, shape: u64, bytes: &[u8]) -> Result<(), String> {
+        if let Some((n, _)) = self.shapes.get_mut(&shape) {
+            *n += 1;
+            return Ok(());
+        }
+        let record = parse(bytes)?;
+        if shape == 0 || self.shapes.len() >= MAX_SHAPES {
+            self.profile.record(&record);
+        } else {
+            let mut one = self.profile.blank();
+            one.record(&record);
+            self.shapes.insert(shape, (1, one));
+        }
+        Ok(())
+    }
+
+    /// Refuses a record whose root key came before in the listing.
+    fn duplicate(&mut self, record: Value) {
+        let key = self
+            .normalizer
+            .key_of(&record)
+            .unwrap_or_default()
+            .join("/");
+        let rejected = self
+            .normalizer
+            .rejected(&record, format!("duplicate key {key} in the listing"));
+        self.reject(rejected, record);
+    }
+
+    fn flush_full(&mut self) -> Result<(), String> {
         if self.batch.rows() >= self.batch_rows {
             self.flush()?;
         }
@@ -123,6 +224,10 @@ impl Sink {
     }
 }
 
+fn parse(bytes: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}
+
 /// Fetches the listing and applies it.
 pub async fn sync(
     ctx: &StreamContext<'_>,
@@ -140,7 +245,15 @@ pub async fn sync(
     };
     // Lock first, so that concurrent writers apply listings in the order they fetched them.
     let lock = format!("tributary:{}:{}", ctx.source, stream.name);
-    let (mut load, router) = Load::begin(ctx.pool, &stream.table, &lock, ctx.run_id).await?;
+    // A tree's records hold root rows of their own beneath them: those are parsed each time.
+    let digests = stream
+        .table
+        .recursive
+        .is_none()
+        .then(|| (ctx.source, stream.name, Digests::new(&stream.table, tz)));
+    let (mut load, router) =
+        Load::begin(ctx.pool, &stream.table, &lock, ctx.run_id, digests).await?;
+    let digests = router.digests();
     let mut response = client.get(stream.path).await?;
 
     let tables = stream.table.flatten().len();
@@ -157,6 +270,7 @@ pub async fn sync(
         tx: batch_tx,
         rejects: Vec::new(),
         profile: std::mem::take(profile),
+        shapes: HashMap::new(),
     };
     let envelope = stream.envelope;
     let limits = Limits {
@@ -172,16 +286,19 @@ pub async fn sync(
             limits,
             parse_threads(),
             || blank.blank(),
-            |profile, item| prepare(&shape, profile, item),
+            |profile, element| prepare(&shape, digests.as_deref(), profile, element),
             |item| sink.item(item),
         )
         .and_then(|(fetched, envelope, profiles)| {
             for profile in &profiles {
                 sink.profile.merge(profile);
             }
+            for (n, one) in sink.shapes.values() {
+                sink.profile.merge_times(one, *n);
+            }
             sink.flush().map(|()| (fetched, envelope))
         });
-        (parsed, sink.rejects, sink.router.unseen(), sink.profile)
+        (parsed, sink.rejects, sink.router.listed(), sink.profile)
     });
     let feed = async move {
         loop {
@@ -210,11 +327,12 @@ pub async fn sync(
         Ok::<(), sqlx::Error>(())
     };
     let ((), written) = tokio::join!(feed, write);
-    let (parsed, rejected, unseen, profiled) = parser
+    let (parsed, rejected, listed, profiled) = parser
         .await
         .map_err(|e| listing_error(format!("parser stopped: {e}")))?;
     *profile = profiled;
     counts.rejected = rejected.len() as u64;
+    counts.unparsed = listed.unparsed;
     written?;
     let (fetched, envelope) = parsed.map_err(&listing_error)?;
     counts.fetched = fetched;
@@ -238,7 +356,7 @@ pub async fn sync(
         .finish(
             ctx.run_id,
             deletes,
-            &unseen,
+            &listed,
             (
                 ctx.source,
                 stream.name,

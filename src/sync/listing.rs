@@ -36,6 +36,26 @@ pub enum Item {
     Unreadable { head: Vec<u8>, error: String },
 }
 
+/// One scanned element of the listing, not parsed yet.
+pub struct Element(Captured);
+
+impl Element {
+    /// The element's bytes, when it is within the record limit.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        (self.0.total <= self.0.limit as u64).then_some(&self.0.bytes[..])
+    }
+
+    /// Its bytes, parsed.
+    pub fn into_item(self) -> Item {
+        self.0.into_item()
+    }
+
+    /// Its bytes (up to the record limit), not parsed.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0.bytes
+    }
+}
+
 /// Elements handed to a worker at a time: at most this many,
 const CHUNK: usize = 64;
 /// and no more once their bytes reach this.
@@ -46,7 +66,7 @@ const CHUNK_BYTES: usize = 256 * 1024;
 const MAX_IN_FLIGHT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Parses a listing from `reader`: this thread scans it into elements while `workers`
-/// threads (at least one) parse each and pass it through `prepare`, with that thread's own
+/// threads (at least one) pass each through `prepare` (which parses it, or not), with that thread's own
 /// state (made by `init`), and what `prepare` returns is handed to `on_item` here, in the
 /// listing's order (an error it returns stops the parse). Chunks of elements in flight are
 /// bounded in number and bytes. What a worker allocates to parse a record is freed by it: only
@@ -67,7 +87,7 @@ where
     S: Send,
     T: Send,
     I: Fn() -> S + Sync,
-    P: Fn(&mut S, Item) -> T + Sync,
+    P: Fn(&mut S, Element) -> T + Sync,
     F: FnMut(T) -> Result<(), String>,
 {
     let (work_tx, work_rx) = mpsc_std::channel::<(u64, Vec<Captured>)>();
@@ -90,7 +110,7 @@ where
                         let Ok((seq, chunk)) = next else { break };
                         let prepared = chunk
                             .into_iter()
-                            .map(|element| prepare(&mut state, element.into_item()))
+                            .map(|element| prepare(&mut state, Element(element)))
                             .collect();
                         if done_tx.send((seq, prepared)).is_err() {
                             break;
@@ -316,7 +336,68 @@ impl Captured {
     }
 }
 
-/// Reads a JSON text byte by byte through its own buffer.
+/// Where a scan is inside an object or array: the brackets still open (a `]` closing a `{`
+/// is a broken structure, which fails the listing rather than run one record into the
+/// next), and whether it is in a string, just after a backslash.
+struct Nesting {
+    open: Vec<u8>,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Nesting {
+    /// Just after `first`, an opening bracket.
+    fn new(first: u8) -> Self {
+        Self {
+            open: vec![if first == b'{' { b'}' } else { b']' }],
+            in_string: false,
+            escaped: false,
+        }
+    }
+
+    /// Scans on through `bytes`: where the value ends, just past its closing bracket, or
+    /// None when it goes on past them.
+    fn scan(&mut self, bytes: &[u8]) -> Result<Option<usize>, String> {
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.escaped {
+                self.escaped = false;
+                i += 1;
+            } else if self.in_string {
+                let Some(run) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                    return Ok(None);
+                };
+                i += run;
+                if bytes[i] == b'\\' {
+                    self.escaped = true;
+                } else {
+                    self.in_string = false;
+                }
+                i += 1;
+            } else {
+                let b = bytes[i];
+                i += 1;
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' => self.open.push(b'}'),
+                    b'[' => self.open.push(b']'),
+                    b'}' | b']' => {
+                        if self.open.pop() != Some(b) {
+                            return Err("mismatched brackets in the listing".into());
+                        }
+                        if self.open.is_empty() {
+                            return Ok(Some(i));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Reads a JSON text through its own buffer.
 struct Scanner<R> {
     reader: R,
     buf: Box<[u8]>,
@@ -345,29 +426,35 @@ impl<R: Read> Scanner<R> {
         if let Some(b) = self.back.take() {
             return Ok(Some(b));
         }
-        if self.pos == self.len {
-            self.len = loop {
-                match self.reader.read(&mut self.buf) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e.to_string()),
-                }
-            };
-            self.pos = 0;
-            if self.len == 0 {
-                return Ok(None);
-            }
-            self.read += self.len as u64;
-            if self.read > self.limits.max_listing_bytes {
-                return Err(format!(
-                    "the listing is larger than sync.max_listing_bytes ({} bytes)",
-                    self.limits.max_listing_bytes
-                ));
-            }
+        if self.pos == self.len && !self.fill()? {
+            return Ok(None);
         }
         let b = self.buf[self.pos];
         self.pos += 1;
         Ok(Some(b))
+    }
+
+    /// Reads the next bytes into the buffer, all of it read; false at the end of the body.
+    fn fill(&mut self) -> Result<bool, String> {
+        self.len = loop {
+            match self.reader.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+        self.pos = 0;
+        if self.len == 0 {
+            return Ok(false);
+        }
+        self.read += self.len as u64;
+        if self.read > self.limits.max_listing_bytes {
+            return Err(format!(
+                "the listing is larger than sync.max_listing_bytes ({} bytes)",
+                self.limits.max_listing_bytes
+            ));
+        }
+        Ok(true)
     }
 
     fn must(&mut self) -> Result<u8, String> {
@@ -415,27 +502,22 @@ impl<R: Read> Scanner<R> {
             .ok_or_else(|| "the body ended inside the listing".to_string())?;
         match first {
             b'{' | b'[' => {
-                // The brackets still open: a `]` closing a `{` is a broken structure, which
-                // fails the listing rather than run one record into the next.
-                let mut open: Vec<u8> = Vec::new();
-                let mut b = first;
+                // Read through the buffer a run at a time: the bytes of the buffer up to
+                // where the value ends are taken whole.
+                let mut nesting = Nesting::new(first);
+                out.keep(first);
                 loop {
-                    out.keep(b);
-                    match b {
-                        b'{' => open.push(b'}'),
-                        b'[' => open.push(b']'),
-                        b'}' | b']' => {
-                            if open.pop() != Some(b) {
-                                return Err("mismatched brackets in the listing".into());
-                            }
-                            if open.is_empty() {
-                                return Ok(out);
-                            }
-                        }
-                        b'"' => self.string_into(&mut out)?,
-                        _ => {}
+                    let rest = &self.buf[self.pos..self.len];
+                    if let Some(end) = nesting.scan(rest)? {
+                        out.keep_all(&rest[..end]);
+                        self.pos += end;
+                        return Ok(out);
                     }
-                    b = self.must()?;
+                    out.keep_all(rest);
+                    self.pos = self.len;
+                    if !self.fill()? {
+                        return Err("the body ended inside the listing".into());
+                    }
                 }
             }
             b'"' => {
@@ -545,7 +627,7 @@ mod tests {
             LIMITS,
             workers,
             || (),
-            |(), item| item,
+            |(), element| element.into_item(),
             on_item,
         )
         .map(|(count, rest, _)| (count, rest))
@@ -591,10 +673,12 @@ mod tests {
             LIMITS,
             3,
             || 0,
-            |seen: &mut u64, item| {
+            |seen: &mut u64, element| {
                 *seen += 1;
-                match item {
+                let read = element.bytes().map(<[u8]>::to_vec);
+                match element.into_item() {
                     Item::Record(v, bytes) => {
+                        assert_eq!(read.as_ref(), Some(&bytes), "the bytes it was read from");
                         assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), v);
                         v["id"].as_i64().unwrap()
                     }
@@ -700,7 +784,7 @@ mod tests {
                 LIMITS,
                 2,
                 || (),
-                |(), i| i,
+                |(), element| element.into_item(),
                 |item| {
                     let Item::Record(v, _) = item else {
                         panic!("{item:?}")
@@ -747,6 +831,23 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(&got[3], Item::Record(v, _) if v["id"] == 4));
+
+        // Before it is parsed, an element offers its bytes only when it is within the limit.
+        let mut sizes = Vec::new();
+        parse(
+            body.as_bytes(),
+            None,
+            LIMITS,
+            2,
+            || (),
+            |(), element| element.bytes().map(<[u8]>::len),
+            |size| {
+                sizes.push(size);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(sizes, vec![Some(8), Some(24), None, Some(8)]);
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! guard, and the checkpoint is written, all in the stream's one transaction.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 
 use super::apply::{ANALYZE_FROM, Applied, DeletePolicy, GuardTrip};
+use super::digests::{self, Digests};
 use super::statements::{changed_sql, fill_hash_sql, insert_sql, key_match};
 use super::table::Table;
+use super::values::copy_line;
 use crate::db::checkpoints;
 use crate::db::runs::TableCounts;
 
@@ -25,6 +28,9 @@ pub struct Stored {
     rows: Vec<(u64, i64)>,
     deleted: Bits,
     seen: Bits,
+    /// Per position of a child table, the hash of its root key (read when unchanged records
+    /// may be skipped: their rows are found through their root).
+    roots: Vec<u64>,
 }
 
 impl Stored {
@@ -103,9 +109,75 @@ pub struct Router {
     key_columns: Vec<usize>,
     /// Appended to a row loaded directly: `_inserted_at`, `_changed_at`, `_run_id`.
     direct_suffix: String,
+    /// The digests of the records written before, when the stream has them (not a tree).
+    digests: Option<Arc<Digests>>,
+    /// Root rows whose record was listed unchanged and not parsed, by stored position.
+    skipped: Bits,
+    unparsed: u64,
+}
+
+/// What a listing had, beside its rows: per table, the live stored rows it lacked and the
+/// rows under records listed unchanged; and the root keys of those records, as COPY text
+/// (only when a table lacked rows: a search for them must keep these).
+pub struct Listed {
+    pub unseen: Vec<u64>,
+    pub covered: Vec<u64>,
+    pub kept: String,
+    /// Records listed as written before, not parsed.
+    pub unparsed: u64,
 }
 
 impl Router {
+    /// The digests records are looked up in, if the stream has them.
+    pub fn digests(&self) -> Option<Arc<Digests>> {
+        self.digests.clone()
+    }
+
+    /// A record listed as it was written (entry `at` of the digests): its rows stay as they
+    /// are. False when its root row was listed before: then it is a duplicate.
+    pub fn unchanged(&mut self, at: usize, batch: &mut ListingBatch) -> bool {
+        let Some(digests) = &self.digests else {
+            return false;
+        };
+        let position = digests.entry(at).position;
+        let root = &mut self.stored[0];
+        if root.seen.get(position) {
+            return false;
+        }
+        root.seen.set(position);
+        self.skipped.set(position);
+        self.unparsed += 1;
+        batch.listed[0] += 1;
+        true
+    }
+
+    /// Whether the root row of a parsed record (its COPY line) belongs to a record listed
+    /// unchanged before it: then the parsed one is a duplicate.
+    pub fn taken(&self, root_line: &str) -> bool {
+        self.unparsed > 0
+            && self.stored[0]
+                .position(key_hash(key_text(root_line, self.key_columns[0])))
+                .is_some_and(|at| self.skipped.get(at))
+    }
+
+    /// Notes the digest and shape of a parsed record whose rows were routed (`root_line` is
+    /// its root row), to be written with them.
+    pub fn written(&self, root_line: &str, digest: u128, shape: u64, batch: &mut ListingBatch) {
+        // One COPY field: the key's fields are COPY text already, joined by an escaped tab.
+        let key = key_text(root_line, self.key_columns[0]);
+        for (n, field) in key.split('\t').enumerate() {
+            if n > 0 {
+                batch.records.push_str("\\t");
+            }
+            batch.records.push_str(field);
+        }
+        batch.records.push('\t');
+        batch.records.push_str(&digests::copy_text(digest));
+        batch.records.push('\t');
+        batch.records.push_str(&(shape as i64).to_string());
+        batch.records.push('\n');
+    }
+
     /// Routes one row (COPY text of the staged columns, `_hash` last) of table `i`.
     pub fn route(&mut self, i: usize, line: &str, batch: &mut ListingBatch) {
         batch.listed[i] += 1;
@@ -135,9 +207,45 @@ impl Router {
         }
     }
 
-    /// Per table, the live stored rows the listing lacked.
-    pub fn unseen(&self) -> Vec<u64> {
-        self.stored.iter().map(Stored::unseen).collect()
+    /// What the listing had beside its rows (see [`Listed`]).
+    pub fn listed(&self) -> Listed {
+        let mut unseen = vec![0; self.stored.len()];
+        let mut covered = vec![0; self.stored.len()];
+        unseen[0] = self.stored[0].unseen();
+        for (i, table) in self.stored.iter().enumerate().skip(1) {
+            if self.unparsed == 0 {
+                unseen[i] = table.unseen();
+                continue;
+            }
+            for at in 0..table.rows.len() {
+                if table.deleted.get(at) || table.seen.get(at) {
+                    continue;
+                }
+                let under_skipped = self.stored[0]
+                    .position(table.roots[at])
+                    .is_some_and(|root| self.skipped.get(root));
+                if under_skipped {
+                    covered[i] += 1;
+                } else {
+                    unseen[i] += 1;
+                }
+            }
+        }
+        let mut kept = String::new();
+        if let (Some(digests), true) = (&self.digests, unseen.iter().any(|&n| n > 0)) {
+            for at in 0..digests.len() {
+                if self.skipped.get(digests.entry(at).position) {
+                    let key: Vec<String> = digests.key(at).split('\t').map(String::from).collect();
+                    kept.push_str(&copy_line(&key));
+                }
+            }
+        }
+        Listed {
+            unseen,
+            covered,
+            kept,
+            unparsed: self.unparsed,
+        }
     }
 }
 
@@ -170,6 +278,8 @@ pub struct ListingBatch {
     pub listed: Vec<u64>,
     /// Root keys of rejected records: their stored rows (and children) stay.
     pub keep: String,
+    /// Digests of the records routed (COPY text of `_records`).
+    pub records: String,
 }
 
 impl ListingBatch {
@@ -181,6 +291,7 @@ impl ListingBatch {
             direct: vec![String::new(); tables],
             listed: vec![0; tables],
             keep: String::new(),
+            records: String::new(),
         }
     }
 
@@ -194,8 +305,28 @@ impl ListingBatch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows() == 0 && self.keep.is_empty()
+        self.rows() == 0 && self.keep.is_empty() && self.records.is_empty()
     }
+}
+
+/// Root rows (by position) under which a row has no `_hash`: their records are parsed and
+/// compared column by column, whatever their digest says.
+fn unhashed_roots(stored: &[Stored]) -> Bits {
+    let root = &stored[0];
+    let mut unhashed = Bits::new(root.rows.len());
+    for (at, &(_, hash)) in root.rows.iter().enumerate() {
+        if hash == 0 {
+            unhashed.set(at);
+        }
+    }
+    for table in &stored[1..] {
+        for (at, &(_, hash)) in table.rows.iter().enumerate() {
+            if let (0, Some(root_at)) = (hash, root.position(table.roots[at])) {
+                unhashed.set(root_at);
+            }
+        }
+    }
+    unhashed
 }
 
 /// One listing's transaction.
@@ -210,6 +341,9 @@ pub struct Load<'t> {
     /// COPY text gathered per table and [`Target`], not sent yet.
     pending: Vec<[String; 3]>,
     pending_keep: String,
+    pending_records: String,
+    /// Where the digests of the records written go, when the stream keeps them.
+    records: Option<(String, String)>,
     /// Statements that put back the foreign keys of empty tables, set aside for the load.
     restore: Vec<String>,
 }
@@ -252,12 +386,14 @@ impl Target {
 impl<'t> Load<'t> {
     /// Opens the transaction, serializes writers of the same stream, creates the staging
     /// tables and reads what is stored; the [`Router`] decides for each row on the parser
-    /// thread.
+    /// thread. `digests`: the stream (source, name) keeps the digests of its records, which
+    /// start as these (read here).
     pub async fn begin(
         pool: &PgPool,
         root: &'t Table,
         lock: &str,
         run_id: i64,
+        digests: Option<(&str, &str, Digests)>,
     ) -> Result<(Self, Router), sqlx::Error> {
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -266,12 +402,48 @@ impl<'t> Load<'t> {
             .await?;
         let tables = root.flatten();
         let mut stored = Vec::with_capacity(tables.len());
+        let roots = digests.is_some().then_some(root.key.len());
         for (i, table) in tables.iter().enumerate() {
             create_temp(&mut tx, &format!("_stage_{i}"), &table.staged_columns()).await?;
             let keys: Vec<(&str, &str)> = table.key.iter().map(|c| (c.name, c.ty.sql())).collect();
             create_temp(&mut tx, &format!("_listed_{i}"), &keys).await?;
-            stored.push(read_stored(&mut tx, table).await?);
+            stored.push(read_stored(&mut tx, table, roots.filter(|_| i > 0)).await?);
         }
+        let (records, digests) = match digests {
+            Some((source, stream, digests)) => {
+                create_temp(
+                    &mut tx,
+                    "_records",
+                    &[("key", "text"), ("digest", "bytea"), ("shape", "bigint")],
+                )
+                .await?;
+                let digests = if stored[0].rows.is_empty() {
+                    // Nothing is stored: digests left from rows deleted by hand describe nothing.
+                    sqlx::query(
+                        "DELETE FROM tributary.listed_records WHERE source = $1 AND stream = $2",
+                    )
+                    .bind(source)
+                    .bind(stream)
+                    .execute(&mut *tx)
+                    .await?;
+                    digests
+                } else {
+                    let unhashed = unhashed_roots(&stored);
+                    let root = &stored[0];
+                    digests
+                        .read(&mut tx, source, stream, |key| {
+                            root.position(key_hash(key))
+                                .filter(|&at| !root.deleted.get(at) && !unhashed.get(at))
+                        })
+                        .await?
+                };
+                (
+                    Some((source.to_string(), stream.to_string())),
+                    Some(Arc::new(digests)),
+                )
+            }
+            None => (None, None),
+        };
         let keep: Vec<(String, &str)> = root
             .key
             .iter()
@@ -298,14 +470,19 @@ impl<'t> Load<'t> {
             direct_rows: vec![0; n],
             pending: (0..n).map(|_| Default::default()).collect(),
             pending_keep: String::new(),
+            pending_records: String::new(),
+            records,
             restore,
             tx,
             tables: tables.clone(),
         };
         let router = Router {
             key_columns: tables.iter().map(|t| t.key.len()).collect(),
+            skipped: Bits::new(stored[0].rows.len()),
+            unparsed: 0,
             stored,
             direct_suffix: format!("\t{now}\t{now}\t{run_id}\n"),
+            digests,
         };
         Ok((load, router))
     }
@@ -329,6 +506,7 @@ impl<'t> Load<'t> {
             }
         }
         self.pending_keep.push_str(&batch.keep);
+        self.pending_records.push_str(&batch.records);
         self.copy_pending(COPY_BYTES).await
     }
 
@@ -349,19 +527,36 @@ impl<'t> Load<'t> {
             copy(&mut self.tx, "COPY _keep FROM STDIN", &self.pending_keep).await?;
             self.pending_keep.clear();
         }
+        if !self.pending_records.is_empty() && self.pending_records.len() >= from {
+            copy(
+                &mut self.tx,
+                "COPY _records FROM STDIN",
+                &self.pending_records,
+            )
+            .await?;
+            self.pending_records.clear();
+        }
         Ok(())
     }
 
     /// Merges the staged rows and writes the checkpoint, all or nothing. `deletes`: the
-    /// listing is complete, and what it lacks is soft-deleted under that policy; `unseen`:
-    /// per table, the live rows the router did not see (0 spares the database the search).
+    /// listing is complete, and what it lacks is soft-deleted under that policy; `listed`:
+    /// what the router found beside the rows (no live row unseen spares the database the
+    /// search). The digests of the records routed are written only with `deletes`: a record
+    /// counts as written when its rows are exactly what it made, its vanished children
+    /// soft-deleted.
     pub async fn finish(
         mut self,
         run_id: i64,
         deletes: Option<DeletePolicy>,
-        unseen: &[u64],
+        listed: &Listed,
         checkpoint: (&str, &str, serde_json::Value),
     ) -> Result<Applied, sqlx::Error> {
+        let unseen = &listed.unseen;
+        self.pending_keep.push_str(&listed.kept);
+        for (i, covered) in listed.covered.iter().enumerate() {
+            self.listed[i] += covered;
+        }
         self.copy_pending(0).await?;
         let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
         // Rows not seen may still be kept (their record was rejected): only the database
@@ -445,6 +640,17 @@ impl<'t> Load<'t> {
                 .execute(&mut *self.tx)
                 .await?;
         }
+        if let (Some((source, stream)), Some(_)) = (&self.records, deletes) {
+            sqlx::query(
+                "INSERT INTO tributary.listed_records AS r (source, stream, key, digest, shape) \
+                 SELECT $1, $2, key, digest, shape FROM _records \
+                 ON CONFLICT (source, stream, key) DO UPDATE SET digest = excluded.digest, shape = excluded.shape",
+            )
+            .bind(source)
+            .bind(stream)
+            .execute(&mut *self.tx)
+            .await?;
+        }
         let (source, stream, cursor) = checkpoint;
         checkpoints::write(&mut *self.tx, source, stream, cursor, run_id).await?;
         self.tx.commit().await?;
@@ -509,34 +715,49 @@ async fn analyze(tx: &mut PgConnection, table: &str) -> Result<(), sqlx::Error> 
 
 /// The stored rows of `table`: the hash of each key's text (as the normalizer renders it
 /// for the simple key types; any other rendering only costs a staged row), `_hash`, and
-/// whether it is soft-deleted.
-async fn read_stored(tx: &mut PgConnection, table: &Table) -> Result<Stored, sqlx::Error> {
+/// whether it is soft-deleted; with `roots`, the hash of the text of that many leading key
+/// columns (the root's key).
+async fn read_stored(
+    tx: &mut PgConnection,
+    table: &Table,
+    roots: Option<usize>,
+) -> Result<Stored, sqlx::Error> {
     let key: Vec<String> = table
         .key
         .iter()
         .map(|c| format!("t.{}::text", c.name))
         .collect();
+    let root = key[..roots.unwrap_or(0)].join(", ");
     let sql = format!(
-        "SELECT concat_ws(E'\\t', {}), t._hash, t._deleted_at IS NOT NULL FROM {} t",
+        "SELECT concat_ws(E'\\t', {}), concat_ws(E'\\t', {}), t._hash, t._deleted_at IS NOT NULL FROM {} t",
         key.join(", "),
+        if root.is_empty() { "NULL" } else { &root },
         table.name
     );
     let mut rows = Vec::new();
     let mut deleted = Vec::new();
-    let mut stored = sqlx::query_as::<_, (String, Option<i64>, bool)>(AssertSqlSafe(sql)).fetch(tx);
-    while let Some((key, hash, is_deleted)) = stored.try_next().await? {
+    let mut stored =
+        sqlx::query_as::<_, (String, String, Option<i64>, bool)>(AssertSqlSafe(sql)).fetch(tx);
+    while let Some((key, root, hash, is_deleted)) = stored.try_next().await? {
         let key = key_hash(&key);
-        rows.push((key, hash.unwrap_or(0)));
+        let root = if roots.is_some() { key_hash(&root) } else { 0 };
+        rows.push((key, hash.unwrap_or(0), root));
         if is_deleted {
             deleted.push(key);
         }
     }
-    rows.sort_unstable_by_key(|&(k, _)| k);
-    rows.shrink_to_fit();
+    rows.sort_unstable_by_key(|&(k, _, _)| k);
+    let roots = if roots.is_some() {
+        rows.iter().map(|&(_, _, r)| r).collect()
+    } else {
+        Vec::new()
+    };
+    let rows: Vec<(u64, i64)> = rows.into_iter().map(|(k, h, _)| (k, h)).collect();
     let mut stored = Stored {
         deleted: Bits::new(rows.len()),
         seen: Bits::new(rows.len()),
         rows,
+        roots,
     };
     for key in deleted {
         let at = stored.position(key).expect("read above");

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod catalogue;
 pub mod context;
 pub mod delta;
+pub mod digests;
 pub mod error;
 pub mod full_listing;
 mod inferred;

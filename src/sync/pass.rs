@@ -422,6 +422,7 @@ async fn run_pass(
                 unchanged = t.unchanged,
                 deleted = t.deleted,
                 rejected = counts.rejected,
+                unparsed = counts.unparsed,
                 requests = counts.requests,
                 "stream synced"
             ),

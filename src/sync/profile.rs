@@ -106,25 +106,36 @@ struct Node {
     elements: Option<u32>,
     /// Segments from the record to this node.
     depth: usize,
+    /// A hash of the path, the same in every profile.
+    path: u64,
     types: Types,
     records: u64,
-    /// The last record (1-based) counted in `records`.
+    /// The last record (1-based) counted in `records`,
     last: u64,
+    /// and the types it had here.
+    last_types: Types,
 }
 
 impl Node {
-    fn new(parent: u32, name: Box<str>, depth: usize) -> Self {
+    fn new(parent: u32, name: Box<str>, depth: usize, path: u64) -> Self {
         Node {
             parent,
             name,
             fields: FxMap::default(),
             elements: None,
             depth,
+            path,
             types: 0,
             records: 0,
             last: 0,
+            last_types: 0,
         }
     }
+}
+
+/// A path's hash and the types a record had there, as one term of a record's shape.
+fn shape_term(path: u64, types: Types) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(&[types], path)
 }
 
 /// One path of a profile.
@@ -145,6 +156,8 @@ pub struct Profile {
     /// as records' fields, not as paths below it.
     recursive: Option<&'static str>,
     truncated: bool,
+    /// The shape of the record being profiled: the sum of its paths' [`shape_term`]s.
+    shape: u64,
 }
 
 impl Default for Profile {
@@ -156,19 +169,25 @@ impl Default for Profile {
 impl Profile {
     pub fn new(recursive: Option<&'static str>) -> Self {
         Profile {
-            nodes: vec![Node::new(0, "".into(), 0)],
+            nodes: vec![Node::new(0, "".into(), 0, 0)],
             records: 0,
             recursive,
             truncated: false,
+            shape: 0,
         }
     }
 
-    /// Profiles one record (anything but an object only counts as a record).
-    pub fn record(&mut self, record: &Value) {
+    /// Profiles one record (anything but an object only counts as a record) and returns its
+    /// shape: a hash of the paths it has and the types it has at each, the same in every
+    /// profile, so that records of one shape add the same to a profile. 0 stands for a shape
+    /// not known (paths were dropped).
+    pub fn record(&mut self, record: &Value) -> u64 {
         self.records += 1;
+        self.shape = 1;
         if let Value::Object(obj) = record {
             self.object(0, obj, 0);
         }
+        if self.truncated { 0 } else { self.shape.max(1) }
     }
 
     /// An empty profile of records of the same shape (for another thread to fill).
@@ -179,7 +198,13 @@ impl Profile {
     /// Adds the records `other` profiled (records of the same shape, each profiled by one
     /// of the two): their paths, types and counts.
     pub fn merge(&mut self, other: &Profile) {
-        self.records += other.records;
+        self.merge_times(other, 1);
+    }
+
+    /// Adds the records `other` profiled `times` over: for a profile of one record, as many
+    /// records of its shape.
+    pub fn merge_times(&mut self, other: &Profile, times: u64) {
+        self.records += other.records * times;
         self.truncated |= other.truncated;
         // Nodes come after their parents, so each parent is placed before its children.
         let mut placed: Vec<Option<u32>> = vec![Some(0); other.nodes.len()];
@@ -196,7 +221,7 @@ impl Profile {
             if let Some(here) = here {
                 let n = &mut self.nodes[here as usize];
                 n.types |= node.types;
-                n.records += node.records;
+                n.records += node.records * times;
             }
         }
     }
@@ -265,6 +290,15 @@ impl Profile {
         if n.last != records {
             n.last = records;
             n.records += 1;
+            n.last_types = ty;
+            self.shape = self.shape.wrapping_add(shape_term(n.path, ty));
+        } else if ty & !n.last_types != 0 {
+            let before = shape_term(n.path, n.last_types);
+            n.last_types |= ty;
+            self.shape = self
+                .shape
+                .wrapping_sub(before)
+                .wrapping_add(shape_term(n.path, n.last_types));
         }
     }
 
@@ -291,8 +325,12 @@ impl Profile {
             self.truncated = true;
             return None;
         }
-        let depth = self.nodes[parent as usize].depth + 1;
-        self.nodes.push(Node::new(parent, name, depth));
+        let above = &self.nodes[parent as usize];
+        let (depth, path) = (
+            above.depth + 1,
+            xxhash_rust::xxh3::xxh3_64_with_seed(name.as_bytes(), above.path),
+        );
+        self.nodes.push(Node::new(parent, name, depth, path));
         Some((self.nodes.len() - 1) as u32)
     }
 
@@ -393,6 +431,59 @@ mod tests {
         assert_eq!(parent("positions[].amount"), Some("positions[]"));
         assert_eq!(parent("positions[]"), Some("positions"));
         assert_eq!(parent("id"), None);
+    }
+
+    #[test]
+    fn records_of_one_shape_add_the_same_as_one_of_them_times_their_number() {
+        let a = json!({"id": 1, "netto": "1.50", "positions": [{"amount": 2}, {"amount": 2.5}],
+            "contact": {"name": null}});
+        // Other values and order, the same paths and types: the same shape.
+        let a2 = json!({"contact": {"name": null}, "positions": [{"amount": 2.5}, {"amount": 7}],
+            "netto": "9", "id": 8});
+        // One more type at one path, one path less, a value moved to another path: not.
+        let others = [
+            json!({"id": 1, "netto": "1.50", "positions": [{"amount": 2}, {"amount": "x"}],
+                "contact": {"name": null}}),
+            json!({"id": 1, "netto": "1.50", "positions": [], "contact": {"name": null}}),
+            json!({"id": 1, "netto": "1.50", "positions": [{"amount": 2}, {"amount": 2.5}],
+                "contact": {"nome": null}}),
+            json!({"id": 1, "netto": "1.50", "positions": [{"amount": 2.5}, {"amount": 1}, {"amount": 3}],
+                "contact": {"name": null}}),
+        ];
+        let mut fresh = Profile::default();
+        let shape = fresh.record(&a);
+        let mut used = Profile::default();
+        used.record(&others[0]);
+        assert_eq!(used.record(&a2), shape, "the same in another profile");
+        for other in &others[..3] {
+            assert_ne!(Profile::default().record(other), shape, "{other}");
+        }
+        assert_eq!(
+            Profile::default().record(&others[3]),
+            shape,
+            "three elements or two, of the same types: the same paths and types"
+        );
+
+        let mut counted = Profile::default();
+        counted.record(&others[1]);
+        let mut whole = Profile::default();
+        whole.record(&others[1]);
+        for _ in 0..5 {
+            whole.record(&a2);
+        }
+        counted.merge_times(&fresh, 5);
+        assert_eq!(stats(&counted), stats(&whole));
+        assert_eq!(counted.records(), 6);
+
+        let mut wide = Profile::default();
+        let fields: serde_json::Map<String, Value> = (0..MAX_PATHS + 50)
+            .map(|i| (format!("f{i}"), json!(i)))
+            .collect();
+        assert_eq!(
+            wide.record(&Value::Object(fields)),
+            0,
+            "paths dropped: unknown"
+        );
     }
 
     #[test]

@@ -184,8 +184,8 @@ async fn migrate_creates_the_database_when_it_is_missing() {
     .fetch_one(&pool)
     .await
     .unwrap();
-    // PlanningNow's 11 (each with its superseded versions and history view) and tributary's 9.
-    assert_eq!(tables, 20);
+    // PlanningNow's 11 (each with its superseded versions and history view) and tributary's 10.
+    assert_eq!(tables, 21);
     let histories: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'planningnow' \
          AND table_name LIKE '%\\_history' AND table_type = 'VIEW'",

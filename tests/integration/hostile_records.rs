@@ -302,5 +302,164 @@ async fn a_record_without_a_readable_key_makes_its_listing_delete_nothing() {
     *orders.lock().unwrap() = Orders::Body(format!("[{},{}]", all[0], all[1]).into_bytes());
     assert_eq!(app.sync(false).await.status, RunStatus::Succeeded);
     assert_eq!(live_orders(&app).await, [1, 2]);
+
+    // A position that vanishes in a listing that deletes nothing goes with the next one:
+    // its order's new digest is not written until then, so that order is parsed again.
+    let with_both = order_with(1, "10.00", &[11, 12]);
+    *orders.lock().unwrap() = Orders::Body(format!("[{with_both}]").into_bytes());
+    assert_eq!(app.sync(true).await.status, RunStatus::Succeeded);
+    let with_one = order_with(1, "10.00", &[11]);
+    *orders.lock().unwrap() = Orders::Body(format!("[{with_one},{broken}]").into_bytes());
+    assert_eq!(app.sync(false).await.status, RunStatus::Succeeded);
+    assert_eq!(
+        live_positions(&app).await,
+        [(1, 11), (1, 12)],
+        "nothing deleted"
+    );
+    *orders.lock().unwrap() = Orders::Body(format!("[{with_one}]").into_bytes());
+    let report = app.sync(false).await;
+    assert_eq!(stream(&report, "orders").counts.unparsed, 0);
+    assert_eq!(live_positions(&app).await, [(1, 11)]);
+    app.stop().await;
+}
+
+/// An order with positions `positions` (ids), each one task-free.
+fn order_with(id: u32, netto: &str, positions: &[u32]) -> String {
+    let positions: Vec<String> = positions
+        .iter()
+        .map(|p| {
+            format!(r#"{{"id":{p},"pos_no":{p},"amount":"1.00","netto":"{netto}","tasks":[]}}"#)
+        })
+        .collect();
+    format!(
+        r#"{{"id":{id},"o_conf_date":"2025-05-01","project_no":"P-{id}","netto":"{netto}","positions":[{}]}}"#,
+        positions.join(",")
+    )
+}
+
+async fn project_no(app: &TestApp, id: i64) -> String {
+    sqlx::query_scalar("SELECT project_no FROM planningnow.orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap()
+}
+
+/// Edits a stored order by hand and drops its content hash: a pass that parses its record
+/// compares it column by column and writes it back as the source has it.
+async fn edit_by_hand(app: &TestApp, id: i64) {
+    sqlx::query("UPDATE planningnow.orders SET project_no = 'by hand', _hash = NULL WHERE id = $1")
+        .bind(id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+}
+
+async fn live_positions(app: &TestApp) -> Vec<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT order_id, id FROM planningnow.order_positions WHERE _deleted_at IS NULL ORDER BY 1, 2",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap()
+}
+
+/// A record listed with the bytes its rows were written from is not parsed again, unless a
+/// row of it lacks its `_hash`; its rows stay as they are, also when the listing lacks other
+/// rows (the search for them keeps the unparsed records' rows); a second copy of its key,
+/// before or after it, is refused as a duplicate as when both are parsed.
+#[tokio::test]
+async fn a_record_listed_as_written_is_not_parsed_again_and_its_rows_stay() {
+    let body = |orders: &[String]| Orders::Body(format!("[{}]", orders.join(",")).into_bytes());
+    let (o1, o2, o3) = (
+        order_with(1, "10.00", &[11, 12]),
+        order_with(2, "20.00", &[21]),
+        order_with(3, "30.00", &[31]),
+    );
+    let orders = Arc::new(Mutex::new(body(&[o1.clone(), o2.clone(), o3.clone()])));
+    let app = records_app(&serve(orders.clone()).await).await;
+    let first = app.sync(false).await;
+    assert_eq!(stream(&first, "orders").counts.unparsed, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM tributary.listed_records WHERE stream = 'orders'")
+            .await,
+        3
+    );
+
+    let again = app.sync(false).await;
+    let counts = &stream(&again, "orders").counts;
+    assert_eq!(counts.unparsed, 3);
+    assert_eq!(counts.tables["planningnow.orders"].unchanged, 3);
+    assert_eq!(counts.tables["planningnow.order_positions"].unchanged, 4);
+
+    // Order 3 vanishes and order 2 trades position 21 for 22, so the listing's gaps are
+    // searched: the positions of order 1, not parsed, stay. A changed copy of order 1 after
+    // it is a duplicate.
+    let o2b = order_with(2, "20.00", &[22]);
+    let o1b = order_with(1, "11.00", &[11, 12]);
+    *orders.lock().unwrap() = body(&[o1.clone(), o2b.clone(), o1b.clone()]);
+    let report = app.sync(false).await;
+    let s = stream(&report, "orders");
+    assert_eq!(s.status, RunStatus::Succeeded, "{:?}", s.error);
+    assert_eq!((s.counts.unparsed, s.counts.rejected), (1, 1));
+    let positions = &s.counts.tables["planningnow.order_positions"];
+    assert_eq!(
+        (positions.inserted, positions.deleted, positions.unchanged),
+        (1, 2, 2)
+    );
+    assert_eq!(s.counts.tables["planningnow.orders"].deleted, 1);
+    assert_eq!(live_orders(&app).await, [1, 2]);
+    assert_eq!(live_positions(&app).await, [(1, 11), (1, 12), (2, 22)]);
+    let rejects = open_rejects(&app).await;
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].0, "1");
+    assert!(rejects[0].1.contains("duplicate key 1"), "{}", rejects[0].1);
+
+    // The changed copy first: it is parsed and applied, and the copy as written after it is
+    // the duplicate.
+    *orders.lock().unwrap() = body(&[o1b.clone(), o2b.clone(), o1.clone()]);
+    let report = app.sync(false).await;
+    let counts = &stream(&report, "orders").counts;
+    assert_eq!((counts.unparsed, counts.rejected), (1, 1));
+    let netto: String =
+        sqlx::query_scalar("SELECT netto::text FROM planningnow.orders WHERE id = 1")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(netto, "11.00");
+
+    // A row without its hash has its record parsed and compared column by column.
+    *orders.lock().unwrap() = body(&[o1b, o2b]);
+    assert_eq!(app.sync(false).await.status, RunStatus::Succeeded);
+    edit_by_hand(&app, 2).await;
+    let report = app.sync(false).await;
+    assert_eq!(stream(&report, "orders").counts.unparsed, 1);
+    assert_eq!(project_no(&app, 2).await, "P-2");
+    sqlx::query(
+        "UPDATE planningnow.order_positions SET amount = 9, _hash = NULL WHERE order_id = 1 AND id = 12",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let report = app.sync(false).await;
+    assert_eq!(stream(&report, "orders").counts.unparsed, 1);
+    let amount: String = sqlx::query_scalar(
+        "SELECT amount::text FROM planningnow.order_positions WHERE order_id = 1 AND id = 12",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(amount, "1.00");
+
+    // Without their digests, records are parsed again, once.
+    sqlx::query("DELETE FROM tributary.listed_records WHERE stream = 'orders'")
+        .execute(app.pool())
+        .await
+        .unwrap();
+    for unparsed in [0, 2] {
+        let report = app.sync(false).await;
+        assert_eq!(stream(&report, "orders").counts.unparsed, unparsed);
+    }
+    assert!(open_rejects(&app).await.is_empty());
     app.stop().await;
 }

@@ -234,6 +234,17 @@ async fn fingerprint(app: &TestApp) -> String {
     all
 }
 
+/// The field catalogue's paths with their types and counts, and each stream's records.
+async fn fields(app: &TestApp) -> Vec<(String, String, Vec<String>, i64)> {
+    sqlx::query_as(
+        "SELECT stream, path, types, records FROM tributary.fields \
+         UNION ALL SELECT stream, '', '{}', records FROM tributary.field_passes ORDER BY 1, 2",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn an_unchanged_second_sync_writes_nothing() {
     let app = TestApp::spawn(60).await;
@@ -244,8 +255,23 @@ async fn an_unchanged_second_sync_writes_nothing() {
         .map(|s| s.counts.total().inserted)
         .sum();
     let before = fingerprint(&app).await;
+    let catalogue = fields(&app).await;
     let second = app.sync(false).await;
     assert_eq!(second.status, RunStatus::Succeeded);
+    for s in &second.streams {
+        if s.stream != "document_folders" {
+            assert_eq!(
+                s.counts.unparsed, s.counts.fetched,
+                "{}: none parsed",
+                s.stream
+            );
+        }
+    }
+    assert_eq!(
+        fields(&app).await,
+        catalogue,
+        "records not parsed are counted in the catalogue by their shape"
+    );
     for s in &second.streams {
         let t = s.counts.total();
         assert_eq!(

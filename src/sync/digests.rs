@@ -6,7 +6,7 @@
 
 use chrono_tz::Tz;
 use futures_util::TryStreamExt;
-use sqlx::PgConnection;
+use sqlx::PgPool;
 
 use super::table::Table;
 
@@ -39,39 +39,48 @@ impl Digests {
         }
     }
 
-    /// Reads the stream's written digests; `position` finds a root row by its key text and
-    /// says whether it is stored and live.
+    /// Reads the stream's written digests (on a connection of its own, beside the reads of
+    /// the stored rows).
     pub async fn read(
         mut self,
-        tx: &mut PgConnection,
+        pool: &PgPool,
         source: &str,
         stream: &str,
-        position: impl Fn(&str) -> Option<usize>,
     ) -> Result<Self, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
         let mut rows = sqlx::query_as::<_, (String, Vec<u8>, i64)>(
             "SELECT key, digest, shape FROM tributary.listed_records WHERE source = $1 AND stream = $2",
         )
         .bind(source)
         .bind(stream)
-        .fetch(tx);
+        .fetch(&mut *conn);
         while let Some((key, digest, shape)) = rows.try_next().await? {
-            let (Some(position), Ok(digest)) = (position(&key), <[u8; 16]>::try_from(&digest[..]))
-            else {
+            let Ok(digest) = <[u8; 16]>::try_from(&digest[..]) else {
                 continue;
             };
             let start = self.keys.len() as u32;
             self.keys.push_str(&key);
             self.entries.push(Entry {
                 digest: u128::from_le_bytes(digest),
-                position,
+                position: usize::MAX,
                 shape: shape as u64,
                 key: (start, self.keys.len() as u32),
             });
         }
+        Ok(self)
+    }
+
+    /// Keeps the entries whose root row `position` finds by its key text (stored, live and
+    /// hashed), and notes where that row is.
+    pub fn resolve(mut self, position: impl Fn(&str) -> Option<usize>) -> Self {
+        let keys = &self.keys;
+        self.entries.retain_mut(|e| {
+            let key = &keys[e.key.0 as usize..e.key.1 as usize];
+            position(key).map(|at| e.position = at).is_some()
+        });
         self.entries.sort_unstable_by_key(|e| e.digest);
         self.entries.shrink_to_fit();
-        self.keys.shrink_to_fit();
-        Ok(self)
+        self
     }
 
     pub fn digest(&self, bytes: &[u8]) -> u128 {

@@ -147,7 +147,7 @@ impl Sink {
             }
             Ok(rows) => {
                 for (i, line) in &rows {
-                    self.router.route(*i, line, &mut self.batch);
+                    self.router.route(*i, line, &mut self.batch)?;
                 }
                 if let (Some((digest, shape)), Some((_, root))) = (written, rows.first()) {
                     self.router.written(root, digest, shape, &mut self.batch);
@@ -296,9 +296,11 @@ pub async fn sync(
             for (n, one) in sink.shapes.values() {
                 sink.profile.merge_times(one, *n);
             }
-            sink.flush().map(|()| (fetched, envelope))
+            sink.flush()?;
+            let listed = sink.router.listed()?;
+            Ok((fetched, envelope, listed))
         });
-        (parsed, sink.rejects, sink.router.listed(), sink.profile)
+        (parsed, sink.rejects, sink.profile)
     });
     let feed = async move {
         loop {
@@ -327,15 +329,15 @@ pub async fn sync(
         Ok::<(), sqlx::Error>(())
     };
     let ((), written) = tokio::join!(feed, write);
-    let (parsed, rejected, listed, profiled) = parser
+    let (parsed, rejected, profiled) = parser
         .await
         .map_err(|e| listing_error(format!("parser stopped: {e}")))?;
     *profile = profiled;
     counts.rejected = rejected.len() as u64;
-    counts.unparsed = listed.unparsed;
     written?;
-    let (fetched, envelope) = parsed.map_err(&listing_error)?;
+    let (fetched, envelope, listed) = parsed.map_err(&listing_error)?;
     counts.fetched = fetched;
+    counts.unparsed = listed.unparsed;
     if envelope.get("success") == Some(&Value::Bool(false)) {
         return Err(listing_error(format!(
             "the answer says success=false: {envelope:?}"

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row, Transaction};
+use tokio::sync::oneshot;
 
 use super::apply::{ANALYZE_FROM, Applied, DeletePolicy, GuardTrip};
 use super::digests::{self, Digests};
@@ -36,6 +37,16 @@ pub struct Stored {
 }
 
 impl Stored {
+    fn empty() -> Self {
+        Self {
+            rows: Vec::new(),
+            deleted: Bits::new(0),
+            seen: Bits::new(0),
+            roots: Vec::new(),
+            under: Vec::new(),
+        }
+    }
+
     /// The stored row with this key hash, if any.
     fn position(&self, key: u64) -> Option<usize> {
         position(&self.rows, key)
@@ -107,7 +118,13 @@ impl Bits {
 
 /// How the rows of a listing go to the database, decided per row on the parser thread.
 pub struct Router {
+    /// The root table's stored rows, then, once read, the child tables'.
     stored: Vec<Stored>,
+    /// The child tables' stored rows while they are read (beside the listing: a listing
+    /// whose records are all as written never waits for them before its end).
+    reading: Option<oneshot::Receiver<Result<Vec<Stored>, sqlx::Error>>>,
+    /// Per table, whether it was empty (its rows are loaded directly).
+    direct: Vec<bool>,
     key_columns: Vec<usize>,
     /// Appended to a row loaded directly: `_inserted_at`, `_changed_at`, `_run_id`.
     direct_suffix: String,
@@ -122,6 +139,8 @@ pub struct Router {
 /// rows under records listed unchanged; and the root keys of those records, as COPY text
 /// (only when a table lacked rows: a search for them must keep these).
 pub struct Listed {
+    /// Live stored rows before the listing.
+    pub live: Vec<u64>,
     pub unseen: Vec<u64>,
     pub covered: Vec<u64>,
     pub kept: String,
@@ -180,15 +199,44 @@ impl Router {
         batch.records.push('\n');
     }
 
+    /// Waits for the child tables' stored rows, if they are still being read, and finds
+    /// each one's root row.
+    fn children(&mut self) -> Result<(), String> {
+        let Some(reading) = self.reading.take() else {
+            return Ok(());
+        };
+        let children = reading
+            .blocking_recv()
+            .map_err(|_| "the reads of the stored rows stopped".to_string())?
+            .map_err(|e| format!("reading the stored rows: {e}"))?;
+        self.found(children);
+        Ok(())
+    }
+
+    /// Takes the child tables' stored rows and finds each one's root row.
+    fn found(&mut self, children: Vec<Stored>) {
+        self.stored.extend(children);
+        let (root, children) = self.stored.split_first_mut().expect("a root table");
+        for table in children {
+            table.under = std::mem::take(&mut table.roots)
+                .into_iter()
+                .map(|hash| root.position(hash).map_or(NO_ROOT, |at| at as u32))
+                .collect();
+        }
+    }
+
     /// Routes one row (COPY text of the staged columns, `_hash` last) of table `i`.
-    pub fn route(&mut self, i: usize, line: &str, batch: &mut ListingBatch) {
+    pub fn route(&mut self, i: usize, line: &str, batch: &mut ListingBatch) -> Result<(), String> {
         batch.listed[i] += 1;
-        let stored = &mut self.stored[i];
-        if stored.rows.is_empty() {
+        if self.direct[i] {
             batch.direct[i].push_str(line.trim_end_matches('\n'));
             batch.direct[i].push_str(&self.direct_suffix);
-            return;
+            return Ok(());
         }
+        if i > 0 {
+            self.children()?;
+        }
+        let stored = &mut self.stored[i];
         let key = key_text(line, self.key_columns[i]);
         batch.keys[i].push_str(key);
         batch.keys[i].push('\n');
@@ -207,10 +255,12 @@ impl Router {
             }
             None => batch.stage(i, line),
         }
+        Ok(())
     }
 
     /// What the listing had beside its rows (see [`Listed`]).
-    pub fn listed(&self) -> Listed {
+    pub fn listed(&mut self) -> Result<Listed, String> {
+        self.children()?;
         let mut unseen = vec![0; self.stored.len()];
         let mut covered = vec![0; self.stored.len()];
         unseen[0] = self.stored[0].unseen();
@@ -240,12 +290,13 @@ impl Router {
                 }
             }
         }
-        Listed {
+        Ok(Listed {
+            live: self.stored.iter().map(Stored::live).collect(),
             unseen,
             covered,
             kept,
             unparsed: self.unparsed,
-        }
+        })
     }
 }
 
@@ -312,26 +363,19 @@ impl ListingBatch {
 /// A child row whose root row is not stored.
 const NO_ROOT: u32 = u32::MAX;
 
-/// Finds the root row of each row of the child tables, once, and returns the root rows (by
-/// position) under which a row has no `_hash`: their records are parsed and compared column
-/// by column, whatever their digest says.
-fn find_roots(stored: &mut [Stored]) -> Bits {
-    let (root, children) = stored.split_first_mut().expect("a root table");
+/// Root rows (by position) under which a row has no `_hash`: their records are parsed and
+/// compared column by column, whatever their digest says. `children`: the root keys (as
+/// text) of the child rows without one.
+fn unhashed_roots(root: &Stored, children: &[String]) -> Bits {
     let mut unhashed = Bits::new(root.rows.len());
     for (at, &(_, hash)) in root.rows.iter().enumerate() {
         if hash == 0 {
             unhashed.set(at);
         }
     }
-    for table in children {
-        table.under = std::mem::take(&mut table.roots)
-            .into_iter()
-            .map(|hash| root.position(hash).map_or(NO_ROOT, |at| at as u32))
-            .collect();
-        for (at, &(_, hash)) in table.rows.iter().enumerate() {
-            if hash == 0 && table.under[at] != NO_ROOT {
-                unhashed.set(table.under[at] as usize);
-            }
+    for key in children {
+        if let Some(at) = root.position(key_hash(key)) {
+            unhashed.set(at);
         }
     }
     unhashed
@@ -342,7 +386,6 @@ pub struct Load<'t> {
     tx: Transaction<'static, Postgres>,
     tables: Vec<&'t Table>,
     direct: Vec<bool>,
-    live: Vec<u64>,
     staged: Vec<u64>,
     listed: Vec<u64>,
     direct_rows: Vec<u64>,
@@ -414,13 +457,61 @@ impl<'t> Load<'t> {
             let keys: Vec<(&str, &str)> = table.key.iter().map(|c| (c.name, c.ty.sql())).collect();
             create_temp(&mut tx, &format!("_listed_{i}"), &keys).await?;
         }
-        // What is stored is read on connections of their own, side by side: the lock taken
-        // above keeps the stream's other writers out until this transaction ends.
+        // Which child tables are empty, and the roots of their rows without `_hash` (found by
+        // their partial index).
         let roots = digests.is_some().then_some(root.key.len());
-        let reads = tables
+        let mut direct = vec![];
+        let mut unhashed_children = Vec::new();
+        for table in &tables[1..] {
+            let root_key: Vec<String> = table.key[..root.key.len()]
+                .iter()
+                .map(|c| format!("{}::text", c.name))
+                .collect();
+            let sql = format!(
+                "SELECT NOT EXISTS (SELECT 1 FROM {0}), \
+                 ARRAY(SELECT DISTINCT concat_ws(E'\\t', {1}) FROM {0} WHERE _hash IS NULL AND $1)",
+                table.name,
+                root_key.join(", ")
+            );
+            let (empty, unhashed): (bool, Vec<String>) = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(roots.is_some())
+                .fetch_one(&mut *tx)
+                .await?;
+            direct.push(empty);
+            unhashed_children.extend(unhashed);
+        }
+        // What is stored is read on connections of their own, side by side: the lock taken
+        // above keeps the stream's other writers out until this transaction ends. The child
+        // tables are read while the listing streams in, unless one is empty: setting its
+        // foreign keys aside (below) locks the tables they refer to, so they are read first.
+        let children: Vec<(Table, bool)> = tables[1..]
             .iter()
-            .enumerate()
-            .map(|(i, table)| read_stored(pool, table, roots.filter(|_| i > 0)));
+            .zip(&direct)
+            .map(|(t, &empty)| ((*t).clone(), empty))
+            .collect();
+        let read_children = |pool: PgPool| async move {
+            let reads = children.iter().map(|(table, empty)| {
+                let pool = &pool;
+                async move {
+                    if *empty {
+                        Ok(Stored::empty())
+                    } else {
+                        read_stored(pool, table, roots).await
+                    }
+                }
+            });
+            futures_util::future::try_join_all(reads).await
+        };
+        let (read, reading) = if direct.iter().any(|&empty| empty) {
+            (Some(read_children(pool.clone()).await?), None)
+        } else {
+            let (done, reading) = oneshot::channel();
+            let read = read_children(pool.clone());
+            tokio::spawn(async move {
+                let _ = done.send(read.await);
+            });
+            (None, Some(reading))
+        };
         let written = async {
             match digests {
                 Some((source, stream, digests)) => Ok(Some((
@@ -431,9 +522,9 @@ impl<'t> Load<'t> {
                 None => Ok(None),
             }
         };
-        let (mut stored, digests) =
-            futures_util::future::try_join(futures_util::future::try_join_all(reads), written)
-                .await?;
+        let (root_stored, digests) =
+            futures_util::future::try_join(read_stored(pool, root, None), written).await?;
+        direct.insert(0, root_stored.rows.is_empty());
         let (records, digests) = match digests {
             Some((source, stream, digests)) => {
                 create_temp(
@@ -442,7 +533,7 @@ impl<'t> Load<'t> {
                     &[("key", "text"), ("digest", "bytea"), ("shape", "bigint")],
                 )
                 .await?;
-                if stored[0].rows.is_empty() {
+                if root_stored.rows.is_empty() {
                     // Nothing is stored: digests left from rows deleted by hand describe nothing.
                     sqlx::query(
                         "DELETE FROM tributary.listed_records WHERE source = $1 AND stream = $2",
@@ -452,8 +543,8 @@ impl<'t> Load<'t> {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let unhashed = find_roots(&mut stored);
-                let root = &stored[0];
+                let unhashed = unhashed_roots(&root_stored, &unhashed_children);
+                let root = &root_stored;
                 let digests = digests.resolve(|key| {
                     root.position(key_hash(key))
                         .filter(|&at| !root.deleted.get(at) && !unhashed.get(at))
@@ -474,8 +565,8 @@ impl<'t> Load<'t> {
         let keep: Vec<(&str, &str)> = keep.iter().map(|(n, t)| (n.as_str(), *t)).collect();
         create_temp(&mut tx, "_keep", &keep).await?;
         let mut restore = Vec::new();
-        for (table, stored) in tables.iter().zip(&stored) {
-            if stored.rows.is_empty() {
+        for (table, &empty) in tables.iter().zip(&direct) {
+            if empty {
                 restore.extend(set_foreign_keys_aside(&mut tx, table).await?);
             }
         }
@@ -484,8 +575,7 @@ impl<'t> Load<'t> {
             .await?;
         let n = tables.len();
         let load = Self {
-            direct: stored.iter().map(|s| s.rows.is_empty()).collect(),
-            live: stored.iter().map(Stored::live).collect(),
+            direct: direct.clone(),
             staged: vec![0; n],
             listed: vec![0; n],
             direct_rows: vec![0; n],
@@ -497,14 +587,19 @@ impl<'t> Load<'t> {
             tx,
             tables: tables.clone(),
         };
-        let router = Router {
+        let mut router = Router {
             key_columns: tables.iter().map(|t| t.key.len()).collect(),
-            skipped: Bits::new(stored[0].rows.len()),
+            skipped: Bits::new(root_stored.rows.len()),
             unparsed: 0,
-            stored,
+            stored: vec![root_stored],
+            reading,
+            direct,
             direct_suffix: format!("\t{now}\t{now}\t{run_id}\n"),
             digests,
         };
+        if let Some(children) = read {
+            router.found(children);
+        }
         Ok((load, router))
     }
 
@@ -602,12 +697,12 @@ impl<'t> Load<'t> {
             } else {
                 0
             };
-            if policy.refuses(gone, self.live[i] as i64, i == 0 && self.listed[0] == 0) {
+            if policy.refuses(gone, listed.live[i] as i64, i == 0 && self.listed[0] == 0) {
                 self.tx.rollback().await?;
                 return Ok(Applied::Refused(GuardTrip::Listing {
                     table: table.name.to_string(),
                     vanished: gone,
-                    live: self.live[i] as i64,
+                    live: listed.live[i] as i64,
                 }));
             }
         }

@@ -144,6 +144,10 @@ pub struct Listed {
     pub unseen: Vec<u64>,
     pub covered: Vec<u64>,
     pub kept: String,
+    /// Per table, whether every live row it lacked lies under a parsed record (a child
+    /// table whose rows' roots are known): the search for them starts from the listed root
+    /// keys, through the index, instead of the whole table.
+    pub under_parsed: Vec<bool>,
     /// Records listed as written before, not parsed.
     pub unparsed: u64,
 }
@@ -261,28 +265,39 @@ impl Router {
     /// What the listing had beside its rows (see [`Listed`]).
     pub fn listed(&mut self) -> Result<Listed, String> {
         self.children()?;
-        let mut unseen = vec![0; self.stored.len()];
-        let mut covered = vec![0; self.stored.len()];
-        unseen[0] = self.stored[0].unseen();
-        for (i, table) in self.stored.iter().enumerate().skip(1) {
-            if self.unparsed == 0 {
+        let n = self.stored.len();
+        let mut unseen = vec![0; n];
+        let mut covered = vec![0; n];
+        let mut under_parsed = vec![false; n];
+        let (root, children) = self.stored.split_first().expect("a root table");
+        unseen[0] = root.unseen();
+        for (i, table) in children.iter().enumerate().map(|(i, t)| (i + 1, t)) {
+            if table.under.len() != table.rows.len() {
                 unseen[i] = table.unseen();
                 continue;
             }
+            under_parsed[i] = true;
             for at in 0..table.rows.len() {
                 if table.deleted.get(at) || table.seen.get(at) {
                     continue;
                 }
-                let root = table.under[at];
-                if root != NO_ROOT && self.skipped.get(root as usize) {
+                let under = table.under[at];
+                if under != NO_ROOT && self.skipped.get(under as usize) {
                     covered[i] += 1;
-                } else {
-                    unseen[i] += 1;
+                    continue;
+                }
+                unseen[i] += 1;
+                // A root listed and not skipped was parsed; any other (vanished, rejected,
+                // not stored) calls for the search over the whole table.
+                if under == NO_ROOT || !root.seen.get(under as usize) {
+                    under_parsed[i] = false;
                 }
             }
         }
+        // Skipped records' roots are kept only from a search over a whole table.
+        let whole = (0..n).any(|i| unseen[i] > 0 && !under_parsed[i]);
         let mut kept = String::new();
-        if let (Some(digests), true) = (&self.digests, unseen.iter().any(|&n| n > 0)) {
+        if let (Some(digests), true) = (&self.digests, whole && self.unparsed > 0) {
             for at in 0..digests.len() {
                 if self.skipped.get(digests.entry(at).position) {
                     let key: Vec<String> = digests.key(at).split('\t').map(String::from).collect();
@@ -295,6 +310,7 @@ impl Router {
             unseen,
             covered,
             kept,
+            under_parsed,
             unparsed: self.unparsed,
         })
     }
@@ -674,7 +690,6 @@ impl<'t> Load<'t> {
             self.listed[i] += covered;
         }
         self.copy_pending(0).await?;
-        let root_key: Vec<&str> = self.tables[0].key.iter().map(|c| c.name).collect();
         // Rows not seen may still be kept (their record was rejected): only the database
         // knows; none unseen means none vanished.
         let search: Vec<bool> = (0..self.tables.len())
@@ -686,11 +701,9 @@ impl<'t> Load<'t> {
             }
             let Some(policy) = deletes else { break };
             let gone = if search[i] {
-                let sql = format!(
-                    "SELECT count(*) FROM {} t WHERE t._deleted_at IS NULL AND {}",
-                    table.name,
-                    vanished(table, i, &root_key)
-                );
+                let (roots, gone) = vanished(table, i, self.tables[0], listed.under_parsed[i]);
+                let roots = roots.map(|r| format!(", {r}")).unwrap_or_default();
+                let sql = format!("SELECT count(*) FROM {} t{roots} WHERE {gone}", table.name);
                 sqlx::query_scalar(AssertSqlSafe(sql))
                     .fetch_one(&mut *self.tx)
                     .await?
@@ -729,10 +742,11 @@ impl<'t> Load<'t> {
                     .rows_affected();
             }
             let deleted = if search[i] {
+                let (roots, gone) = vanished(table, i, self.tables[0], listed.under_parsed[i]);
+                let roots = roots.map(|r| format!(" FROM {r}")).unwrap_or_default();
                 sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1 WHERE t._deleted_at IS NULL AND {}",
-                    table.name,
-                    vanished(table, i, &root_key)
+                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1{roots} WHERE {gone}",
+                    table.name
                 )))
                 .bind(run_id)
                 .execute(&mut *self.tx)
@@ -909,18 +923,32 @@ async fn read_stored(
 }
 
 /// A live row of `t` is gone when the listing lacks its key and its root record was not
-/// rejected.
-fn vanished(table: &Table, i: usize, root_key: &[&str]) -> String {
-    let kept: Vec<String> = table.key[..root_key.len()]
+/// rejected. With `under_parsed`, only rows under the parsed records' roots (`_listed_0 r`,
+/// the first item returned, to be joined) are searched, through the index on the root key.
+fn vanished(
+    table: &Table,
+    i: usize,
+    root: &Table,
+    under_parsed: bool,
+) -> (Option<&'static str>, String) {
+    let kept: Vec<String> = table.key[..root.key.len()]
         .iter()
         .enumerate()
         .map(|(k, c)| format!("kp.k{k} = t.{}", c.name))
         .collect();
-    format!(
-        "NOT EXISTS (SELECT 1 FROM _listed_{i} s WHERE {}) AND NOT EXISTS (SELECT 1 FROM _keep kp WHERE {})",
+    let mut gone = format!(
+        "t._deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM _listed_{i} s WHERE {}) \
+         AND NOT EXISTS (SELECT 1 FROM _keep kp WHERE {})",
         key_match(table, "s", "t"),
         kept.join(" AND ")
-    )
+    );
+    if !under_parsed {
+        return (None, gone);
+    }
+    for (r, t) in root.key.iter().zip(&table.key) {
+        gone.push_str(&format!(" AND r.{} = t.{}", r.name, t.name));
+    }
+    (Some("_listed_0 r"), gone)
 }
 
 #[cfg(test)]

@@ -405,6 +405,61 @@ async fn changes_additions_and_deletions_are_applied() {
     app.stop().await;
 }
 
+/// Only changed records are parsed: the positions they lost are found through the listed
+/// orders' keys, and no row under the orders listed as written moves.
+#[tokio::test]
+async fn positions_lost_by_changed_orders_and_only_those_are_soft_deleted() {
+    let app = TestApp::spawn(100).await;
+    app.sync(false).await;
+    let before = app.count("SELECT max(_run_id) FROM planningnow.order_positions").await;
+    let mutation = app
+        .control(
+            "POST",
+            "/_sim/planningnow/mutate",
+            json!({"change": 0.2, "seed": 11, "kinds": ["order"]}),
+        )
+        .await;
+    let m = &mutation["order"];
+    let changed = ids(&m["changed"]);
+    let removed = m["positions_removed"].as_array().unwrap();
+    assert!(!removed.is_empty(), "the mutation removed positions");
+    let report = app.sync(false).await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let orders = stream(&report, "orders");
+    assert_eq!(orders.counts.unparsed as usize, 100 - changed.len());
+    let positions = &orders.counts.tables["planningnow.order_positions"];
+    assert_eq!(positions.deleted as usize, removed.len());
+    for pair in removed {
+        let (order, pos) = (pair[0].as_i64().unwrap(), pair[1].as_i64().unwrap());
+        let gone = app
+            .count(&format!(
+                "SELECT count(*) FROM planningnow.order_positions WHERE order_id = {order} AND id = {pos} AND _deleted_at IS NOT NULL"
+            ))
+            .await;
+        assert_eq!(gone, 1, "position {pos} vanished from order {order}");
+    }
+    let moved = app
+        .count(&format!(
+            "SELECT count(*) FROM planningnow.order_positions WHERE _run_id > {before} \
+             AND order_id <> ALL(ARRAY{changed:?}::bigint[])"
+        ))
+        .await;
+    assert_eq!(moved, 0, "rows under orders listed as written stay as they were");
+    let served: usize = app
+        .served("/api/order")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["positions"].as_array().unwrap().len())
+        .sum();
+    let live = app
+        .count("SELECT count(*) FROM planningnow.order_positions WHERE _deleted_at IS NULL")
+        .await;
+    assert_eq!(live as usize, served);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_deletion_guard_refuses_mass_deletes_unless_allowed() {
     let app = TestApp::spawn(50).await;

@@ -695,21 +695,25 @@ impl<'t> Load<'t> {
         let search: Vec<bool> = (0..self.tables.len())
             .map(|i| deletes.is_some() && !self.direct[i] && unseen[i] > 0)
             .collect();
+        // What the listing lacks is soft-deleted first, each table's count checked by the
+        // guard: a refusal rolls it all back.
+        let mut deleted = vec![0; self.tables.len()];
         for (i, table) in self.tables.iter().enumerate() {
+            let Some(policy) = deletes else { break };
             if search[i] {
                 analyze(&mut self.tx, &format!("_listed_{i}")).await?;
-            }
-            let Some(policy) = deletes else { break };
-            let gone = if search[i] {
                 let (roots, gone) = vanished(table, i, self.tables[0], listed.under_parsed[i]);
-                let roots = roots.map(|r| format!(", {r}")).unwrap_or_default();
-                let sql = format!("SELECT count(*) FROM {} t{roots} WHERE {gone}", table.name);
-                sqlx::query_scalar(AssertSqlSafe(sql))
-                    .fetch_one(&mut *self.tx)
-                    .await?
-            } else {
-                0
-            };
+                let roots = roots.map(|r| format!(" FROM {r}")).unwrap_or_default();
+                deleted[i] = sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1{roots} WHERE {gone}",
+                    table.name
+                )))
+                .bind(run_id)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+            }
+            let gone = deleted[i] as i64;
             if policy.refuses(gone, listed.live[i] as i64, i == 0 && self.listed[0] == 0) {
                 self.tx.rollback().await?;
                 return Ok(Applied::Refused(GuardTrip::Listing {
@@ -741,27 +745,13 @@ impl<'t> Load<'t> {
                     .await?
                     .rows_affected();
             }
-            let deleted = if search[i] {
-                let (roots, gone) = vanished(table, i, self.tables[0], listed.under_parsed[i]);
-                let roots = roots.map(|r| format!(" FROM {r}")).unwrap_or_default();
-                sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE {} t SET _deleted_at = now(), _run_id = $1{roots} WHERE {gone}",
-                    table.name
-                )))
-                .bind(run_id)
-                .execute(&mut *self.tx)
-                .await?
-                .rows_affected()
-            } else {
-                0
-            };
             counts.insert(
                 table.name.to_string(),
                 TableCounts {
                     inserted,
                     updated,
                     unchanged: self.listed[i].saturating_sub(inserted + updated),
-                    deleted,
+                    deleted: deleted[i],
                 },
             );
         }

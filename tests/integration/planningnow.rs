@@ -411,7 +411,9 @@ async fn changes_additions_and_deletions_are_applied() {
 async fn positions_lost_by_changed_orders_and_only_those_are_soft_deleted() {
     let app = TestApp::spawn(100).await;
     app.sync(false).await;
-    let before = app.count("SELECT max(_run_id) FROM planningnow.order_positions").await;
+    let before = app
+        .count("SELECT max(_run_id) FROM planningnow.order_positions")
+        .await;
     let mutation = app
         .control(
             "POST",
@@ -444,7 +446,10 @@ async fn positions_lost_by_changed_orders_and_only_those_are_soft_deleted() {
              AND order_id <> ALL(ARRAY{changed:?}::bigint[])"
         ))
         .await;
-    assert_eq!(moved, 0, "rows under orders listed as written stay as they were");
+    assert_eq!(
+        moved, 0,
+        "rows under orders listed as written stay as they were"
+    );
     let served: usize = app
         .served("/api/order")
         .await

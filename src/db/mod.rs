@@ -4,7 +4,6 @@
 //! source's own SQL is generated from its table specs in `crate::sync::apply`.
 
 pub mod checkpoints;
-mod nodelay;
 pub mod rejects;
 pub mod runs;
 
@@ -91,22 +90,10 @@ pub fn connect_lazy(
     let options = PgConnectOptions::from_str(settings.url.expose_secret())
         .map_err(|e| DbError::Url(redact(e)))?;
     let options = with_session_timeouts(options, &settings.timeouts);
-    Ok(pool_options(&options)
+    Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options))
-}
-
-/// Pool options whose every new TCP connection gets `TCP_NODELAY` (see [`nodelay`]).
-fn pool_options(options: &PgConnectOptions) -> PgPoolOptions {
-    let port = options.get_port();
-    let tcp = options.get_socket().is_none() && !options.get_host().starts_with('/');
-    PgPoolOptions::new().after_connect(move |_, _| {
-        if tcp {
-            nodelay::apply(port);
-        }
-        Box::pin(async { Ok(()) })
-    })
 }
 
 /// `statement_timeout` and `lock_timeout` as session settings of every connection made
@@ -171,7 +158,7 @@ async fn open(settings: &DatabaseConfig, create: bool) -> Result<PgPool, DbError
             )));
         }
     }
-    pool_options(&options)
+    PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.timeouts.acquire)
         .connect_with(options.clone())

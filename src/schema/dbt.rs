@@ -149,7 +149,7 @@ fn freshness(expression: &str, now: DateTime<Utc>) -> Freshness {
 
 /// Seconds as dbt's counted periods: whole hours as hours, else minutes rounded up.
 fn after(secs: u64) -> After {
-    if secs % 3600 == 0 {
+    if secs.is_multiple_of(3600) {
         After {
             count: secs / 3600,
             period: "hour",

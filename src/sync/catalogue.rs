@@ -360,10 +360,10 @@ pub async fn record(
             }
         }
     }
-    if let Some(view) = spec.view {
-        if let Err(e) = super::inferred::maintain(pool, source, stream, spec, view).await {
-            tracing::error!(source, stream, view, error = %e, "maintaining the inferred view failed; the next pass tries again");
-        }
+    if let Some(view) = spec.view
+        && let Err(e) = super::inferred::maintain(pool, source, stream, spec, view).await
+    {
+        tracing::error!(source, stream, view, error = %e, "maintaining the inferred view failed; the next pass tries again");
     }
     Ok(changes)
 }

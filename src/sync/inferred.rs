@@ -138,16 +138,16 @@ pub async fn maintain(
     .bind(name)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some((kind, comment)) = &existing {
-        if kind != "v" || !comment.as_deref().unwrap_or("").starts_with(MARK) {
-            tracing::warn!(
-                source,
-                stream,
-                view,
-                "a relation of this name exists that tributary did not create; no view is inferred"
-            );
-            return Ok(());
-        }
+    if let Some((kind, comment)) = &existing
+        && (kind != "v" || !comment.as_deref().unwrap_or("").starts_with(MARK))
+    {
+        tracing::warn!(
+            source,
+            stream,
+            view,
+            "a relation of this name exists that tributary did not create; no view is inferred"
+        );
+        return Ok(());
     }
     let columns: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT column_name, field, sql_type FROM tributary.inferred_columns \

@@ -131,11 +131,11 @@ impl Normalizer {
         if let Ok(key) = self.root_key(obj) {
             out.push(key);
         }
-        if let (Some(field), true) = (self.root.recursive, depth < 64) {
-            if let Some(Value::Array(children)) = obj.get(field) {
-                for child in children {
-                    self.readable_keys(child, depth + 1, out);
-                }
+        if let (Some(field), true) = (self.root.recursive, depth < 64)
+            && let Some(Value::Array(children)) = obj.get(field)
+        {
+            for child in children {
+                self.readable_keys(child, depth + 1, out);
             }
         }
     }
@@ -262,10 +262,11 @@ fn sniff(text: &str, name: &str) -> Option<Value> {
                 }
                 let key = text.get(start..=i.min(bytes.len() - 1))?;
                 let rest = text.get(i + 1..)?.trim_start();
-                if depth == 1 && key == format!("\"{name}\"") {
-                    if let Some(value) = rest.strip_prefix(':') {
-                        return scalar(value.trim_start());
-                    }
+                if depth == 1
+                    && key == format!("\"{name}\"")
+                    && let Some(value) = rest.strip_prefix(':')
+                {
+                    return scalar(value.trim_start());
                 }
             }
             _ => {}

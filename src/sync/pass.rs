@@ -482,17 +482,17 @@ async fn run_pass(
         None => Vec::new(),
     };
     // Without the lock, another process's pass owns the checkpoint now.
-    if !unrecorded && !lock_lost {
-        if let Err(e) = db::retry("recording what the pass left", || {
+    if !unrecorded
+        && !lock_lost
+        && let Err(e) = db::retry("recording what the pass left", || {
             checkpoints::set_pending_streams(pool, name, &left, pass_id)
         })
         .await
-        {
-            tracing::error!(run_id = pass_id, error = %e, "recording what the pass left undone failed");
-            first_error.get_or_insert(format!(
-                "recording what the pass left undone failed: database: {e}"
-            ));
-        }
+    {
+        tracing::error!(run_id = pass_id, error = %e, "recording what the pass left undone failed");
+        first_error.get_or_insert(format!(
+            "recording what the pass left undone failed: database: {e}"
+        ));
     }
     let (status, error) = match (first_error, exhausted_at, cancelled_at) {
         (Some(e), _, _) => (RunStatus::Failed, Some(e)),

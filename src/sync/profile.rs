@@ -238,20 +238,21 @@ impl Profile {
 
     fn object(&mut self, node: u32, obj: &serde_json::Map<String, Value>, nest: usize) {
         for (name, value) in obj {
-            if node == 0 && self.recursive == Some(name.as_str()) {
-                if let Value::Array(items) = value {
-                    if let Some(field) = self.field(0, name) {
-                        self.seen(field, ARRAY);
-                    }
-                    if nest < 64 {
-                        for item in items {
-                            if let Value::Object(child) = item {
-                                self.object(0, child, nest + 1);
-                            }
+            if node == 0
+                && self.recursive == Some(name.as_str())
+                && let Value::Array(items) = value
+            {
+                if let Some(field) = self.field(0, name) {
+                    self.seen(field, ARRAY);
+                }
+                if nest < 64 {
+                    for item in items {
+                        if let Value::Object(child) = item {
+                            self.object(0, child, nest + 1);
                         }
                     }
-                    continue;
                 }
+                continue;
             }
             let Some(field) = self.field(node, name) else {
                 continue;

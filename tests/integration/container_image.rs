@@ -110,10 +110,10 @@ impl Image {
 impl Drop for Image {
     fn drop(&mut self) {
         let run = |args: &[&str]| std::process::Command::new("podman").args(args).output();
-        if std::thread::panicking() {
-            if let Ok(log) = run(&["logs", &self.container]) {
-                eprintln!("the container's log:\n{}", text(&log));
-            }
+        if std::thread::panicking()
+            && let Ok(log) = run(&["logs", &self.container])
+        {
+            eprintln!("the container's log:\n{}", text(&log));
         }
         let _ = run(&["rm", "--force", "--time", "0", &self.container]);
         let _ = run(&["rmi", "--force", &self.tag]);

@@ -56,14 +56,14 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let data = self.data();
-        if let Some(pg_ctl) = &self.pg_ctl {
-            if data.join("postmaster.pid").exists() {
-                let _ = unprivileged(pg_ctl, &self.env(), &self.dir)
-                    .arg("-D")
-                    .arg(&data)
-                    .args(["-m", "immediate", "stop"])
-                    .output();
-            }
+        if let Some(pg_ctl) = &self.pg_ctl
+            && data.join("postmaster.pid").exists()
+        {
+            let _ = unprivileged(pg_ctl, &self.env(), &self.dir)
+                .arg("-D")
+                .arg(&data)
+                .args(["-m", "immediate", "stop"])
+                .output();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

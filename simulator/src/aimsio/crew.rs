@@ -73,7 +73,7 @@ pub(crate) fn employee(rng: &mut Rng, serial: u64, guid: String, stamp: Stamp) -
     let trade = rng.below(TRADES.len() as u64) as usize;
     let hire = day(rng, -2_000, 500);
     // Every 8th employee has left.
-    let terminated = serial % 8 == 0;
+    let terminated = serial.is_multiple_of(8);
     Employee {
         employee_email: format!("{}@crew.example.com", code.to_lowercase()),
         employee_code: code,

@@ -142,12 +142,10 @@ fn deal(rng: &mut Rng, id: i64, first_id: i64, projects: i64) -> Deal {
             let mut tasks: Vec<Task> = (0..rng.range(i64::from(dst_task), 3))
                 .map(|t| task(rng, 101 + t, date, delivery))
                 .collect();
-            if dst_task {
-                if let Some(first) = tasks.first_mut() {
-                    // Europe/Berlin: 02:30 does not exist on 30 March, occurs twice on 26 October.
-                    first.production_start = "2025-03-30 02:30:00".to_owned();
-                    first.production_end = Some("2025-10-26 02:30:00".to_owned());
-                }
+            if dst_task && let Some(first) = tasks.first_mut() {
+                // Europe/Berlin: 02:30 does not exist on 30 March, occurs twice on 26 October.
+                first.production_start = "2025-03-30 02:30:00".to_owned();
+                first.production_end = Some("2025-10-26 02:30:00".to_owned());
             }
             Position {
                 id: pos,

@@ -247,6 +247,7 @@ impl Shared {
         self.tracker.spawn(async move {
             this.pass(name, trigger).await;
             drop(guard);
+            crate::memory::release_freed();
         });
     }
 

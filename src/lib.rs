@@ -10,6 +10,7 @@ pub mod database_url;
 pub mod db;
 pub mod demo;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod pgcluster;
 pub mod progress;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
+use sqlx::{Connection, PgPool, Postgres};
 
 use crate::config::{DatabaseConfig, DatabaseTimeouts};
 
@@ -90,10 +90,19 @@ pub fn connect_lazy(
     let options = PgConnectOptions::from_str(settings.url.expose_secret())
         .map_err(|e| DbError::Url(redact(e)))?;
     let options = with_session_timeouts(options, &settings.timeouts);
-    Ok(PgPoolOptions::new()
+    Ok(pool_options()
         .max_connections(settings.max_connections)
         .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options))
+}
+
+/// A connection handed back to the pool gives up the buffers it grew (a COPY's grow to its
+/// 2 MiB batches): idle between passes, the pool's connections hold 8 KiB each.
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().after_release(|conn, _| {
+        conn.shrink_buffers();
+        Box::pin(async { Ok(true) })
+    })
 }
 
 /// `statement_timeout` and `lock_timeout` as session settings of every connection made
@@ -158,7 +167,7 @@ async fn open(settings: &DatabaseConfig, create: bool) -> Result<PgPool, DbError
             )));
         }
     }
-    PgPoolOptions::new()
+    pool_options()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.timeouts.acquire)
         .connect_with(options.clone())

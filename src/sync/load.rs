@@ -2,8 +2,8 @@
 //! as (key, `_hash`) first; while the listing streams in, a row whose key is stored with the
 //! same hash is unchanged and only its key is sent (for soft deletes); new and changed rows
 //! are staged whole; a table that was empty is loaded directly, without staging. At the end
-//! the staged rows are merged, what the listing lacks is soft-deleted behind the deletion
-//! guard, and the checkpoint is written, all in the stream's one transaction.
+//! what the listing lacks is soft-deleted behind the deletion guard, the staged rows are
+//! merged, and the checkpoint is written, all in the stream's one transaction.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -320,13 +320,12 @@ fn detail_row(stream: &DeltaStream, item: &Item, detail: &Value) -> Result<Strin
         item.dtype.clone().map_or(Value::Null, Value::String),
     );
     values.insert(LIST_UPDATED_AT.into(), json!(stamp));
-    let raw = serde_json::to_string(detail).map_err(|e| e.to_string())?;
     // Epoch milliseconds carry their zone; the table has no local times to convert.
     row_line(
         &stream.table,
         &key_of(stream, &item.key),
         &values,
-        &raw,
+        detail,
         chrono_tz::UTC,
     )
 }

@@ -168,7 +168,7 @@ impl Normalizer {
         }
         // Each value is stored once: nested arrays that have tables of their own are left
         // out of this row's `raw` (their rows keep them).
-        let raw = serde_json::to_string(&Own { obj, table }).map_err(|e| e.to_string())?;
+        let raw = Own { obj, table };
         out.push((index, row_line(table, &key, obj, &raw, self.tz)?));
         if table.recursive.is_some() || depth == 0 {
             root_keys.push(key.join("/"));

@@ -340,7 +340,7 @@ async fn fetch_parts(
             let key = vec![name.to_string(), number.to_string()];
             let row = match unstorable(line, "") {
                 Some(problem) => Err(problem),
-                None => row_line(&parts.table, &key, &values, &line.to_string(), UTC),
+                None => row_line(&parts.table, &key, &values, line, UTC),
             };
             match row {
                 Ok(row) => {

@@ -2,8 +2,11 @@
 //! PostgreSQL's COPY text format (exact decimals, local times converted with the source's
 //! zone, dates, epoch milliseconds), and what PostgreSQL cannot store at all.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, SecondsFormat, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, SecondsFormat, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::table::{ColType, Table};
@@ -109,30 +112,34 @@ fn excerpt(text: &str) -> String {
 }
 
 /// One staged row in COPY text format: the key values, the table's columns read from `obj`,
-/// and `raw` (serialized JSON).
-pub fn row_line(
+/// `raw` (serialized as JSON) and the row's `_hash`. Each value is written into the line as
+/// it is converted: the bytes are those of converting, escaping and joining the values.
+pub fn row_line<R: Serialize + ?Sized>(
     table: &Table,
     key: &[String],
     obj: &Map<String, Value>,
-    raw: &str,
+    raw: &R,
     tz: Tz,
 ) -> Result<String, String> {
-    let mut line = String::with_capacity(256 + raw.len());
+    let mut line = String::with_capacity(512);
     for k in key {
         push_field(&mut line, Some(k));
     }
     for column in &table.columns {
-        let text = match column.lookup(obj) {
-            Some((field, v)) => {
-                convert(column.ty, v, tz).map_err(|e| format!("field `{field}`: {e}"))?
-            }
-            None => None,
+        let written = match column.lookup(obj) {
+            Some((field, v)) => render(column.ty, v, tz, &mut Text::copy(&mut line))
+                .map_err(|e| format!("field `{field}`: {e}"))?,
+            None => false,
         };
-        push_field(&mut line, text.as_deref());
+        if !written {
+            line.push_str("\\N");
+        }
+        line.push('\t');
     }
-    push_field(&mut line, Some(raw));
+    push_json(&mut line, raw, true)?;
+    line.push('\t');
     let hash = content_hash(&line);
-    line.push_str(&hash.to_string());
+    line.push_str(itoa::Buffer::new().format(hash));
     line.push('\n');
     Ok(line)
 }
@@ -154,79 +161,176 @@ pub(super) fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// Converts one source value to the COPY text of its column type (`None` is NULL).
+/// Converts one source value to the text of its column type (`None` is NULL).
 pub fn convert(ty: ColType, value: &Value, tz: Tz) -> Result<Option<String>, String> {
+    let mut text = String::new();
+    let written = render(
+        ty,
+        value,
+        tz,
+        &mut Text {
+            out: &mut text,
+            copy: false,
+        },
+    )?;
+    Ok(written.then_some(text))
+}
+
+/// Where a converted value is written: a COPY line (`copy`: escaped) or plain text.
+struct Text<'a> {
+    out: &'a mut String,
+    copy: bool,
+}
+
+impl<'a> Text<'a> {
+    fn copy(out: &'a mut String) -> Self {
+        Text { out, copy: true }
+    }
+
+    /// Text that may hold characters COPY escapes.
+    fn push(&mut self, s: &str) {
+        if self.copy {
+            push_escaped(self.out, s);
+        } else {
+            self.out.push_str(s);
+        }
+    }
+
+    fn json(&mut self, value: &Value) -> Result<(), String> {
+        push_json(self.out, value, self.copy)
+    }
+}
+
+/// Writes `value` as the text of its column type; `false` (and nothing written) for NULL.
+/// Digits, signs, dates and times need no escaping and are written as they are.
+fn render(ty: ColType, value: &Value, tz: Tz, text: &mut Text) -> Result<bool, String> {
     if value.is_null() {
-        return Ok(None);
+        return Ok(false);
     }
     let bad = |what: &str| Err(format!("{value} is not {what}"));
     match ty {
-        ColType::Text => Ok(Some(match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })),
-        ColType::Int => match value {
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => Ok(Some(i.to_string())),
-                None => bad("an integer"),
-            },
-            Value::String(s) if s.trim().is_empty() => Ok(None),
-            Value::String(s) => match s.trim().parse::<i64>() {
-                Ok(i) => Ok(Some(i.to_string())),
-                Err(_) => bad("an integer"),
-            },
-            _ => bad("an integer"),
+        ColType::Text => match value {
+            Value::String(s) => text.push(s),
+            other => text.json(other)?,
         },
+        ColType::Int => {
+            let int = match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) if s.trim().is_empty() => return Ok(false),
+                Value::String(s) => s.trim().parse::<i64>().ok(),
+                _ => None,
+            };
+            match int {
+                Some(i) => text.out.push_str(itoa::Buffer::new().format(i)),
+                None => return bad("an integer"),
+            }
+        }
         ColType::Numeric => match value {
-            Value::Number(n) if is_decimal(n.as_str()) => Ok(Some(n.as_str().to_string())),
-            Value::String(s) if s.trim().is_empty() => Ok(None),
-            Value::String(s) if is_decimal(s.trim()) => Ok(Some(s.trim().to_string())),
-            _ => bad("a decimal number"),
+            Value::Number(n) if is_decimal(n.as_str()) => text.out.push_str(n.as_str()),
+            Value::String(s) if s.trim().is_empty() => return Ok(false),
+            Value::String(s) if is_decimal(s.trim()) => text.out.push_str(s.trim()),
+            _ => return bad("a decimal number"),
         },
-        ColType::Bool => match value {
-            Value::Bool(b) => Ok(Some(b.to_string())),
-            Value::Number(n) if n.as_i64() == Some(0) => Ok(Some("false".into())),
-            Value::Number(n) if n.as_i64() == Some(1) => Ok(Some("true".into())),
-            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "" => Ok(None),
-                "true" | "t" | "1" | "yes" => Ok(Some("true".into())),
-                "false" | "f" | "0" | "no" => Ok(Some("false".into())),
-                _ => bad("a boolean"),
-            },
-            _ => bad("a boolean"),
-        },
+        ColType::Bool => {
+            let b = match value {
+                Value::Bool(b) => *b,
+                Value::Number(n) if n.as_i64() == Some(0) => false,
+                Value::Number(n) if n.as_i64() == Some(1) => true,
+                Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                    "" => return Ok(false),
+                    "true" | "t" | "1" | "yes" => true,
+                    "false" | "f" | "0" | "no" => false,
+                    _ => return bad("a boolean"),
+                },
+                _ => return bad("a boolean"),
+            };
+            text.out.push_str(if b { "true" } else { "false" });
+        }
         ColType::EpochMillis => {
             let millis = match value {
                 Value::Number(n) => n.as_i64(),
-                Value::String(s) if s.trim().is_empty() => return Ok(None),
+                Value::String(s) if s.trim().is_empty() => return Ok(false),
                 Value::String(s) => s.trim().parse::<i64>().ok(),
                 _ => None,
             };
             match millis.and_then(DateTime::<Utc>::from_timestamp_millis) {
-                Some(t) if (1..=9999).contains(&t.year()) => {
-                    Ok(Some(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
-                }
-                _ => bad("epoch milliseconds"),
+                Some(t) if (1..=9999).contains(&t.year()) => text
+                    .out
+                    .push_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+                _ => return bad("epoch milliseconds"),
             }
         }
-        ColType::Json => Ok(Some(value.to_string())),
+        ColType::Json => text.json(value)?,
         ColType::Date => match value.as_str().map(str::trim) {
-            Some("" | "0000-00-00") => Ok(None),
+            Some("" | "0000-00-00") => return Ok(false),
             Some(s) => match parse_date(s) {
-                Some(d) => Ok(Some(d.to_string())),
-                None => bad("a date (YYYY-MM-DD, years 1 to 9999)"),
+                Some(d) => push_date(text.out, d),
+                None => return bad("a date (YYYY-MM-DD, years 1 to 9999)"),
             },
-            None => bad("a date (YYYY-MM-DD)"),
+            None => return bad("a date (YYYY-MM-DD)"),
         },
         ColType::LocalTimestamp => match value.as_str().map(str::trim) {
-            Some("" | "0000-00-00 00:00:00" | "0000-00-00") => Ok(None),
+            Some("" | "0000-00-00 00:00:00" | "0000-00-00") => return Ok(false),
             Some(s) => match parse_timestamp(s, tz).filter(|t| (1..=9999).contains(&t.year())) {
-                Some(t) => Ok(Some(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))),
-                None => bad("a timestamp (YYYY-MM-DD HH:MM:SS, years 1 to 9999)"),
+                Some(t) => push_timestamp(text.out, t),
+                None => return bad("a timestamp (YYYY-MM-DD HH:MM:SS, years 1 to 9999)"),
             },
-            None => bad("a timestamp (YYYY-MM-DD HH:MM:SS)"),
+            None => return bad("a timestamp (YYYY-MM-DD HH:MM:SS)"),
         },
     }
+    Ok(true)
+}
+
+/// `YYYY-MM-DD` of a date in years 1 to 9999, as its `Display` writes it.
+fn push_date(out: &mut String, d: NaiveDate) {
+    push_digits(out, d.year().unsigned_abs(), 4);
+    out.push('-');
+    push_digits(out, d.month(), 2);
+    out.push('-');
+    push_digits(out, d.day(), 2);
+}
+
+/// A UTC time in RFC 3339 with `Z`, its fraction only where it has one, as
+/// `to_rfc3339_opts(SecondsFormat::AutoSi, true)` writes it.
+fn push_timestamp(out: &mut String, t: DateTime<Utc>) {
+    if t.nanosecond() != 0 {
+        out.push_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        return;
+    }
+    push_date(out, t.date_naive());
+    out.push('T');
+    push_digits(out, t.hour(), 2);
+    out.push(':');
+    push_digits(out, t.minute(), 2);
+    out.push(':');
+    push_digits(out, t.second(), 2);
+    out.push('Z');
+}
+
+/// `n` in exactly `width` decimal digits (`n` is below 10^width).
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+    }
+}
+
+/// Appends `value` serialized as JSON; escaped for COPY when `copy`. serde_json escapes
+/// every control character, so only a backslash can need COPY's escaping.
+fn push_json<R: Serialize + ?Sized>(
+    line: &mut String,
+    value: &R,
+    copy: bool,
+) -> Result<(), String> {
+    let start = line.len();
+    let mut bytes = std::mem::take(line).into_bytes();
+    let written = serde_json::to_writer(&mut bytes, value).map_err(|e| e.to_string());
+    let escape = copy && memchr::memchr(b'\\', &bytes[start..]).is_some();
+    let json = escape.then(|| bytes.split_off(start));
+    *line = String::from_utf8(bytes).map_err(|e| e.to_string())?;
+    if let Some(json) = json {
+        push_escaped(line, &String::from_utf8(json).map_err(|e| e.to_string())?);
+    }
+    written
 }
 
 /// A date, or the date of a date-time; years 1 to 9999 (what PostgreSQL and chrono agree on).
@@ -342,25 +446,28 @@ pub fn copy_line(values: &[String]) -> String {
 fn push_field(line: &mut String, value: Option<&str>) {
     match value {
         None => line.push_str("\\N"),
-        Some(v) => {
-            // The characters COPY's text format escapes are ASCII: copy the runs between them.
-            let mut from = 0;
-            for (at, b) in v.bytes().enumerate() {
-                let escaped = match b {
-                    b'\\' => "\\\\",
-                    b'\n' => "\\n",
-                    b'\r' => "\\r",
-                    b'\t' => "\\t",
-                    _ => continue,
-                };
-                line.push_str(&v[from..at]);
-                line.push_str(escaped);
-                from = at + 1;
-            }
-            line.push_str(&v[from..]);
-        }
+        Some(v) => push_escaped(line, v),
     }
     line.push('\t');
+}
+
+/// Appends `v` in COPY's text format. The characters it escapes are ASCII: the runs between
+/// them are copied as they are.
+fn push_escaped(line: &mut String, v: &str) {
+    let mut from = 0;
+    for (at, b) in v.bytes().enumerate() {
+        let escaped = match b {
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            _ => continue,
+        };
+        line.push_str(&v[from..at]);
+        line.push_str(escaped);
+        from = at + 1;
+    }
+    line.push_str(&v[from..]);
 }
 
 #[cfg(test)]
@@ -406,6 +513,88 @@ mod tests {
                 .ok()
                 .filter(|d| (1..=9999).contains(&d.year()));
             assert_eq!(parse_date(s), general, "{s}");
+        }
+    }
+
+    /// The line as it is specified: each column converted, then escaped, `raw` serialized
+    /// and escaped, then the hash of all that. Stored hashes depend on these exact bytes.
+    #[test]
+    fn a_row_line_is_its_fields_converted_then_escaped_then_its_hash() {
+        use crate::sync::table::Column;
+        let table = Table {
+            name: "t.things",
+            key: vec![Column::new("id", ColType::Text)],
+            inherited: 0,
+            columns: vec![
+                Column::new("note", ColType::Text),
+                Column::new("shape", ColType::Text),
+                Column::new("extra", ColType::Json),
+                Column::new("amount", ColType::Numeric),
+                Column::new("count", ColType::Int),
+                Column::new("done", ColType::Bool),
+                Column::new("day", ColType::Date),
+                Column::new("at", ColType::LocalTimestamp),
+                Column::new("seen", ColType::EpochMillis),
+                Column::new("missing", ColType::Text),
+                Column::new("empty", ColType::Int),
+            ],
+            children: vec![],
+            recursive: None,
+        };
+        let record: Value = serde_json::from_str(
+            r#"{"note": "tab\there\nnew\rret\\back", "shape": {"a": "x\\y"},
+                "extra": {"q": "say \"hi\"\n", "n": [1, 2.50]}, "amount": "12.50",
+                "count": " 42 ", "done": "yes", "day": "2025-08-15 10:00:00",
+                "at": "2025-03-30 02:30:00", "seen": 1731234567891, "empty": "",
+                "äö": "\\N"}"#,
+        )
+        .unwrap();
+        let obj = record.as_object().unwrap();
+        let key = vec!["k\t1".to_string()];
+        let line = row_line(&table, &key, obj, &record, Berlin).unwrap();
+
+        let mut expected = String::new();
+        push_field(&mut expected, Some(&key[0]));
+        for column in &table.columns {
+            let text = obj
+                .get(column.name)
+                .and_then(|v| convert(column.ty, v, Berlin).unwrap());
+            push_field(&mut expected, text.as_deref());
+        }
+        push_field(
+            &mut expected,
+            Some(&serde_json::to_string(&record).unwrap()),
+        );
+        let hash = content_hash(&expected);
+        expected.push_str(&format!("{hash}\n"));
+        assert_eq!(line, expected);
+        assert!(line.starts_with("k\\t1\ttab\\there\\nnew\\rret\\\\back\t"));
+        assert!(line.contains("\t12.50\t42\ttrue\t2025-08-15\t2025-03-30T01:30:00Z\t"));
+        assert!(line.contains("\t2024-11-10T10:29:27.891Z\t\\N\t\\N\t"));
+    }
+
+    #[test]
+    fn dates_and_times_are_written_as_chrono_writes_them() {
+        let mut day = NaiveDate::from_ymd_opt(1, 1, 1).unwrap();
+        let mut out = String::new();
+        while day.year() <= 9999 {
+            out.clear();
+            push_date(&mut out, day);
+            assert_eq!(out, day.to_string());
+            day = day + chrono::Days::new(97);
+        }
+        for (secs, nanos) in [
+            (-62_135_596_800, 0),
+            (0, 0),
+            (1_743_298_200, 0),
+            (1_743_298_200, 500_000_000),
+            (1_743_298_200, 1_000),
+            (253_402_300_799, 0),
+        ] {
+            let t = DateTime::<Utc>::from_timestamp(secs, nanos).unwrap();
+            out.clear();
+            push_timestamp(&mut out, t);
+            assert_eq!(out, t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
         }
     }
 

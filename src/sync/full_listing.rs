@@ -225,7 +225,7 @@ impl Sink {
 }
 
 fn parse(bytes: &[u8]) -> Result<Value, String> {
-    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    listing::parse_json(bytes).map_err(|e| e.to_string())
 }
 
 /// Fetches the listing and applies it.

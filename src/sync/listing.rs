@@ -56,6 +56,15 @@ impl Element {
     }
 }
 
+/// A JSON value from bytes. Valid UTF-8 is checked once for the whole value, not string by
+/// string as `from_slice` does; bytes that are not UTF-8 get `from_slice`'s own error.
+pub(super) fn parse_json(bytes: &[u8]) -> serde_json::Result<Value> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
 /// Elements handed to a worker at a time: at most this many,
 const CHUNK: usize = 64;
 /// and no more once their bytes reach this.
@@ -319,7 +328,7 @@ impl Captured {
                 head: self.bytes,
             };
         }
-        match serde_json::from_slice(&self.bytes) {
+        match parse_json(&self.bytes) {
             Ok(record) => Item::Record(record, self.bytes),
             Err(e) => Item::Unreadable {
                 head: self.bytes,
@@ -613,6 +622,25 @@ mod tests {
         max_record_bytes: 64,
         max_listing_bytes: 1 << 20,
     };
+
+    #[test]
+    fn records_parse_as_from_slice_parses_them_errors_included() {
+        let cases: [&[u8]; 6] = [
+            "{\"a\": \"äö€ \\u00e4 \\n\", \"n\": 8500.10, \"big\": 123456789012345678901234567890}"
+                .as_bytes(),
+            b"{\"a\": \"\xff\"}",
+            b"{\"a\": \"\xc3\"}",
+            b"{\"a\": 1,}",
+            b"[1, \"x\"\n, {\"b\": nul}]",
+            b"{\"k\": \"\xe2\x82\xac\"}",
+        ];
+        for bytes in cases {
+            let expected = serde_json::from_slice::<Value>(bytes).map_err(|e| e.to_string());
+            let got = parse_json(bytes).map_err(|e| e.to_string());
+            assert_eq!(got, expected, "{}", String::from_utf8_lossy(bytes));
+        }
+        assert!(parse_json(b"{\"a\": \"\xff\"}").is_err());
+    }
 
     /// Parses `body` with elements handed over as they are, on `workers` threads.
     fn parse_on<F: FnMut(Item) -> Result<(), String>>(

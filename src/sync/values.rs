@@ -322,15 +322,19 @@ fn push_json<R: Serialize + ?Sized>(
     copy: bool,
 ) -> Result<(), String> {
     let start = line.len();
-    let mut bytes = std::mem::take(line).into_bytes();
-    let written = serde_json::to_writer(&mut bytes, value).map_err(|e| e.to_string());
-    let escape = copy && memchr::memchr(b'\\', &bytes[start..]).is_some();
-    let json = escape.then(|| bytes.split_off(start));
-    *line = String::from_utf8(bytes).map_err(|e| e.to_string())?;
-    if let Some(json) = json {
-        push_escaped(line, &String::from_utf8(json).map_err(|e| e.to_string())?);
+    // SAFETY: serde_json writes valid UTF-8 only (its own `to_string` relies on this), in
+    // pieces that end on character boundaries, so even a failed write leaves `line` valid;
+    // it is cut back to `start` anyway.
+    let bytes = unsafe { line.as_mut_vec() };
+    if let Err(e) = serde_json::to_writer(&mut *bytes, value) {
+        bytes.truncate(start);
+        return Err(e.to_string());
     }
-    written
+    if copy && memchr::memchr(b'\\', &bytes[start..]).is_some() {
+        let json = String::from_utf8(bytes.split_off(start)).map_err(|e| e.to_string())?;
+        push_escaped(line, &json);
+    }
+    Ok(())
 }
 
 /// A date, or the date of a date-time; years 1 to 9999 (what PostgreSQL and chrono agree on).

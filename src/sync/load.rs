@@ -130,6 +130,9 @@ pub struct Router {
     direct_suffix: String,
     /// The digests of the records written before, when the stream has them (not a tree).
     digests: Option<Arc<Digests>>,
+    /// Put before each digest line: the COPY fields `source` and `stream`, when the digests
+    /// go straight into `tributary.listed_records` (the stream had none); else empty.
+    records_prefix: String,
     /// Root rows whose record was listed unchanged and not parsed, by stored position.
     skipped: Bits,
     unparsed: u64,
@@ -190,6 +193,7 @@ impl Router {
     pub fn written(&self, root_line: &str, digest: u128, shape: u64, batch: &mut ListingBatch) {
         // One COPY field: the key's fields are COPY text already, joined by an escaped tab.
         let key = key_text(root_line, self.key_columns[0]);
+        batch.records.push_str(&self.records_prefix);
         for (n, field) in key.split('\t').enumerate() {
             if n > 0 {
                 batch.records.push_str("\\t");
@@ -411,6 +415,8 @@ pub struct Load<'t> {
     pending_records: String,
     /// Where the digests of the records written go, when the stream keeps them.
     records: Option<(String, String)>,
+    /// The stream had no digests: they are COPYed into `tributary.listed_records` itself.
+    records_direct: bool,
     /// Statements that put back the foreign keys of empty tables, set aside for the load.
     restore: Vec<String>,
 }
@@ -541,22 +547,20 @@ impl<'t> Load<'t> {
         let (root_stored, digests) =
             futures_util::future::try_join(read_stored(pool, root, None), written).await?;
         direct.insert(0, root_stored.rows.is_empty());
+        // Nothing is stored: digests left from rows deleted by hand describe nothing, and the
+        // new ones are COPYed straight into their table (an upsert of them all cost 0.6 s of
+        // a 100 000-order first sync).
+        let records_direct = root_stored.rows.is_empty();
         let (records, digests) = match digests {
             Some((source, stream, digests)) => {
-                create_temp(
-                    &mut tx,
-                    "_records",
-                    &[("key", "text"), ("digest", "bytea"), ("shape", "bigint")],
-                )
-                .await?;
-                if root_stored.rows.is_empty() {
-                    // Nothing is stored: digests left from rows deleted by hand describe nothing.
-                    sqlx::query(
-                        "DELETE FROM tributary.listed_records WHERE source = $1 AND stream = $2",
+                if records_direct {
+                    forget_digests(&mut tx, source, stream).await?;
+                } else {
+                    create_temp(
+                        &mut tx,
+                        "_records",
+                        &[("key", "text"), ("digest", "bytea"), ("shape", "bigint")],
                     )
-                    .bind(source)
-                    .bind(stream)
-                    .execute(&mut *tx)
                     .await?;
                 }
                 let unhashed = unhashed_roots(&root_stored, &unhashed_children);
@@ -590,6 +594,11 @@ impl<'t> Load<'t> {
             .fetch_one(&mut *tx)
             .await?;
         let n = tables.len();
+        // Source and stream names are identifiers: nothing in them needs COPY's escaping.
+        let records_prefix = match &records {
+            Some((source, stream)) if records_direct => format!("{source}\t{stream}\t"),
+            _ => String::new(),
+        };
         let load = Self {
             direct: direct.clone(),
             staged: vec![0; n],
@@ -598,6 +607,7 @@ impl<'t> Load<'t> {
             pending: (0..n).map(|_| Default::default()).collect(),
             pending_keep: String::new(),
             pending_records: String::new(),
+            records_direct,
             records,
             restore,
             tx,
@@ -612,6 +622,7 @@ impl<'t> Load<'t> {
             direct,
             direct_suffix: format!("\t{now}\t{now}\t{run_id}\n"),
             digests,
+            records_prefix,
         };
         if let Some(children) = read {
             router.found(children);
@@ -660,12 +671,12 @@ impl<'t> Load<'t> {
             self.pending_keep.clear();
         }
         if !self.pending_records.is_empty() && self.pending_records.len() >= from {
-            copy(
-                &mut self.tx,
-                "COPY _records FROM STDIN",
-                &self.pending_records,
-            )
-            .await?;
+            let sql = if self.records_direct {
+                "COPY tributary.listed_records (source, stream, key, digest, shape) FROM STDIN"
+            } else {
+                "COPY _records FROM STDIN"
+            };
+            copy(&mut self.tx, sql, &self.pending_records).await?;
             self.pending_records.clear();
         }
         Ok(())
@@ -760,8 +771,14 @@ impl<'t> Load<'t> {
                 .execute(&mut *self.tx)
                 .await?;
         }
-        if let (Some((source, stream)), Some(_)) = (&self.records, deletes) {
-            sqlx::query(
+        match (&self.records, deletes) {
+            // Written as they were COPYed, unless this listing does not count as written.
+            (Some((source, stream)), None) if self.records_direct => {
+                forget_digests(&mut self.tx, source, stream).await?;
+            }
+            (Some(_), Some(_)) if self.records_direct => {}
+            (Some((source, stream)), Some(_)) => {
+                sqlx::query(
                 "INSERT INTO tributary.listed_records AS r (source, stream, key, digest, shape) \
                  SELECT $1, $2, key, digest, shape FROM _records \
                  ON CONFLICT (source, stream, key) DO UPDATE SET digest = excluded.digest, shape = excluded.shape",
@@ -770,12 +787,28 @@ impl<'t> Load<'t> {
             .bind(stream)
             .execute(&mut *self.tx)
             .await?;
+            }
+            _ => {}
         }
         let (source, stream, cursor) = checkpoint;
         checkpoints::write(&mut *self.tx, source, stream, cursor, run_id).await?;
         self.tx.commit().await?;
         Ok(Applied::Done(counts))
     }
+}
+
+/// Deletes the digests a stream keeps: its records are all parsed on its next listing.
+async fn forget_digests(
+    tx: &mut PgConnection,
+    source: &str,
+    stream: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM tributary.listed_records WHERE source = $1 AND stream = $2")
+        .bind(source)
+        .bind(stream)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// Drops the foreign keys of `table` (empty, about to be loaded) within the transaction and

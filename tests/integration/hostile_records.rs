@@ -323,6 +323,32 @@ async fn a_record_without_a_readable_key_makes_its_listing_delete_nothing() {
     app.stop().await;
 }
 
+/// A first sync COPYs its digests straight into `tributary.listed_records`; when that
+/// listing deletes nothing (a record without a readable key), none of them may stay, so
+/// the next listing parses every record and only then writes them.
+#[tokio::test]
+async fn a_first_listing_that_deletes_nothing_leaves_no_digests() {
+    let all: Vec<String> = (1..=3).map(|id| order(id, "")).collect();
+    let broken = r#"{"name":"\ud800","positions":[]}"#;
+    let orders = Arc::new(Mutex::new(Orders::Body(
+        format!("[{},{broken}]", all.join(",")).into_bytes(),
+    )));
+    let app = records_app(&serve(orders.clone()).await).await;
+    let digests = "SELECT count(*) FROM tributary.listed_records WHERE stream = 'orders'";
+    let first = app.sync(false).await;
+    assert_eq!(first.status, RunStatus::Succeeded, "{first:?}");
+    assert_eq!(live_orders(&app).await, [1, 2, 3]);
+    assert_eq!(app.count(digests).await, 0);
+
+    *orders.lock().unwrap() = Orders::Body(format!("[{}]", all.join(",")).into_bytes());
+    let second = app.sync(false).await;
+    assert_eq!(stream(&second, "orders").counts.unparsed, 0);
+    assert_eq!(app.count(digests).await, 3);
+    let third = app.sync(false).await;
+    assert_eq!(stream(&third, "orders").counts.unparsed, 3);
+    app.stop().await;
+}
+
 /// An order with positions `positions` (ids), each one task-free.
 fn order_with(id: u32, netto: &str, positions: &[u32]) -> String {
     let positions: Vec<String> = positions

@@ -148,6 +148,8 @@ impl Normalizer {
             .collect()
     }
 
+    /// Writes the rows of `value` (a row of `table` under `parent_key`) and its
+    /// descendants to `out`; returns the row's own key values (without its parent's).
     #[allow(clippy::too_many_arguments)]
     fn rows(
         &self,
@@ -162,16 +164,17 @@ impl Normalizer {
         let obj = value
             .as_object()
             .ok_or_else(|| format!("expected an object, got {}", kind(value)))?;
-        let mut key: Vec<String> = parent_key.to_vec();
-        for column in &table.key[table.inherited..] {
-            key.push(key_value(column, obj, self.tz)?);
-        }
+        let own = table.key[table.inherited..]
+            .iter()
+            .map(|column| key_value(column, obj, self.tz))
+            .collect::<Result<Vec<String>, String>>()?;
         // Each value is stored once: nested arrays that have tables of their own are left
         // out of this row's `raw` (their rows keep them).
         let raw = Own { obj, table };
-        out.push((index, row_line(table, &key, obj, &raw, self.tz)?));
+        let key = || parent_key.iter().chain(&own);
+        out.push((index, row_line(table, key(), obj, &raw, self.tz)?));
         if table.recursive.is_some() || depth == 0 {
-            root_keys.push(key.join("/"));
+            root_keys.push(joined(key()));
         }
 
         if let Some(field) = table.recursive {
@@ -184,10 +187,18 @@ impl Normalizer {
             }
         }
         let mut child_index = index + 1;
+        // The children's key begins with this row's key: built once, and only for a row that
+        // has children (most rows are leaves).
+        let key: Vec<String> = if table.children.is_empty() {
+            Vec::new()
+        } else {
+            key().cloned().collect()
+        };
         for (field, child_table) in &table.children {
+            // Siblings share the parent's part of the key: their own parts tell them apart.
             let mut seen = HashSet::new();
             for (i, child) in array(obj, field)?.iter().enumerate() {
-                let child_key = self
+                let child_own = self
                     .rows(
                         child_table,
                         child_index,
@@ -198,17 +209,29 @@ impl Normalizer {
                         root_keys,
                     )
                     .map_err(|e| format!("{field}[{i}]: {e}"))?;
-                if !seen.insert(child_key.clone()) {
+                if let Some(twice) = seen.replace(child_own) {
                     return Err(format!(
                         "{field}[{i}]: duplicate key {}",
-                        child_key.join("/")
+                        joined(key.iter().chain(&twice))
                     ));
                 }
             }
             child_index += child_table.flatten().len();
         }
-        Ok(key)
+        Ok(own)
     }
+}
+
+/// Key values joined with `/`, as keys are spelled in messages and in the listing's checks.
+fn joined<'k>(parts: impl Iterator<Item = &'k String>) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// A record's own fields: without the nested arrays its table's children (or its tree) take.

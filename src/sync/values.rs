@@ -114,9 +114,9 @@ fn excerpt(text: &str) -> String {
 /// One staged row in COPY text format: the key values, the table's columns read from `obj`,
 /// `raw` (serialized as JSON) and the row's `_hash`. Each value is written into the line as
 /// it is converted: the bytes are those of converting, escaping and joining the values.
-pub fn row_line<R: Serialize + ?Sized>(
+pub fn row_line<'k, R: Serialize + ?Sized>(
     table: &Table,
-    key: &[String],
+    key: impl IntoIterator<Item = &'k String>,
     obj: &Map<String, Value>,
     raw: &R,
     tz: Tz,

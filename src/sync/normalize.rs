@@ -171,10 +171,10 @@ impl Normalizer {
         // Each value is stored once: nested arrays that have tables of their own are left
         // out of this row's `raw` (their rows keep them).
         let raw = Own { obj, table };
-        let key = || parent_key.iter().chain(&own);
-        out.push((index, row_line(table, key(), obj, &raw, self.tz)?));
+        let full_key = || parent_key.iter().chain(&own);
+        out.push((index, row_line(table, full_key(), obj, &raw, self.tz)?));
         if table.recursive.is_some() || depth == 0 {
-            root_keys.push(joined(key()));
+            root_keys.push(joined(full_key()));
         }
 
         if let Some(field) = table.recursive {
@@ -192,7 +192,7 @@ impl Normalizer {
         let key: Vec<String> = if table.children.is_empty() {
             Vec::new()
         } else {
-            key().cloned().collect()
+            full_key().cloned().collect()
         };
         for (field, child_table) in &table.children {
             // Siblings share the parent's part of the key: their own parts tell them apart.
